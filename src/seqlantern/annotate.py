@@ -1,0 +1,138 @@
+"""Annotate seqlets with motif matches and artifact matches, and label them.
+
+Labels, in order of precedence:
+
+- ``artifact``: the seqlet (with ``artifact_flank`` bp either side, so that a peak on the
+  first bases of a read-through is still seen as part of the adapter) aligns to an entry of
+  the artifact library with score >= ``artifact_min_score`` and the aligned span covers at
+  least ``artifact_min_overlap`` of the seqlet. An adapter can also look like a motif; the
+  artifact call wins because the bases are not genomic.
+- ``motif``: best database motif with q-value <= ``motif_qvalue``.
+- ``unexplained``: neither; these are what de novo grouping looks at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqlantern.artifacts import ArtifactMatcher, read_artifacts
+from seqlantern.encode import decode, genome_interval, read_index
+from seqlantern.io import load_npy, read_tsv, write_tsv
+from seqlantern.motifs import MotifIndex, compare, read_families, read_meme
+
+ELEMENT_COLUMNS = [
+    "name", "start", "end", "strand", "score", "pvalue", "label", "motif_id", "motif_name",
+    "motif_family", "motif_pvalue", "motif_qvalue", "motif_evalue", "motif_offset",
+    "artifact_name", "artifact_kind", "artifact_score", "artifact_start", "artifact_end",
+    "sign", "max_abs", "seqlet_id", "row", "sequence",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AnnotateParams:
+    """Annotation options (see ``config/README.md``)."""
+
+    motif_qvalue: float = 0.05
+    query_flank: int = 3
+    min_overlap: int = 5
+    artifact_flank: int = 10
+    artifact_min_score: int = 12
+    artifact_min_overlap: float = 0.5
+
+
+def annotate(
+    seqlets_tsv: str | Path,
+    onehot_npy: str | Path,
+    attr_npy: str | Path,
+    predictions_tsv: str | Path,
+    index_tsv: str | Path,
+    motif_db: str | Path,
+    artifact_files: list[str | Path],
+    out_tsv: str | Path,
+    *,
+    families: str | Path | None = None,
+    params: AnnotateParams | None = None,
+) -> pd.DataFrame:
+    """Annotate every seqlet and write ``elements.tsv``.
+
+    The motif query is the seqlet's sequence (with ``query_flank`` bp of context) as a
+    one-hot matrix, its columns weighted by the attribution magnitude at each base so that
+    the peak's core dominates the match and the flanks only help to place it.
+
+    Returns
+    -------
+    The elements table (:data:`ELEMENT_COLUMNS`, plus ``chrom``, ``genome_start``,
+    ``genome_end`` when the input was genomic; all coordinates 0-based half-open).
+    """
+    p = params or AnnotateParams()
+    # small reference files first: a malformed database fails before any array is read
+    motifs = read_meme(motif_db)
+    fams = read_families(families, motifs)
+    db = MotifIndex.build(motifs)
+    matcher = ArtifactMatcher(read_artifacts(*artifact_files))
+    seqlets = read_tsv(seqlets_tsv, what="seqlets")
+    for c in ("start", "end", "row"):
+        seqlets[c] = seqlets[c].astype(np.int64)
+    for c in ("score", "pvalue", "max_abs"):
+        seqlets[c] = seqlets[c].astype(float)
+    index = read_index(index_tsv)
+    x = load_npy(onehot_npy, what="one-hot")
+    attr = load_npy(attr_npy, what="attribution")
+    preds = read_tsv(predictions_tsv, what="predictions")
+    attr_row = {int(r): i for i, r in enumerate(preds["row"].astype(np.int64))}
+    kinds = {a.name: a.kind for a in matcher.artifacts}
+    length = x.shape[2]
+    out = []
+    for s in seqlets.itertuples(index=False):
+        onehot = np.asarray(x[s.row])
+        a = np.asarray(attr[attr_row[s.row]]).sum(axis=0)
+        qs, qe = max(s.start - p.query_flank, 0), min(s.end + p.query_flank, length)
+        w = np.abs(a[qs:qe])
+        w = np.clip(w / max(w.max(), 1e-12), 0.1, 1.0)
+        query = onehot[:, qs:qe].T
+        _, hit = compare(query, db, weights=w, min_overlap=p.min_overlap)
+        m = motifs[hit.index]
+        seq_core = decode(onehot[:, s.start : s.end])
+        fs, fe = max(s.start - p.artifact_flank, 0), min(s.end + p.artifact_flank, length)
+        ah = matcher.best(decode(onehot[:, fs:fe]))
+        art_ok = False
+        if ah is not None:
+            a_s, a_e = fs + ah.query_start, fs + ah.query_end
+            cover = max(0, min(a_e, s.end) - max(a_s, s.start)) / (s.end - s.start)
+            art_ok = ah.score >= p.artifact_min_score and cover >= p.artifact_min_overlap
+        if art_ok:
+            label = "artifact"
+        elif hit.qvalue <= p.motif_qvalue:
+            label = "motif"
+        else:
+            label = "unexplained"
+        out.append({
+            "name": s.name, "start": s.start, "end": s.end,
+            "strand": hit.strand if label == "motif" else ".",
+            "score": s.score, "pvalue": s.pvalue, "label": label,
+            "motif_id": m.id, "motif_name": m.name,
+            "motif_family": ";".join(sorted(fams.get(m.id, ()))),
+            "motif_pvalue": hit.pvalue, "motif_qvalue": hit.qvalue, "motif_evalue": hit.evalue,
+            "motif_offset": hit.offset + (s.start - qs),
+            "artifact_name": ah.name if ah else "NA",
+            "artifact_kind": kinds.get(ah.name, "NA") if ah else "NA",
+            "artifact_score": ah.score if ah else 0,
+            "artifact_start": fs + ah.query_start if ah else -1,
+            "artifact_end": fs + ah.query_end if ah else -1,
+            "sign": s.sign, "max_abs": s.max_abs, "seqlet_id": s.seqlet_id, "row": s.row,
+            "sequence": seq_core,
+        })  # fmt: skip
+    df = pd.DataFrame(out, columns=ELEMENT_COLUMNS)
+    if (index["coords"] == "genome").any() and len(df):
+        rows = index.iloc[df["row"].to_numpy()]
+        gi = [genome_interval(r, st, en) for (_, r), st, en in
+              zip(rows.iterrows(), df["start"], df["end"], strict=True)]  # fmt: skip
+        df["chrom"] = rows["chrom"].to_numpy()
+        df["genome_start"] = [g[0] for g in gi]
+        df["genome_end"] = [g[1] for g in gi]
+    write_tsv(df, out_tsv)
+    return df

@@ -1,0 +1,332 @@
+"""``seqlantern`` command line: one subcommand per pipeline stage.
+
+Every stage reads and writes documented files, so each runs and is tested without
+Snakemake; the workflow's rules call these commands. Errors in user input print one line
+(``seqlantern <stage>: error: ...``) and exit with status 1, leaving no partial outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from seqlantern.io import SeqlanternError
+
+
+def _csv(value: str) -> list[str]:
+    return [v for v in (s.strip() for s in value.split(",")) if v]
+
+
+def _json(value: str) -> Any:
+    try:
+        return json.loads(value) if value else {}
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
+def _threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def cmd_simulate(a: argparse.Namespace) -> None:
+    from seqlantern.simulate import write_demo
+
+    write_demo(a.motifs, a.fasta, a.targets, a.truth, n=a.n, length=a.length, seed=a.seed)
+
+
+def _split(a: argparse.Namespace) -> Any:
+    from seqlantern.encode import SplitSpec
+
+    return SplitSpec(valid_fraction=a.valid_fraction, test_fraction=a.test_fraction,
+                     valid_chroms=tuple(a.valid_chroms), test_chroms=tuple(a.test_chroms),
+                     seed=a.seed)  # fmt: skip
+
+
+def cmd_encode(a: argparse.Namespace) -> None:
+    from seqlantern.encode import encode_bed, encode_fasta
+
+    if a.bed:
+        if not a.genome:
+            raise SeqlanternError("--bed needs --genome (the genome FASTA)")
+        if not a.length:
+            raise SeqlanternError(
+                "BED input needs --length (regions are resized around their centre)"
+            )
+        encode_bed(a.genome, a.bed, a.onehot, a.index, length=a.length, iupac=a.iupac,
+                   lowercase=a.lowercase, split=_split(a))  # fmt: skip
+    else:
+        if not a.fasta:
+            raise SeqlanternError("give --fasta, or --genome with --bed")
+        encode_fasta(a.fasta, a.onehot, a.index, length=a.length or None,
+                     min_length=a.min_length, iupac=a.iupac, lowercase=a.lowercase,
+                     split=_split(a))  # fmt: skip
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from seqlantern.train import train
+
+    _threads(a.threads)
+    m = train(a.onehot, a.index, a.targets, a.out_model, a.metrics, a.curve,
+              columns=a.columns, task=a.task, name_column=a.name_column,
+              architecture=a.architecture, model_kwargs=a.model_options, epochs=a.epochs,
+              batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
+              seed=a.seed, device=a.device, max_minutes=a.max_minutes)  # fmt: skip
+    print(m.to_string(index=False))
+
+
+def _model_spec(a: argparse.Namespace) -> dict[str, Any]:
+    return {"checkpoint": a.model, "import_path": a.import_path, "weights": a.weights,
+            "kwargs": a.model_kwargs, "targets": a.model_targets or None,
+            "task": a.task}  # fmt: skip
+
+
+def cmd_attribute(a: argparse.Namespace) -> None:
+    import torch
+
+    from seqlantern.attribute import attribute, resolve_target
+    from seqlantern.encode import names_subset, read_index
+    from seqlantern.io import load_npy
+    from seqlantern.models import load_model, n_outputs
+    from seqlantern.train import resolve_device
+
+    _threads(a.threads)
+    torch.manual_seed(a.seed)
+    model, meta = load_model(_model_spec(a))
+    index = read_index(a.index)
+    x = load_npy(a.onehot, what="one-hot")
+    if meta.get("length") and int(meta["length"]) != x.shape[2]:
+        raise SeqlanternError(
+            f"{a.onehot}: sequences are {x.shape[2]} bp but the model expects "
+            f"{meta['length']} bp; set encode.length to {meta['length']}"
+        )
+    which: Any = a.which
+    if a.names_file:
+        which = [ln.strip() for ln in Path(a.names_file).read_text().splitlines() if ln.strip()]
+    rows = names_subset(index, which)
+    if len(rows) == 0:
+        raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
+    n_out = n_outputs(model, x.shape[2])
+    t = resolve_target(a.target, meta.get("targets"), n_out)
+    attribute(model, x, rows, index["name"].iloc[rows].tolist(), a.out, a.predictions,
+              target=t, target_names=meta.get("targets"), output=a.output,
+              correct=not a.no_correction, batch_size=a.batch_size,
+              device=resolve_device(a.device))  # fmt: skip
+
+
+def cmd_call_seqlets(a: argparse.Namespace) -> None:
+    import numpy as np
+
+    from seqlantern.io import load_npy, read_tsv
+    from seqlantern.seqlets import SeqletParams, call_seqlets, write_seqlets
+
+    attr = load_npy(a.attributions, what="attribution")
+    preds = read_tsv(a.predictions, what="predictions")
+    if len(preds) != attr.shape[0]:
+        raise SeqlanternError(
+            f"{a.predictions}: {len(preds)} rows but {a.attributions} has {attr.shape[0]}; "
+            "they must come from the same attribute run"
+        )
+    params = SeqletParams(window=a.window, min_length=a.min_length, max_length=a.max_length,
+                          flank=a.flank, extend_fraction=a.extend_fraction, pvalue=a.pvalue,
+                          null=a.null, signs=a.signs, seed=a.seed)  # fmt: skip
+    df = call_seqlets(attr, preds["name"].tolist(), preds["row"].astype(np.int64).to_numpy(),
+                      params)  # fmt: skip
+    write_seqlets(df, a.out)
+    print(f"{len(df)} seqlets in {attr.shape[0]} sequences")
+
+
+def cmd_annotate(a: argparse.Namespace) -> None:
+    from seqlantern.annotate import AnnotateParams, annotate
+
+    params = AnnotateParams(motif_qvalue=a.motif_qvalue, artifact_min_score=a.artifact_min_score,
+                            artifact_flank=a.artifact_flank,
+                            artifact_min_overlap=a.artifact_min_overlap)  # fmt: skip
+    df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
+                  a.artifacts, a.out, families=a.families, params=params)  # fmt: skip
+    print(df["label"].value_counts().to_string())
+
+
+def cmd_export(a: argparse.Namespace) -> None:
+    from seqlantern.export import export
+
+    export(a.elements, a.index, a.candidates, a.artifacts_bed, a.all)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from seqlantern.evaluate import evaluate
+
+    df = evaluate(a.elements, a.truth, a.predictions, a.out, motif_db=a.motifs,
+                  families=a.families)  # fmt: skip
+    print(df.to_string(index=False))
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    from seqlantern.report import render_report
+
+    render_report(a.out, elements=a.elements, index=a.index, onehot=a.onehot,
+                  attributions=a.attributions, predictions=a.predictions, motifs=a.motifs,
+                  metrics=a.metrics, curve=a.curve, evaluation=a.evaluation,
+                  config=a.config, examples=a.examples)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    p = argparse.ArgumentParser(prog="seqlantern", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="write the seeded demo library")
+    s.add_argument("--motifs", required=True, help="MEME file with the grammar's motifs")
+    s.add_argument("--n", type=int, default=20000)
+    s.add_argument("--length", type=int, default=200)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--fasta", required=True)
+    s.add_argument("--targets", required=True)
+    s.add_argument("--truth", required=True)
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("encode", help="FASTA records or BED regions -> one-hot + index")
+    s.add_argument("--fasta")
+    s.add_argument("--genome")
+    s.add_argument("--bed")
+    s.add_argument("--length", type=int, default=0, help="0: require equal lengths")
+    s.add_argument("--min-length", type=int, default=20)
+    s.add_argument("--iupac", choices=["zero", "fractional", "error"], default="zero")
+    s.add_argument("--lowercase", choices=["upper", "n"], default="upper")
+    s.add_argument("--valid-fraction", type=float, default=0.1)
+    s.add_argument("--test-fraction", type=float, default=0.1)
+    s.add_argument("--valid-chroms", type=_csv, default=[])
+    s.add_argument("--test-chroms", type=_csv, default=[])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.set_defaults(func=cmd_encode)
+
+    s = sub.add_parser("train", help="train a CNN, early-stopped, with test metrics")
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--targets", required=True)
+    s.add_argument("--columns", type=_csv, required=True, help="comma-separated target columns")
+    s.add_argument("--name-column", default="name")
+    s.add_argument("--task", choices=["regression", "binary"], default="regression")
+    s.add_argument("--architecture", default="cnn")
+    s.add_argument("--model-options", type=_json, default={}, help="JSON architecture options")
+    s.add_argument("--epochs", type=int, default=20)
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--learning-rate", type=float, default=2e-3)
+    s.add_argument("--patience", type=int, default=3)
+    s.add_argument("--max-minutes", type=float, default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--out-model", required=True, help="checkpoint JSON (weights beside it)")
+    s.add_argument("--metrics", required=True)
+    s.add_argument("--curve", required=True)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("attribute", help="gradient x input maps for chosen sequences")
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--model", help="seqlantern checkpoint JSON")
+    s.add_argument("--import-path", help="foreign model class, package.module:Class")
+    s.add_argument("--weights", help="foreign model weights (.safetensors or state dict)")
+    s.add_argument("--model-kwargs", type=_json, default={})
+    s.add_argument("--model-targets", type=_csv, default=[])
+    s.add_argument("--task", choices=["regression", "binary"], default="regression")
+    s.add_argument("--target", default="0", help="output index or target name")
+    s.add_argument("--output", choices=["logit", "activation"], default="logit")
+    s.add_argument("--no-correction", action="store_true", help="skip gradient correction")
+    s.add_argument("--which", default="test", help="all, train, valid or test")
+    s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--predictions", required=True)
+    s.set_defaults(func=cmd_attribute)
+
+    s = sub.add_parser("call-seqlets", help="attribution peaks with p-values")
+    s.add_argument("--attributions", required=True)
+    s.add_argument("--predictions", required=True)
+    s.add_argument("--window", type=int, default=7)
+    s.add_argument("--min-length", type=int, default=5)
+    s.add_argument("--max-length", type=int, default=30)
+    s.add_argument("--flank", type=int, default=2)
+    s.add_argument("--extend-fraction", type=float, default=0.2)
+    s.add_argument("--pvalue", type=float, default=0.02)
+    s.add_argument("--null", default="laplace")
+    s.add_argument("--signs", choices=["both", "positive", "negative"], default="both")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_call_seqlets)
+
+    s = sub.add_parser("annotate", help="match seqlets to motifs and artifacts, label them")
+    s.add_argument("--seqlets", required=True)
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--attributions", required=True)
+    s.add_argument("--predictions", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--motifs", required=True, help="MEME motif database")
+    s.add_argument("--families", help="TSV motif_id -> tf_family")
+    s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
+    s.add_argument("--motif-qvalue", type=float, default=0.05)
+    s.add_argument("--artifact-min-score", type=int, default=12)
+    s.add_argument("--artifact-flank", type=int, default=10)
+    s.add_argument("--artifact-min-overlap", type=float, default=0.5)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_annotate)
+
+    s = sub.add_parser("export", help="BED6+ files of candidates, artifacts and all elements")
+    s.add_argument("--elements", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--candidates", required=True)
+    s.add_argument("--artifacts-bed", required=True)
+    s.add_argument("--all", required=True)
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("evaluate", help="score elements against planted truth")
+    s.add_argument("--elements", required=True)
+    s.add_argument("--truth", required=True)
+    s.add_argument("--predictions", required=True)
+    s.add_argument("--motifs", required=True)
+    s.add_argument("--families")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("report", help="self-contained HTML report")
+    s.add_argument("--elements", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--attributions", required=True)
+    s.add_argument("--predictions", required=True)
+    s.add_argument("--motifs", required=True)
+    s.add_argument("--metrics")
+    s.add_argument("--curve")
+    s.add_argument("--evaluation")
+    s.add_argument("--config")
+    s.add_argument("--examples", type=int, default=6)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SeqlanternError as exc:
+        print(f"seqlantern {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

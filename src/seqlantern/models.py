@@ -1,0 +1,278 @@
+"""Model architectures, the model registry, and safe checkpoint loading.
+
+Input layout for every model, built in or foreign: a float tensor ``(N, 4, L)``, one-hot
+in alphabet order ``A, C, G, T`` (all-zero columns for N / padding); output ``(N, T)``,
+one column per target, *before* any final activation (a logit for binary tasks).
+
+Checkpoints are a weights file plus a JSON of hyper-parameters. Weights are read with
+safetensors or with ``torch.load(weights_only=True)``: never by unpickling arbitrary
+objects, so a checkpoint downloaded from elsewhere cannot run code on load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqlantern.io import SeqlanternError, atomic_outputs
+
+
+class Exp(nn.Module):
+    """Exponential activation (Koo & Ploenzke, Nat. Mach. Intell. 2021).
+
+    In the first layer it makes filters respond only to strong motif matches: a partial
+    match gives exp(negative) ~ 0 and, because d exp(z)/dz = exp(z), almost no gradient,
+    so background bases get little attribution and maps are cleaner than with ReLU.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Element-wise exp, clamped to avoid overflow early in training."""
+        return torch.exp(torch.clamp(x, max=20.0))
+
+
+class SeqCNN(nn.Module):
+    """A small convolutional regressor/classifier (Basset/DeepSTARR family).
+
+    Convolution blocks (conv -> [batch norm] -> ReLU -> [max pool]) learn motif detectors;
+    a global max pool then keeps each detector's best match anywhere in the sequence
+    (``global_pool="max"``), which suits libraries where a site's effect does not depend on
+    its exact position, or a flatten keeps positions (``global_pool="none"``). A dense
+    head combines detectors, so cooperative pairs can be learned. The first layer is wide
+    (15 bp by default) so that whole TF sites fit in one filter, which keeps gradient maps
+    motif-shaped. ``output_scale``/``output_shift`` buffers map standardised training
+    targets back to the user's units, so predictions are in the units of the targets TSV.
+
+    Parameters
+    ----------
+    n_targets
+        Number of outputs.
+    length
+        Input length (needed by the flatten head).
+    filters
+        Channels of each convolution block.
+    kernel_sizes
+        Kernel width of each block.
+    pool
+        Max-pool width after each block (1: none).
+    global_pool
+        ``max`` or ``none`` (flatten).
+    batch_norm
+        Batch normalisation in each block.
+    first_activation
+        ``relu`` or ``exp`` (exponential, see :class:`Exp`) for the first layer.
+    dense
+        Width of the hidden dense layer.
+    dropout
+        Dropout before the output layer.
+    """
+
+    output_scale: torch.Tensor
+    output_shift: torch.Tensor
+
+    def __init__(
+        self,
+        n_targets: int = 1,
+        *,
+        length: int = 200,
+        filters: tuple[int, ...] | list[int] = (128,),
+        kernel_sizes: tuple[int, ...] | list[int] = (15,),
+        pool: tuple[int, ...] | list[int] = (1,),
+        global_pool: str = "max",
+        batch_norm: bool = False,
+        first_activation: str = "exp",
+        dense: int = 64,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not (len(filters) == len(kernel_sizes) == len(pool)) or not filters:
+            raise SeqlanternError("model filters, kernel_sizes and pool need the same length")
+        if global_pool not in ("max", "none"):
+            raise SeqlanternError(f"model global_pool {global_pool!r} must be max or none")
+        layers: list[nn.Module] = []
+        if first_activation not in ("relu", "exp"):
+            raise SeqlanternError(f"model first_activation {first_activation!r}: relu or exp")
+        c_in, cur = 4, length
+        for i, (f, k, p) in enumerate(zip(filters, kernel_sizes, pool, strict=True)):
+            layers.append(nn.Conv1d(c_in, f, k, padding=k // 2))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(f))
+            layers.append(Exp() if i == 0 and first_activation == "exp" else nn.ReLU())
+            if p > 1:
+                layers.append(nn.MaxPool1d(p))
+            cur = (cur + 2 * (k // 2) - k + 1) // max(p, 1)
+            c_in = f
+        if global_pool == "max":
+            layers.append(nn.AdaptiveMaxPool1d(1))
+            cur = 1
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * cur, dense),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dense, n_targets),
+        )
+        self.register_buffer("output_scale", torch.ones(n_targets))
+        self.register_buffer("output_shift", torch.zeros(n_targets))
+
+    def standardised(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs on the standardised training scale (before ``output_scale/shift``)."""
+        return self.head(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predict ``(N, n_targets)`` from one-hot ``(N, 4, L)``."""
+        return self.standardised(x) * self.output_scale + self.output_shift
+
+
+# The registry is an explicit dict: architectures are added here, not by import side effects.
+MODELS: dict[str, Callable[..., nn.Module]] = {"cnn": SeqCNN}
+
+
+def build_model(architecture: str, **kwargs: Any) -> nn.Module:
+    """Instantiate a registered architecture."""
+    if architecture not in MODELS:
+        raise SeqlanternError(
+            f"unknown model architecture {architecture!r}; known: {sorted(MODELS)}"
+        )
+    try:
+        return MODELS[architecture](**kwargs)
+    except TypeError as exc:
+        raise SeqlanternError(f"model {architecture!r}: bad model options ({exc})") from None
+
+
+def save_checkpoint(model: nn.Module, meta: dict[str, Any], json_path: str | Path) -> None:
+    """Write ``<stem>.safetensors`` and the JSON ``json_path`` (both atomically)."""
+    from safetensors.torch import save_file
+
+    json_path = Path(json_path)
+    weights = json_path.with_suffix(".safetensors")
+    meta = {**meta, "weights": weights.name}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_outputs(weights, json_path) as (tw, tj):
+        save_file(state, str(tw))
+        tj.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read weights from safetensors or a ``torch.save``-d state dict, safely."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeqlanternError(f"{p}: weights file not found; check model.checkpoint/model.weights")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(p))
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise SeqlanternError(
+            f"{p}: cannot read model weights ({msg}); the file is corrupt or not a "
+            "safetensors/state-dict file: re-export it with save_file or torch.save(state_dict)"
+        ) from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise SeqlanternError(
+            f"{p}: not a state dict (a mapping of names to tensors); save model.state_dict()"
+        )
+    return obj
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0][:200]
+        raise SeqlanternError(
+            f"{where}: weights do not fit the model ({first}); check architecture and kwargs"
+        ) from None
+
+
+def load_checkpoint(json_path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a seqlantern checkpoint (JSON + weights beside it)."""
+    p = Path(json_path)
+    if not p.is_file():
+        raise SeqlanternError(f"{p}: checkpoint not found; check model.checkpoint in the config")
+    try:
+        meta = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SeqlanternError(f"{p}: checkpoint JSON is corrupt ({exc})") from None
+    for key in ("architecture", "kwargs", "targets", "weights"):
+        if key not in meta:
+            raise SeqlanternError(
+                f"{p}: checkpoint JSON lacks {key!r}; is this a seqlantern model?"
+            )
+    model = build_model(meta["architecture"], **meta["kwargs"])
+    _load_state(model, read_state_dict(p.parent / meta["weights"]), str(p))
+    model.eval()
+    return model, meta
+
+
+def load_foreign(
+    import_path: str,
+    weights: str | Path,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    targets: list[str] | None = None,
+    task: str = "regression",
+    length: int | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a user's PyTorch model class ``package.module:Class`` and its weights.
+
+    The class is imported (the user's own code, on ``PYTHONPATH``), built with ``kwargs``
+    and filled from a safetensors or state-dict file read with ``weights_only=True``. It
+    must take ``(N, 4, L)`` one-hot input (ACGT) and return ``(N, T)``.
+    """
+    if ":" not in import_path:
+        raise SeqlanternError(
+            f"model.import_path {import_path!r} must look like 'package.module:Class'"
+        )
+    mod_name, cls_name = import_path.split(":", 1)
+    try:
+        cls = getattr(importlib.import_module(mod_name), cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise SeqlanternError(
+            f"model.import_path {import_path!r}: cannot import ({exc}); is it on PYTHONPATH?"
+        ) from None
+    try:
+        model = cls(**(kwargs or {}))
+    except TypeError as exc:
+        raise SeqlanternError(
+            f"model.import_path {import_path!r}: bad model.kwargs ({exc})"
+        ) from None
+    _load_state(model, read_state_dict(weights), str(weights))
+    model.eval()
+    meta = {"architecture": import_path, "kwargs": kwargs or {}, "task": task,
+            "targets": targets, "length": length}  # fmt: skip
+    return model, meta
+
+
+def load_model(spec: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    """Load from a config ``model`` section: ``checkpoint`` or ``import_path`` + ``weights``."""
+    if spec.get("import_path"):
+        if not spec.get("weights"):
+            raise SeqlanternError("model.import_path needs model.weights (a weights file)")
+        return load_foreign(
+            spec["import_path"], spec["weights"], kwargs=spec.get("kwargs") or {},
+            targets=spec.get("targets"), task=spec.get("task", "regression"),
+            length=spec.get("length"),
+        )  # fmt: skip
+    if spec.get("checkpoint"):
+        return load_checkpoint(spec["checkpoint"])
+    raise SeqlanternError("no model: set model.checkpoint or model.import_path + model.weights")
+
+
+def n_outputs(model: nn.Module, length: int) -> int:
+    """Number of output columns, found by one forward pass on a blank input."""
+    with torch.no_grad():
+        out = model(torch.zeros(1, 4, length))
+    if out.ndim != 2:
+        raise SeqlanternError(f"model output has shape {tuple(out.shape)}; it must be (N, targets)")
+    return int(out.shape[1])

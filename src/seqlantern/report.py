@@ -1,0 +1,216 @@
+"""Self-contained HTML report (figures embedded as base64 PNG, opens offline).
+
+Sections: model metrics and learning curve; evaluation against truth when there is one;
+matched motifs (aggregate attribution logo beside the database logo, with counts);
+the artifact panel (which artifacts, how many sequences, mean attribution share, where
+along the sequence); example sequences with their attribution tracks; the run's config.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqlantern.encode import read_index
+from seqlantern.io import atomic_outputs, load_npy, read_tsv
+from seqlantern.motifs import Motif, information_content, read_meme
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    _plt().close(fig)
+    return "<img src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "'/>"
+
+
+def _logo(ax: Any, mat: np.ndarray, title: str) -> None:
+    import logomaker
+
+    df = pd.DataFrame(mat, columns=list("ACGT"))
+    logomaker.Logo(df, ax=ax, color_scheme="classic")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+
+
+def aggregate_motif_attribution(
+    group: pd.DataFrame, motif: Motif, attr: np.ndarray, attr_row: dict[int, int]
+) -> np.ndarray:
+    """Mean attribution (W, 4) of a motif's elements, aligned in the motif's orientation.
+
+    Elements matched on the minus strand are reverse-complemented first, so every instance
+    adds to the same motif column and base.
+    """
+    w = motif.width
+    total = np.zeros((w, 4))
+    count = np.zeros(w)
+    for r in group.itertuples(index=False):
+        a = np.asarray(attr[attr_row[int(r.row)]])  # (4, L)
+        off, start = int(r.motif_offset), int(r.start)
+        for c in range(w):
+            if r.strand == "-":
+                p = start + (w - 1 - c) - off
+            else:
+                p = start + c - off
+            if 0 <= p < a.shape[1]:
+                col = a[:, p][::-1] if r.strand == "-" else a[:, p]
+                total[c] += col
+                count[c] += 1
+    return total / np.maximum(count, 1)[:, None]
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t")
+
+
+def render_report(
+    out: str | Path,
+    *,
+    elements: str | Path,
+    index: str | Path,
+    onehot: str | Path,
+    attributions: str | Path,
+    predictions: str | Path,
+    motifs: str | Path,
+    metrics: str | Path | None = None,
+    curve: str | Path | None = None,
+    evaluation: str | Path | None = None,
+    config: str | Path | None = None,
+    examples: int = 6,
+    top_motifs: int = 12,
+) -> None:
+    """Write the HTML report (atomically)."""
+    plt = _plt()
+    el = read_tsv(elements, what="elements")
+    for c in ("start", "end", "row", "motif_offset", "artifact_start", "artifact_end"):
+        if c in el:
+            el[c] = el[c].astype(np.int64)
+    for c in ("score", "motif_qvalue", "pvalue"):
+        el[c] = el[c].astype(float)
+    idx = read_index(index)
+    x = load_npy(onehot, what="one-hot")
+    attr = load_npy(attributions, what="attribution")
+    preds = read_tsv(predictions, what="predictions")
+    attr_row = {int(r): i for i, r in enumerate(preds["row"].astype(np.int64))}
+    db = {m.id: m for m in read_meme(motifs)}
+    parts = ["<h1>seqlantern report</h1>"]
+    n_seq = len(preds)
+    counts = el["label"].value_counts()
+    parts.append(
+        f"<p>{n_seq} sequences attributed; {len(el)} elements: "
+        + ", ".join(f"<b>{counts.get(k, 0)}</b> {k}" for k in ("motif", "artifact", "unexplained"))
+        + "</p>"
+    )
+    # model
+    parts.append("<h2>Model</h2>")
+    if metrics and Path(metrics).is_file():
+        parts.append(_table(read_tsv(metrics)))
+    else:
+        parts.append("<p>Model loaded from a checkpoint: no training metrics in this run.</p>")
+    if curve and Path(curve).is_file():
+        parts.append("<img src='data:image/png;base64,"
+                     + base64.b64encode(Path(curve).read_bytes()).decode() + "'/>")  # fmt: skip
+    # evaluation
+    if evaluation and Path(evaluation).is_file():
+        ev = read_tsv(evaluation)
+        parts.append("<h2>Evaluation against planted truth</h2>")
+        parts.append(_table(ev[~ev["metric"].str.contains(":")]))
+        parts.append("<details><summary>per motif</summary>"
+                     + _table(ev[ev["metric"].str.contains(":")]) + "</details>")  # fmt: skip
+    # motifs
+    parts.append("<h2>Matched motifs</h2>")
+    mot = el[el["label"] == "motif"]
+    if mot.empty:
+        parts.append("<p>No element matched a database motif.</p>")
+    summary = (
+        mot.groupby(["motif_id", "motif_name"])
+        .agg(elements=("name", "size"), sequences=("name", "nunique"),
+             mean_attribution=("score", "mean"), median_qvalue=("motif_qvalue", "median"))
+        .reset_index().sort_values("elements", ascending=False)
+    )  # fmt: skip
+    if not summary.empty:
+        parts.append(_table(summary.head(50)))
+    for r in summary.head(top_motifs).itertuples(index=False):
+        m = db[r.motif_id]
+        agg = aggregate_motif_attribution(mot[mot["motif_id"] == r.motif_id], m, attr, attr_row)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 1.6))
+        _logo(axes[0], agg, f"{r.motif_name}: mean attribution of {r.elements} elements")
+        _logo(axes[1], m.pwm * information_content(m.pwm)[:, None], f"{r.motif_id} (database)")
+        parts.append(f"<h3>{html.escape(r.motif_name)} ({r.motif_id})</h3>" + _png(fig))
+    # artifacts
+    parts.append("<h2>Artifacts</h2>")
+    art = el[el["label"] == "artifact"]
+    if art.empty:
+        parts.append("<p>No element matched the artifact library.</p>")
+    else:
+        total_abs = {}
+        for row in art["row"].unique():
+            total_abs[row] = float(np.abs(np.asarray(attr[attr_row[int(row)]])).sum())
+        art = art.assign(share=[abs(s) / max(total_abs[r], 1e-12)
+                                for s, r in zip(art["score"], art["row"], strict=True)]
+                   )  # fmt: skip
+        tab = (art.groupby("artifact_name")
+               .agg(elements=("name", "size"), sequences=("name", "nunique"),
+                    mean_attribution=("score", "mean"), mean_attribution_share=("share", "mean"))
+               .reset_index().sort_values("elements", ascending=False))  # fmt: skip
+        tab["share_of_attributed_sequences"] = tab["sequences"] / n_seq
+        parts.append(_table(tab))
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.hist(art["start"], bins=40, range=(0, x.shape[2]), color="firebrick")
+        ax.set_xlabel("artifact element start (bp along the sequence)")
+        ax.set_ylabel("elements")
+        parts.append(_png(fig))
+    # examples
+    parts.append("<h2>Example sequences</h2>")
+    pred_cols = [c for c in preds.columns if c.startswith("pred_")]
+    order = (
+        np.argsort(-preds[pred_cols[0]].astype(float).to_numpy()) if pred_cols else np.arange(n_seq)
+    )
+    for i in order[:examples]:
+        row = int(preds["row"].iloc[i])
+        a = np.asarray(attr[i]).T
+        fig, ax = plt.subplots(figsize=(12, 1.5))
+        pred = float(preds[pred_cols[0]].iloc[i]) if pred_cols else float("nan")
+        _logo(ax, a, f"{preds['name'].iloc[i]} (prediction {pred:.3g})"
+              if pred_cols else preds["name"].iloc[i])  # fmt: skip
+        colours = {"motif": "tab:green", "artifact": "tab:red", "unexplained": "tab:grey"}
+        for e in el[el["row"] == row].itertuples(index=False):
+            ax.axvspan(e.start - 0.5, e.end - 0.5, color=colours[e.label], alpha=0.15)
+            label = (
+                e.motif_name
+                if e.label == "motif"
+                else e.artifact_name
+                if e.label == "artifact"
+                else "?"
+            )
+            ax.text((e.start + e.end) / 2, ax.get_ylim()[1], str(label), ha="center",
+                    va="bottom", fontsize=7)  # fmt: skip
+        parts.append(_png(fig))
+    _ = idx  # index is validated on read; coordinates are in elements.tsv
+    # config
+    if config and Path(config).is_file():
+        parts.append(
+            "<h2>Configuration</h2><pre>" + html.escape(Path(config).read_text()) + "</pre>"
+        )
+    style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+             "table.t{border-collapse:collapse;font-size:12px}"
+             "table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd}"
+             "</style>")  # fmt: skip
+    doc = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>seqlantern report</title>"
+           + style + "</head><body>" + "\n".join(parts) + "</body></html>")  # fmt: skip
+    with atomic_outputs(out) as (tmp,):
+        tmp.write_text(doc)

@@ -1,0 +1,310 @@
+"""Training with a seeded split, early stopping, test metrics and a learning curve."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from torch import nn
+
+from seqlantern.encode import read_index
+from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
+from seqlantern.models import build_model, save_checkpoint
+
+
+def read_targets(
+    path: str | Path,
+    names: pd.Series,
+    columns: list[str],
+    *,
+    name_column: str = "name",
+    task: str = "regression",
+) -> np.ndarray:
+    """Read target columns for the encoded sequences, in index order.
+
+    Every encoded sequence needs a numeric value in every chosen column (binary tasks: 0
+    or 1); anything else is an error naming the file and line, never a silent drop.
+
+    Returns
+    -------
+    float32 array (N, len(columns)).
+    """
+    df = read_tsv(path, what="targets")
+    if name_column not in df.columns:
+        raise SeqlanternError(
+            f"{path}: no {name_column!r} column (columns: {list(df.columns)}); set data.name_column"
+        )
+    for c in columns:
+        if c not in df.columns:
+            raise SeqlanternError(
+                f"{path}: unknown target column {c!r}; available: "
+                f"{[x for x in df.columns if x != name_column]}"
+            )
+    dup = df[name_column].duplicated()
+    if dup.any():
+        line = int(np.flatnonzero(dup.to_numpy())[0]) + 2
+        raise SeqlanternError(
+            f"{path}: line {line}: duplicate name {df[name_column][dup].iloc[0]!r}"
+        )
+    pos = pd.Series(np.arange(len(df)), index=df[name_column])
+    missing = ~names.isin(pos.index)
+    if missing.any():
+        raise SeqlanternError(
+            f"{path}: sequence {names[missing].iloc[0]!r} has no target "
+            f"({int(missing.sum())} sequences missing); add rows for them or drop them from "
+            "the FASTA"
+        )
+    rows = pos.loc[names.to_numpy()].to_numpy()
+    out = np.empty((len(names), len(columns)), dtype=np.float32)
+    for j, c in enumerate(columns):
+        vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(vals[rows]))
+        if bad.size:
+            r = rows[bad[0]]
+            raise SeqlanternError(
+                f"{path}: line {r + 2}: target {c!r} is {df[c].iloc[r]!r}, not a number"
+            )
+        if task == "binary":
+            notbin = np.flatnonzero(~np.isin(vals[rows], (0.0, 1.0)))
+            if notbin.size:
+                r = rows[notbin[0]]
+                raise SeqlanternError(
+                    f"{path}: line {r + 2}: binary target {c!r} is {df[c].iloc[r]!r}; use 0/1"
+                )
+        out[:, j] = vals[rows]
+    return out
+
+
+def auroc(y: np.ndarray, s: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties averaged)."""
+    pos = y == 1
+    n1, n0 = pos.sum(), (~pos).sum()
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = stats.rankdata(s)
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def auprc(y: np.ndarray, s: np.ndarray) -> float:
+    """Average precision (area under the precision-recall curve, step interpolation)."""
+    order = np.argsort(-s, kind="stable")
+    yy = y[order]
+    if yy.sum() == 0:
+        return float("nan")
+    tp = np.cumsum(yy)
+    precision = tp / np.arange(1, len(yy) + 1)
+    return float((precision * yy).sum() / yy.sum())
+
+
+def metrics_table(y: np.ndarray, pred: np.ndarray, targets: list[str], task: str) -> pd.DataFrame:
+    """Per-target test metrics: Pearson/Spearman (regression) or AUROC/AUPRC (binary)."""
+    rows = []
+    for j, t in enumerate(targets):
+        if task == "binary":
+            rows.append({"target": t, "n": len(y), "auroc": auroc(y[:, j], pred[:, j]),
+                         "auprc": auprc(y[:, j], pred[:, j])})  # fmt: skip
+        else:
+            ok = len(y) > 2 and np.std(pred[:, j]) > 0
+            rows.append({
+                "target": t, "n": len(y),
+                "pearson": float(stats.pearsonr(y[:, j], pred[:, j])[0]) if ok else float("nan"),
+                "spearman": float(stats.spearmanr(y[:, j], pred[:, j])[0]) if ok else float("nan"),
+                "mse": float(np.mean((y[:, j] - pred[:, j]) ** 2)),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def predict(
+    model: nn.Module,
+    x: np.ndarray,
+    rows: np.ndarray,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Predict (raw outputs) for ``x[rows]`` in batches."""
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(rows), batch_size):
+            xb = torch.from_numpy(np.asarray(x[np.sort(rows[i : i + batch_size])]))
+            outs.append(model(xb.to(device)).float().cpu().numpy())
+    if not outs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(outs)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; an explicit cuda without one errors."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SeqlanternError("device: cuda was requested but no CUDA device is available")
+    return device
+
+
+def train(
+    onehot: str | Path,
+    index: str | Path,
+    targets_tsv: str | Path,
+    out_json: str | Path,
+    metrics_tsv: str | Path,
+    curve_png: str | Path,
+    *,
+    columns: list[str],
+    task: str = "regression",
+    name_column: str = "name",
+    architecture: str = "cnn",
+    model_kwargs: dict[str, Any] | None = None,
+    epochs: int = 20,
+    batch_size: int = 128,
+    learning_rate: float = 2e-3,
+    weight_decay: float = 1e-6,
+    patience: int = 3,
+    seed: int = 0,
+    device: str = "auto",
+    max_minutes: float | None = None,
+) -> pd.DataFrame:
+    """Train a model on the train split, early-stop on valid, report on test.
+
+    Parameters
+    ----------
+    onehot, index
+        Outputs of the encode stage.
+    targets_tsv
+        Targets table with a name column and one column per target.
+    out_json
+        Checkpoint JSON; weights go beside it as ``.safetensors``.
+    metrics_tsv, curve_png
+        Test metrics table and learning-curve figure.
+    columns
+        Target columns, by name.
+    task
+        ``regression`` (MSE) or ``binary`` (BCE on logits).
+    name_column
+        Name column of the targets table.
+    architecture, model_kwargs
+        Registered architecture and its options.
+    epochs, batch_size, learning_rate, weight_decay, patience
+        Optimisation (Adam); training stops after ``patience`` epochs without a better
+        validation loss and the best weights are kept.
+    seed
+        Seeds weights, shuffling and dropout.
+    device
+        ``auto``, ``cpu`` or ``cuda``.
+    max_minutes
+        Optional wall-clock budget; training stops (keeping the best weights) when reached.
+
+    Returns
+    -------
+    The test metrics.
+    """
+    if task not in ("regression", "binary"):
+        raise SeqlanternError(f"task {task!r} must be regression or binary")
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    idx = read_index(index)
+    x = load_npy(onehot, what="one-hot")
+    y = read_targets(targets_tsv, idx["name"], columns, name_column=name_column, task=task)
+    split = idx["split"].to_numpy()
+    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
+    if len(tr) < 10 or len(va) < 2:
+        raise SeqlanternError(
+            f"{index}: too few sequences to train ({len(tr)} train, {len(va)} valid); "
+            "provide more data or load a trained model with model.checkpoint"
+        )
+    length = int(x.shape[2])
+    kwargs = {"n_targets": len(columns), "length": length, **(model_kwargs or {})}
+    model: Any = build_model(architecture, **kwargs).to(dev)
+    if not hasattr(model, "standardised"):
+        raise SeqlanternError(f"architecture {architecture!r} cannot be trained here")
+    mean = y[tr].mean(axis=0) if task == "regression" else np.zeros(len(columns))
+    std = y[tr].std(axis=0) + 1e-8 if task == "regression" else np.ones(len(columns))
+    ytrain = (y - mean) / std
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    loss_fn: nn.Module = nn.MSELoss() if task == "regression" else nn.BCEWithLogitsLoss()
+    rng = np.random.default_rng(seed)
+    best, best_state, bad_epochs = math.inf, None, 0
+    history = []
+    t0 = time.time()
+    xa = np.asarray(x)  # training needs random access; one copy of the training array
+
+    def run_epoch(rows: np.ndarray, train_mode: bool) -> float:
+        model.train(train_mode)
+        total, n = 0.0, 0
+        for i in range(0, len(rows), batch_size):
+            b = rows[i : i + batch_size]
+            xb = torch.from_numpy(xa[b]).to(dev)
+            yb = torch.from_numpy(ytrain[b].astype(np.float32)).to(dev)
+            with torch.set_grad_enabled(train_mode):
+                # train on the standardised scale, before the output buffers
+                out = model.standardised(xb)
+                loss = loss_fn(out, yb)
+            if train_mode:
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            total += float(loss.detach()) * len(b)
+            n += len(b)
+        return total / max(n, 1)
+
+    for epoch in range(1, epochs + 1):
+        train_loss = run_epoch(rng.permutation(tr), True)
+        valid_loss = run_epoch(va, False)
+        history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
+                        "seconds": round(time.time() - t0, 2)})  # fmt: skip
+        if valid_loss < best - 1e-5:
+            best, bad_epochs = valid_loss, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+        if bad_epochs >= patience:
+            break
+        if max_minutes is not None and time.time() - t0 > 60 * max_minutes:
+            break
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    if task == "regression":
+        model.output_scale.copy_(torch.as_tensor(std, dtype=torch.float32))
+        model.output_shift.copy_(torch.as_tensor(mean, dtype=torch.float32))
+    model = model.cpu().eval()
+    eval_rows = te if len(te) else va
+    pred = predict(model, xa, eval_rows)
+    if task == "binary":
+        pred = 1 / (1 + np.exp(-pred))
+    metrics = metrics_table(y[np.sort(eval_rows)], pred, columns, task)
+    metrics.insert(0, "split", "test" if len(te) else "valid")
+    meta = {"architecture": architecture, "kwargs": kwargs, "targets": columns, "task": task,
+            "length": length, "seed": seed, "epochs_run": len(history),
+            "best_valid_loss": best}  # fmt: skip
+    save_checkpoint(model, meta, out_json)
+    write_tsv(metrics, metrics_tsv)
+    write_tsv(pd.DataFrame(history), Path(metrics_tsv).with_name("history.tsv"))
+    _plot_curve(pd.DataFrame(history), curve_png)
+    return metrics
+
+
+def _plot_curve(history: pd.DataFrame, path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(history["epoch"], history["train_loss"], "o-", label="train")
+    ax.plot(history["epoch"], history["valid_loss"], "o-", label="valid")
+    best = history["valid_loss"].idxmin()
+    ax.axvline(history["epoch"][best], color="grey", ls=":", label="best (kept)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_outputs(path) as (tmp,):
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqlantern.attribute import attribute, gradient_x_input, resolve_target
+from seqlantern.io import SeqlanternError
+from seqlantern.models import SeqCNN, load_checkpoint
+
+
+def _model() -> SeqCNN:
+    torch.manual_seed(0)
+    return SeqCNN(2, length=60, filters=[8, 8], kernel_sizes=[7, 3], pool=[2, 1]).eval()
+
+
+def _x(n: int = 10, length: int = 60) -> torch.Tensor:
+    rng = np.random.default_rng(0)
+    return torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+                            .transpose(0, 2, 1).copy())  # fmt: skip
+
+
+def test_matches_tangermeme_saliency() -> None:
+    tm = pytest.importorskip("tangermeme.saliency")
+    model, x = _model(), _x()
+    for target in (0, 1):
+        ours, _ = gradient_x_input(model, x, target=target)
+        theirs = tm.saliency(model, x, target=target, batch_size=4)
+        assert torch.allclose(ours, theirs.float(), rtol=1e-4, atol=1e-7)
+        raw, _ = gradient_x_input(model, x, target=target, correct=False)
+        theirs_raw = tm.saliency(model, x, target=target, gradient_correction=False)
+        assert torch.allclose(raw, theirs_raw.float(), rtol=1e-4, atol=1e-7)
+
+
+def test_correction_removes_off_simplex_component() -> None:
+    model, x = _model(), _x()
+    corrected, _ = gradient_x_input(model, x)
+    raw, _ = gradient_x_input(model, x, correct=False)
+    xg = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model(xg)[:, 0].sum(), xg)
+    assert torch.allclose(corrected, (g - g.mean(1, keepdim=True)) * x, atol=1e-6)
+    assert not torch.allclose(corrected, raw)
+    assert (corrected[x == 0] == 0).all()  # only observed bases carry attribution
+
+
+def test_activation_output_scales_by_sigmoid_slope() -> None:
+    model, x = _model(), _x(1)
+    logit, out = gradient_x_input(model, x, output="logit")
+    prob, _ = gradient_x_input(model, x, output="activation")
+    s = torch.sigmoid(out[0, 0])
+    assert torch.allclose(prob, logit * s * (1 - s), atol=1e-6)
+
+
+def test_resolve_target() -> None:
+    assert resolve_target("b", ["a", "b"], 2) == 1
+    assert resolve_target("1", ["a", "b"], 2) == 1
+    assert resolve_target(-1, None, 3) == 2
+    with pytest.raises(SeqlanternError, match="not a model target"):
+        resolve_target("c", ["a", "b"], 2)
+    with pytest.raises(SeqlanternError, match="out of range"):
+        resolve_target(5, None, 2)
+
+
+def test_attribute_streams_rows_in_order(demo_small: dict[str, Path], trained_small: Path,
+                                         tmp_path: Path) -> None:  # fmt: skip
+    model, _ = load_checkpoint(trained_small)
+    x = np.load(demo_small["onehot"], mmap_mode="r")
+    rows = np.array([5, 2, 9, 100])
+    attribute(model, x, rows, [f"n{r}" for r in rows], tmp_path / "a.npy", tmp_path / "p.tsv",
+              batch_size=3, target_names=["activity"])  # fmt: skip
+    a = np.load(tmp_path / "a.npy")
+    p = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    assert a.shape == (4, 4, 200) and a.dtype == np.float32
+    assert p["row"].tolist() == rows.tolist() and "pred_activity" in p
+    ref, pred = gradient_x_input(model, torch.from_numpy(np.asarray(x[rows])))
+    assert np.allclose(a, ref.numpy(), atol=1e-6)
+    assert np.allclose(p["pred_activity"], pred[:, 0].numpy(), atol=1e-4)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    model, x = _model(), _x()
+    cpu, _ = gradient_x_input(model, x)
+    gpu, _ = gradient_x_input(model.cuda(), x.cuda())
+    assert torch.allclose(cpu, gpu.cpu(), rtol=1e-3, atol=1e-5)

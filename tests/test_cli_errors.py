@@ -1,0 +1,114 @@
+"""Bad input: one line naming file and record/line, exit status 1, no partial outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTIFACTS, JASPAR
+from seqlantern.cli import main
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def _check(code: int, err: str, *needles: str) -> None:
+    assert code == 1
+    assert len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n in err, err
+
+
+def _encode(tmp: Path, fasta: Path, *extra: str) -> list[str]:
+    return ["encode", "--fasta", str(fasta), "--onehot", str(tmp / "o.npy"),
+            "--index", str(tmp / "o.tsv"), *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "needles"),
+    [
+        (None, ["missing.fa", "not found"]),
+        ("", ["no records"]),
+        (">a\n" + "ACGT" * 10 + "\n>a\n" + "ACGT" * 10 + "\n", ["line 3", "duplicate", "'a'"]),
+        (">a\n" + "ACGT" * 10 + "\n>b\nACGU" + "A" * 36 + "\n", ["line 4", "record b", "'U'"]),
+        (">a\n" + "ACGT" * 10 + "\n>b\nACGT\n", ["line 3", "record b", "shorter"]),
+    ],
+)
+def test_encode_bad_fasta(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                          content: str | None, needles: list[str]) -> None:  # fmt: skip
+    fa = tmp_path / "missing.fa"
+    if content is not None:
+        fa = tmp_path / "in.fa"
+        fa.write_text(content)
+    code, err = _run(_encode(tmp_path, fa, "--length", "40"), capsys)
+    _check(code, err, "seqlantern encode: error:", *needles)
+    assert not (tmp_path / "o.npy").exists() and not (tmp_path / "o.tsv").exists()
+    assert not list(tmp_path.glob(".o.*"))  # no temporary files left behind
+
+
+def _train(tmp: Path, d: dict[str, Path], targets: Path, columns: str) -> list[str]:
+    return ["train", "--onehot", str(d["onehot"]), "--index", str(d["index"]),
+            "--targets", str(targets), "--columns", columns, "--epochs", "1",
+            "--out-model", str(tmp / "m.json"), "--metrics", str(tmp / "met.tsv"),
+            "--curve", str(tmp / "c.png")]  # fmt: skip
+
+
+def test_train_bad_targets(tmp_path: Path, demo_small: dict[str, Path],
+                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    lines = demo_small["targets"].read_text().splitlines()
+    short = tmp_path / "short.tsv"
+    short.write_text("\n".join(lines[:-1]) + "\n")  # last sequence has no target
+    missing_name = lines[-1].split("\t")[0]
+    code, err = _run(_train(tmp_path, demo_small, short, "activity"), capsys)
+    _check(code, err, "short.tsv", missing_name, "has no target")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("\n".join([*lines[:5], lines[5].split("\t")[0] + "\thigh", *lines[6:]]) + "\n")
+    code, err = _run(_train(tmp_path, demo_small, bad, "activity"), capsys)
+    _check(code, err, "bad.tsv", "line 6", "'high'", "not a number")
+    code, err = _run(_train(tmp_path, demo_small, demo_small["targets"], "Dev_log2"), capsys)
+    _check(code, err, "unknown target column 'Dev_log2'", "activity")
+    assert not list(tmp_path.glob("m.*")) and not (tmp_path / "met.tsv").exists()
+
+
+def test_attribute_corrupt_checkpoint(tmp_path: Path, demo_small: dict[str, Path],
+                                      trained_small: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    meta = json.loads(trained_small.read_text())
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    full = (trained_small.parent / meta["weights"]).read_bytes()
+    (tmp_path / meta["weights"]).write_bytes(full[: len(full) // 2])  # truncated download
+    args = ["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+            str(demo_small["index"]), "--model", str(tmp_path / "model.json"),
+            "--out", str(tmp_path / "a.npy"), "--predictions", str(tmp_path / "p.tsv")]  # fmt: skip
+    code, err = _run(args, capsys)
+    _check(code, err, "model.safetensors", "cannot read model weights")
+    assert not (tmp_path / "a.npy").exists()
+
+
+def test_annotate_malformed_meme(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    meme = tmp_path / "bad.meme"
+    meme.write_text(JASPAR.read_text()[:3000].rsplit("\n", 3)[0] + "\nMOTIF X y\n")
+    seqlets = tmp_path / "s.tsv"
+    seqlets.write_text("name\trow\tseqlet_id\tstart\tend\tsign\tscore\tmax_abs\tpvalue\n")
+    args = ["annotate", "--seqlets", str(seqlets), "--onehot", "x", "--attributions", "x",
+            "--predictions", "x", "--index", "x", "--motifs", str(meme), "--artifacts",
+            str(ARTIFACTS), "--out", str(tmp_path / "e.tsv")]  # fmt: skip
+    code, err = _run(args, capsys)
+    _check(code, err, "bad.meme", "line")
+    assert not (tmp_path / "e.tsv").exists()
+
+
+def test_read_meme_error_from_cli(tmp_path: Path, demo_small: dict[str, Path],
+                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    meme = tmp_path / "bad.meme"
+    meme.write_text("MEME version 4\n\nMOTIF A a\nletter-probability matrix: w= 2\n0.5 0.5 0 0\n\n")
+    args = ["simulate", "--motifs", str(meme), "--n", "200", "--fasta", str(tmp_path / "f.fa"),
+            "--targets", str(tmp_path / "t.tsv"), "--truth", str(tmp_path / "u.tsv")]  # fmt: skip
+    code, err = _run(args, capsys)
+    _check(code, err, "bad.meme", "line 4", "motif A", "w=2")
+    assert not (tmp_path / "f.fa").exists()

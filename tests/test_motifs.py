@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import DEMO_MOTIFS, JASPAR
+from seqlantern.io import SeqlanternError
+from seqlantern.motifs import MotifIndex, compare, read_meme, revcomp_pwm, write_meme
+
+TRAPS = (
+    "MEME version 5\r\n\r\nALPHABET= ACGT\r\n\r\nstrands: + -\r\n\r\n"
+    "MOTIF M1 first\r\nletter-probability matrix: alength= 4 w= 2\r\n"
+    "0.1 0.2 0.3 0.4\r\n1 0 0 0\r\nURL http://example.org/M1\r\n\r\n"
+    "MOTIF M2\r\nletter-probability matrix: alength= 4 w= 3 nsites= 5 E= 1e-3\r\n"
+    "0.25 0.25 0.25 0.25\r\n0 0 0 1\r\n0 0 2 0"
+)
+
+
+def test_read_meme_traps(tmp_path: Path) -> None:
+    p = tmp_path / "m.meme"
+    p.write_text(TRAPS)
+    ms = read_meme(p)
+    assert [m.id for m in ms] == ["M1", "M2"]
+    assert ms[1].name == "M2" and ms[1].width == 3  # no name, last motif at EOF, no newline
+    assert np.allclose(ms[1].pwm[2], [0, 0, 1, 0])  # renormalised
+    write_meme(ms, tmp_path / "out.meme")
+    again = read_meme(tmp_path / "out.meme")
+    assert all(np.allclose(a.pwm, b.pwm, atol=1e-6) for a, b in zip(ms, again, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("MOTIF X\n", "not a MEME motif file"),
+        (
+            "MEME version 4\n\nMOTIF A\nletter-probability matrix: w= 3\n1 0 0 0\n0 1 0 0\n\n"
+            "MOTIF B\n",
+            r"line 4: motif A: header says w=3 but 2 rows follow",
+        ),
+        ("MEME version 4\n\nMOTIF A\nletter-probability matrix: w= 1\n1 0 0\n", "row has 3 values"),
+        ("MEME version 4\n\n", "no motifs"),
+    ],
+)
+def test_read_meme_malformed(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "bad.meme"
+    p.write_text(text)
+    with pytest.raises(SeqlanternError, match=message):
+        read_meme(p)
+
+
+def test_database_self_match_and_strands() -> None:
+    ms = read_meme(JASPAR)
+    db = MotifIndex.build(ms)
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(ms), 60, replace=False)
+    for k in picks:
+        _, hit = compare(ms[k].pwm, db)
+        assert ms[hit.index].name == ms[k].name
+        assert hit.strand == "+"
+        _, hit_rc = compare(revcomp_pwm(ms[k].pwm), db)
+        assert ms[hit_rc.index].name == ms[k].name
+
+
+def test_random_queries_are_not_significant() -> None:
+    db = MotifIndex.build(read_meme(JASPAR))
+    rng = np.random.default_rng(1)
+    qs = [compare(np.eye(4)[rng.integers(0, 4, 12)], db)[1].qvalue for _ in range(40)]
+    assert np.mean(np.array(qs) <= 0.05) <= 0.1
+
+
+def test_planted_site_matches_its_motif() -> None:
+    ms = read_meme(JASPAR)
+    db = MotifIndex.build(ms)
+    demo = {m.id: m for m in read_meme(DEMO_MOTIFS)}
+    ctcf = demo["MA0139.2"]
+    _, hit = compare(np.eye(4)[["ACGT".index(c) for c in ctcf.consensus()]], db)
+    assert "CTCF" in ms[hit.index].name.upper() and hit.qvalue < 0.01

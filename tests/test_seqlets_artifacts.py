@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import ARTIFACTS, random_dna
+from seqlantern.artifacts import ArtifactMatcher, read_artifacts
+from seqlantern.io import SeqlanternError
+from seqlantern.seqlets import EmpiricalNull, LaplaceNull, SeqletParams, call_seqlets
+from seqlantern.simulate import TRUSEQ_READ1_ADAPTER
+
+
+def _attr(n: int = 300, length: int = 120, seed: int = 0) -> tuple[np.ndarray, list]:
+    rng = np.random.default_rng(seed)
+    per_pos = rng.laplace(0, 0.02, size=(n, length))
+    planted = []
+    for i in range(n):
+        if i % 3 == 0:
+            s = int(rng.integers(5, length - 20))
+            per_pos[i, s : s + 10] += 0.3
+            planted.append((i, s, s + 10, "+"))
+        if i % 5 == 0:
+            s = int(rng.integers(5, length - 20))
+            if not any(p[0] == i and abs(p[1] - s) < 15 for p in planted):
+                per_pos[i, s : s + 8] -= 0.3
+                planted.append((i, s, s + 8, "-"))
+    attr = np.zeros((n, 4, length), dtype=np.float32)
+    attr[:, 0, :] = per_pos  # the observed base's channel
+    return attr, planted
+
+
+# the empirical null is fitted on data where a third of the sequences hold a peak, so its
+# upper tail is made of real peaks and its p-values are conservative: a looser threshold
+@pytest.mark.parametrize(("null", "pvalue"), [("laplace", 1e-3), ("empirical", 0.02)])
+def test_seqlets_find_planted_peaks_both_signs(null: str, pvalue: float) -> None:
+    attr, planted = _attr()
+    names = [f"s{i}" for i in range(len(attr))]
+    df = call_seqlets(attr, names, np.arange(len(attr)), SeqletParams(null=null, pvalue=pvalue))
+    hits = 0
+    for i, s, e, sign in planted:
+        g = df[(df["row"] == i) & (df["sign"] == sign)]
+        hits += bool(((np.minimum(g["end"], e) - np.maximum(g["start"], s)) >= 6).any())
+    assert hits / len(planted) > 0.95
+    # nearly every call is a planted peak
+    matched = 0
+    for r in df.itertuples():
+        matched += any(p[0] == r.row and min(p[2], r.end) - max(p[1], r.start) > 0 for p in planted)
+    assert matched / len(df) > 0.9
+    assert (df["pvalue"] <= pvalue).all() and (df["end"] - df["start"] <= 30).all()
+    assert np.sign(df["score"]).tolist() == [1 if s == "+" else -1 for s in df["sign"]]
+
+
+def test_null_p_values() -> None:
+    rng = np.random.default_rng(1)
+    pp = rng.laplace(0, 1, size=(200, 100))
+    lap = LaplaceNull.fit(pp, range(1, 3))
+    emp = EmpiricalNull.fit(pp, range(1, 3))
+    # on Laplace data both nulls agree on tail probabilities of single positions
+    for q in (2.0, 4.0):
+        assert abs(lap.sf(np.array([q]), 1)[0] - np.mean(pp > q)) < 0.01
+        assert abs(emp.sf(np.array([q]), 1)[0] - np.mean(pp > q)) < 0.01
+    assert abs(lap.sf(np.array([lap.isf(0.01, 2)]), 2)[0] - 0.01) < 1e-9
+
+
+def test_seqlet_params_checked() -> None:
+    attr, _ = _attr(n=10)
+    with pytest.raises(SeqlanternError, match="null"):
+        call_seqlets(attr, list("abcdefghij"), np.arange(10), SeqletParams(null="nope"))
+
+
+def test_artifact_matcher_partial_and_mismatched() -> None:
+    arts = read_artifacts(ARTIFACTS)
+    assert {"truseq_read1_3prime_adapter", "nextera_tn5_mosaic_end", "poly_a"} <= {
+        a.name for a in arts
+    }
+    m = ArtifactMatcher(arts)
+    rng = np.random.default_rng(0)
+    read = list(random_dna(40, rng) + TRUSEQ_READ1_ADAPTER[:20])
+    read[47] = "A" if read[47] != "A" else "C"  # a sequencing error inside the adapter
+    hit = m.best("".join(read))
+    assert hit is not None and hit.name == "truseq_read1_3prime_adapter"
+    assert hit.query_end == 60 and hit.query_start <= 41 and hit.score >= 14
+    # reverse strand and poly-T (poly-A on the other strand)
+    from seqlantern.encode import reverse_complement
+
+    hit = m.best(
+        random_dna(20, rng) + reverse_complement(TRUSEQ_READ1_ADAPTER) + random_dna(10, rng)
+    )
+    assert hit is not None and hit.strand == "-" and hit.score >= 30
+    hit = m.best(random_dna(20, rng) + "T" * 16 + random_dna(20, rng))
+    assert hit is not None and hit.name == "poly_a" and hit.score >= 16
+    # random sequence scores far below the artifact threshold (12)
+    scores = [getattr(m.best(random_dna(50, rng)), "score", 0) for _ in range(200)]
+    assert np.mean(np.array(scores) >= 12) < 0.02

@@ -1,0 +1,73 @@
+"""The Snakemake workflow itself, on a tiny configuration (marker: workflow)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+
+
+def _config(tmp: Path, **over: object) -> Path:
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["demo"].update(n=800, motifs=str(ROOT / cfg["demo"]["motifs"]))
+    cfg["train"].update(epochs=2, options={"filters": [16], "dense": 8})
+    cfg["annotate"].update(
+        motifs=str(ROOT / "resources/motifs/demo_motifs.meme"),
+        families=str(ROOT / cfg["annotate"]["families"]),
+        artifacts=[str(ROOT / a) for a in cfg["annotate"]["artifacts"]],
+    )
+    for k, v in over.items():
+        cfg[k].update(v)  # type: ignore[attr-defined]
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _snakemake(tmp: Path, config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake is not installed")
+    cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp),
+           "--configfile", str(config), "--cores", "2", *extra]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
+    run = _snakemake(tmp_path, _config(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    for f in ("results/report/report.html", "results/export/candidates.bed",
+              "results/export/artifacts.bed", "results/evaluate/evaluation.tsv",
+              "logs/train_model/train_model.log",
+              "benchmarks/attribute_sequences/attribute_sequences.tsv"):  # fmt: skip
+        assert (tmp_path / f).is_file(), f
+    # second run: load the trained checkpoint instead of training, on all sequences
+    other = tmp_path / "load"
+    other.mkdir()
+    ckpt = tmp_path / "results/train/model.json"
+    cfg = _config(other, model={"checkpoint": str(ckpt)}, attribution={"sequences": "valid"})
+    dry = _snakemake(other, cfg, "-n")
+    assert dry.returncode == 0 and "train_model" not in dry.stdout
+    run = _snakemake(other, cfg)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (other / "results/report/report.html").is_file()
+    assert not (other / "results/train").exists()
+
+
+def test_workflow_rejects_bad_config(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, seqlets={"null_model": "gaussian"})
+    run = _snakemake(tmp_path, cfg, "-n")
+    assert run.returncode != 0 and "gaussian" in run.stderr + run.stdout
+
+
+def test_lint_is_clean() -> None:
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake is not installed")
+    run = subprocess.run(["snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 0 and "good condition" in run.stdout + run.stderr

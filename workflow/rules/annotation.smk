@@ -1,0 +1,96 @@
+rule annotate_seqlets:
+    input:
+        seqlets="results/seqlets/seqlets.tsv",
+        onehot="results/encode/onehot.npy",
+        attributions="results/attribute/attributions.npy",
+        predictions="results/attribute/predictions.tsv",
+        index="results/encode/index.tsv",
+        motifs=config["annotate"]["motifs"],
+        artifacts=config["annotate"]["artifacts"],
+    output:
+        elements="results/annotate/elements.tsv",
+    params:
+        families=(
+            f"--families {q(config['annotate']['families'])}"
+            if config["annotate"].get("families")
+            else ""
+        ),
+        motif_qvalue=config["annotate"]["motif_qvalue"],
+        artifact_min_score=config["annotate"]["artifact_min_score"],
+        artifact_flank=config["annotate"]["artifact_flank"],
+        artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
+    log:
+        "logs/annotate_seqlets/annotate_seqlets.log",
+    benchmark:
+        "benchmarks/annotate_seqlets/annotate_seqlets.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern annotate --seqlets {input.seqlets} --onehot {input.onehot}"
+        " --attributions {input.attributions} --predictions {input.predictions}"
+        " --index {input.index} --motifs {input.motifs} {params.families}"
+        " --artifacts {input.artifacts} --motif-qvalue {params.motif_qvalue}"
+        " --artifact-min-score {params.artifact_min_score}"
+        " --artifact-flank {params.artifact_flank}"
+        " --artifact-min-overlap {params.artifact_min_overlap}"
+        " --out {output.elements} > {log} 2>&1"
+
+
+rule export_bed:
+    input:
+        elements="results/annotate/elements.tsv",
+        index="results/encode/index.tsv",
+    output:
+        candidates="results/export/candidates.bed",
+        artifacts="results/export/artifacts.bed",
+        all="results/export/all_elements.bed",
+    log:
+        "logs/export_bed/export_bed.log",
+    benchmark:
+        "benchmarks/export_bed/export_bed.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern export --elements {input.elements} --index {input.index}"
+        " --candidates {output.candidates} --artifacts-bed {output.artifacts}"
+        " --all {output.all} > {log} 2>&1"
+
+
+if HAS_TRUTH:
+
+    rule evaluate_truth:
+        input:
+            elements="results/annotate/elements.tsv",
+            truth=truth_input(),
+            predictions="results/attribute/predictions.tsv",
+            motifs=config["annotate"]["motifs"],
+        output:
+            evaluation="results/evaluate/evaluation.tsv",
+        params:
+            families=(
+                f"--families {q(config['annotate']['families'])}"
+                if config["annotate"].get("families")
+                else ""
+            ),
+        log:
+            "logs/evaluate_truth/evaluate_truth.log",
+        benchmark:
+            "benchmarks/evaluate_truth/evaluate_truth.tsv"
+        resources:
+            mem_mb=2000,
+            runtime=10,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern evaluate --elements {input.elements} --truth {input.truth}"
+            " --predictions {input.predictions} --motifs {input.motifs} {params.families}"
+            " --out {output.evaluation} > {log} 2>&1"

@@ -1,0 +1,67 @@
+rule attribute_sequences:
+    input:
+        unpack(model_inputs),
+        onehot="results/encode/onehot.npy",
+        index="results/encode/index.tsv",
+    output:
+        attributions="results/attribute/attributions.npy",
+        predictions="results/attribute/predictions.tsv",
+    params:
+        model=model_args(),
+        selection=attribution_selection(),
+        target=q(config["attribution"]["target"]),
+        output=config["attribution"]["output"],
+        correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
+        batch_size=config["attribution"]["batch_size"],
+        device=config["device"],
+        seed=config["seed"],
+    threads: config["threads"]
+    log:
+        "logs/attribute_sequences/attribute_sequences.log",
+    benchmark:
+        "benchmarks/attribute_sequences/attribute_sequences.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        ENV
+    shell:
+        "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
+        " {params.selection} --target {params.target} --output {params.output}"
+        " {params.correction} --batch-size {params.batch_size} --device {params.device}"
+        " --threads {threads} --seed {params.seed} --out {output.attributions}"
+        " --predictions {output.predictions} > {log} 2>&1"
+
+
+rule call_seqlets:
+    input:
+        attributions="results/attribute/attributions.npy",
+        predictions="results/attribute/predictions.tsv",
+    output:
+        seqlets="results/seqlets/seqlets.tsv",
+    params:
+        window=config["seqlets"]["window"],
+        min_length=config["seqlets"]["min_length"],
+        max_length=config["seqlets"]["max_length"],
+        flank=config["seqlets"]["flank"],
+        pvalue=config["seqlets"]["pvalue"],
+        null=config["seqlets"]["null_model"],
+        signs=config["seqlets"]["signs"],
+        seed=config["seed"],
+    log:
+        "logs/call_seqlets/call_seqlets.log",
+    benchmark:
+        "benchmarks/call_seqlets/call_seqlets.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern call-seqlets --attributions {input.attributions}"
+        " --predictions {input.predictions} --window {params.window}"
+        " --min-length {params.min_length} --max-length {params.max_length}"
+        " --flank {params.flank} --pvalue {params.pvalue} --null {params.null}"
+        " --signs {params.signs} --seed {params.seed} --out {output.seqlets} > {log} 2>&1"

@@ -1,0 +1,115 @@
+import json
+import yaml
+import shlex
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+ENV = "../envs/seqlantern.yaml"
+DEMO = bool(config["demo"]["enabled"])
+GENOMIC = (not DEMO) and bool(config["data"].get("bed"))
+LOAD_MODEL = bool(config["model"].get("checkpoint") or config["model"].get("import_path"))
+HAS_TRUTH = DEMO or bool(config["data"].get("truth"))
+GPU = 1 if config["device"] == "cuda" else 0
+
+
+def q(value):
+    """Shell-quote one value for a command line."""
+    return shlex.quote(str(value))
+
+
+def csv(values):
+    """Comma-join a list for CLI options that take one."""
+    return ",".join(str(v) for v in values)
+
+
+def fasta_input():
+    return "results/demo/sequences.fa" if DEMO else config["data"]["fasta"]
+
+
+def targets_input():
+    return "results/demo/targets.tsv" if DEMO else config["data"]["targets"]
+
+
+def truth_input():
+    return "results/demo/truth.tsv" if DEMO else config["data"]["truth"]
+
+
+def encode_inputs(wildcards):
+    if GENOMIC:
+        return {"genome": config["data"]["genome"], "bed": config["data"]["bed"]}
+    return {"fasta": fasta_input()}
+
+
+def encode_source():
+    if GENOMIC:
+        return f"--genome {q(config['data']['genome'])} --bed {q(config['data']['bed'])}"
+    return f"--fasta {q(fasta_input())}"
+
+
+def model_inputs(wildcards):
+    m = config["model"]
+    if m.get("import_path"):
+        return {"weights": m["weights"]}
+    if m.get("checkpoint"):
+        return {"model": m["checkpoint"]}
+    return {"model": "results/train/model.json"}
+
+
+def model_args():
+    m = config["model"]
+    if m.get("import_path"):
+        args = (
+            f"--import-path {q(m['import_path'])} --weights {q(m['weights'])} "
+            f"--model-kwargs {q(json.dumps(m.get('kwargs', {})))}"
+        )
+        if m.get("targets"):
+            args += f" --model-targets {q(csv(m['targets']))}"
+        return args + f" --task {config['train']['task']}"
+    return f"--model {q(m.get('checkpoint') or 'results/train/model.json')}"
+
+
+def attribution_selection():
+    s = str(config["attribution"]["sequences"])
+    if s in ("all", "train", "valid", "test"):
+        return f"--which {s}"
+    return f"--names-file {q(s)}"
+
+
+def report_inputs(wildcards):
+    out = {
+        "elements": "results/annotate/elements.tsv",
+        "index": "results/encode/index.tsv",
+        "onehot": "results/encode/onehot.npy",
+        "attributions": "results/attribute/attributions.npy",
+        "predictions": "results/attribute/predictions.tsv",
+        "motifs": config["annotate"]["motifs"],
+    }
+    if not LOAD_MODEL:
+        out["metrics"] = "results/train/metrics.tsv"
+        out["curve"] = "results/train/learning_curve.png"
+    if HAS_TRUTH:
+        out["evaluation"] = "results/evaluate/evaluation.tsv"
+    return out
+
+
+def report_optional(input):
+    args = ""
+    for key in ("metrics", "curve", "evaluation"):
+        if key in input.keys():
+            args += f" --{key} {q(input[key])}"
+    return args
+
+
+def all_outputs():
+    out = [
+        "results/report/report.html",
+        "results/export/candidates.bed",
+        "results/export/artifacts.bed",
+        "results/export/all_elements.bed",
+    ]
+    if HAS_TRUTH:
+        out.append("results/evaluate/evaluation.tsv")
+    return out

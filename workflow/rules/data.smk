@@ -1,0 +1,61 @@
+rule simulate_demo:
+    input:
+        motifs=config["demo"]["motifs"],
+    output:
+        fasta="results/demo/sequences.fa",
+        targets="results/demo/targets.tsv",
+        truth="results/demo/truth.tsv",
+    params:
+        n=config["demo"]["n"],
+        length=config["demo"]["length"],
+        seed=config["seed"],
+    log:
+        "logs/simulate_demo/simulate_demo.log",
+    benchmark:
+        "benchmarks/simulate_demo/simulate_demo.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern simulate --motifs {input.motifs} --n {params.n} --length {params.length}"
+        " --seed {params.seed} --fasta {output.fasta} --targets {output.targets}"
+        " --truth {output.truth} > {log} 2>&1"
+
+
+rule encode_sequences:
+    input:
+        unpack(encode_inputs),
+    output:
+        onehot="results/encode/onehot.npy",
+        index="results/encode/index.tsv",
+    params:
+        source=encode_source(),
+        length=config["encode"]["length"] or 0,
+        min_length=config["encode"]["min_length"],
+        iupac=config["encode"]["iupac"],
+        lowercase=config["encode"]["lowercase"],
+        valid_fraction=config["split"]["valid_fraction"],
+        test_fraction=config["split"]["test_fraction"],
+        valid_chroms=q(csv(config["split"]["valid_chroms"])),
+        test_chroms=q(csv(config["split"]["test_chroms"])),
+        seed=config["seed"],
+    log:
+        "logs/encode_sequences/encode_sequences.log",
+    benchmark:
+        "benchmarks/encode_sequences/encode_sequences.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern encode {params.source} --length {params.length}"
+        " --min-length {params.min_length} --iupac {params.iupac}"
+        " --lowercase {params.lowercase} --valid-fraction {params.valid_fraction}"
+        " --test-fraction {params.test_fraction} --valid-chroms {params.valid_chroms}"
+        " --test-chroms {params.test_chroms} --seed {params.seed}"
+        " --onehot {output.onehot} --index {output.index} > {log} 2>&1"

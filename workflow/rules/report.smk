@@ -1,0 +1,27 @@
+rule render_report:
+    input:
+        unpack(report_inputs),
+    output:
+        report="results/report/report.html",
+        config="results/report/config.yaml",
+    params:
+        optional=lambda wildcards, input: report_optional(input),
+        examples=config["report"]["examples"],
+        config_yaml=q(yaml.safe_dump(config, sort_keys=False)),
+    log:
+        "logs/render_report/render_report.log",
+    benchmark:
+        "benchmarks/render_report/render_report.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "printf '%s' {params.config_yaml} > {output.config} && "
+        "seqlantern report --elements {input.elements} --index {input.index}"
+        " --onehot {input.onehot} --attributions {input.attributions}"
+        " --predictions {input.predictions} --motifs {input.motifs} {params.optional}"
+        " --config {output.config} --examples {params.examples}"
+        " --out {output.report} > {log} 2>&1"
