@@ -37,7 +37,7 @@ class AnnotateParams:
     """Annotation options (see ``config/README.md``)."""
 
     motif_qvalue: float = 0.05
-    query_flank: int = 3
+    query_flank: int = 6
     min_overlap: int = 5
     artifact_flank: int = 10
     artifact_min_score: int = 12

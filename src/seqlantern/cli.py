@@ -145,7 +145,8 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
 def cmd_annotate(a: argparse.Namespace) -> None:
     from seqlantern.annotate import AnnotateParams, annotate
 
-    params = AnnotateParams(motif_qvalue=a.motif_qvalue, artifact_min_score=a.artifact_min_score,
+    params = AnnotateParams(motif_qvalue=a.motif_qvalue, query_flank=a.query_flank,
+                            artifact_min_score=a.artifact_min_score,
                             artifact_flank=a.artifact_flank,
                             artifact_min_overlap=a.artifact_min_overlap)  # fmt: skip
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--families", help="TSV motif_id -> tf_family")
     s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
     s.add_argument("--motif-qvalue", type=float, default=0.05)
+    s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
     s.add_argument("--artifact-min-score", type=int, default=12)
     s.add_argument("--artifact-flank", type=int, default=10)
     s.add_argument("--artifact-min-overlap", type=float, default=0.5)

@@ -185,8 +185,10 @@ def render_report(
         a = np.asarray(attr[i]).T
         fig, ax = plt.subplots(figsize=(12, 1.5))
         pred = float(preds[pred_cols[0]].iloc[i]) if pred_cols else float("nan")
-        _logo(ax, a, f"{preds['name'].iloc[i]} (prediction {pred:.3g})"
-              if pred_cols else preds["name"].iloc[i])  # fmt: skip
+        where = idx.iloc[row]
+        loc = (f" {where['chrom']}:{where['start']}-{where['end']}({where['strand']})"
+               if where["coords"] == "genome" else "")  # fmt: skip
+        _logo(ax, a, f"{preds['name'].iloc[i]}{loc} (prediction {pred:.3g})")
         colours = {"motif": "tab:green", "artifact": "tab:red", "unexplained": "tab:grey"}
         for e in el[el["row"] == row].itertuples(index=False):
             ax.axvspan(e.start - 0.5, e.end - 0.5, color=colours[e.label], alpha=0.15)
@@ -200,7 +202,6 @@ def render_report(
             ax.text((e.start + e.end) / 2, ax.get_ylim()[1], str(label), ha="center",
                     va="bottom", fontsize=7)  # fmt: skip
         parts.append(_png(fig))
-    _ = idx  # index is validated on read; coordinates are in elements.tsv
     # config
     if config and Path(config).is_file():
         parts.append(

@@ -16,6 +16,7 @@ rule annotate_seqlets:
             else ""
         ),
         motif_qvalue=config["annotate"]["motif_qvalue"],
+        query_flank=config["annotate"]["query_flank"],
         artifact_min_score=config["annotate"]["artifact_min_score"],
         artifact_flank=config["annotate"]["artifact_flank"],
         artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
@@ -34,6 +35,7 @@ rule annotate_seqlets:
         " --attributions {input.attributions} --predictions {input.predictions}"
         " --index {input.index} --motifs {input.motifs} {params.families}"
         " --artifacts {input.artifacts} --motif-qvalue {params.motif_qvalue}"
+        " --query-flank {params.query_flank}"
         " --artifact-min-score {params.artifact_min_score}"
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"
