@@ -74,16 +74,13 @@ def annotate(
     fams = read_families(families, motifs)
     db = MotifIndex.build(motifs)
     matcher = ArtifactMatcher(read_artifacts(*artifact_files))
-    seqlets = read_tsv(seqlets_tsv, what="seqlets")
-    for c in ("start", "end", "row"):
-        seqlets[c] = seqlets[c].astype(np.int64)
-    for c in ("score", "pvalue", "max_abs"):
-        seqlets[c] = seqlets[c].astype(float)
+    seqlets = read_tsv(seqlets_tsv, what="seqlets", ints=("start", "end", "row"),
+                       floats=("score", "pvalue", "max_abs"))  # fmt: skip
     index = read_index(index_tsv)
     x = load_npy(onehot_npy, what="one-hot")
     attr = load_npy(attr_npy, what="attribution")
-    preds = read_tsv(predictions_tsv, what="predictions")
-    attr_row = {int(r): i for i, r in enumerate(preds["row"].astype(np.int64))}
+    preds = read_tsv(predictions_tsv, what="predictions", ints=("row",))
+    attr_row = {int(r): i for i, r in enumerate(preds["row"])}
     kinds = {a.name: a.kind for a in matcher.artifacts}
     length = x.shape[2]
     out = []

@@ -37,13 +37,10 @@ def evaluate(
     min_overlap: int = 3,
 ) -> pd.DataFrame:
     """Compute the metrics above and write them as TSV (metric, value, n, total)."""
-    el = read_tsv(elements_tsv, what="elements")
-    truth = read_tsv(truth_tsv, what="truth")
+    el = read_tsv(elements_tsv, what="elements", ints=("start", "end"))
+    truth = read_tsv(truth_tsv, what="truth", ints=("start", "end"))
     attributed = set(read_tsv(predictions_tsv, what="predictions")["name"])
     truth = truth[truth["name"].isin(attributed)].reset_index(drop=True)
-    for df in (el, truth):
-        df["start"] = df["start"].astype(np.int64)
-        df["end"] = df["end"].astype(np.int64)
     fams = read_families(families, read_meme(motif_db))
     by_name = {n: g for n, g in el.groupby("name")}
     el_hit = np.zeros(len(el), dtype=bool)

@@ -79,8 +79,18 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_tsv(path: str | os.PathLike[str], *, what: str = "table") -> pd.DataFrame:
-    """Read a TSV with a header row, with a one-line error for a missing or empty file."""
+def read_tsv(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "table",
+    ints: Sequence[str] = (),
+    floats: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read a TSV with a header row (all columns as text except ``ints`` and ``floats``).
+
+    A missing or empty file, a missing numeric column or a non-numeric value is a one-line
+    error naming the file (and the line).
+    """
     p = Path(path)
     if not p.is_file():
         raise SeqlanternError(f"{p}: {what} file not found; check the path in the config")
@@ -90,6 +100,16 @@ def read_tsv(path: str | os.PathLike[str], *, what: str = "table") -> pd.DataFra
         raise SeqlanternError(f"{p}: {what} file is empty; it needs a header row") from None
     except pd.errors.ParserError as exc:
         raise SeqlanternError(f"{p}: not a valid TSV ({str(exc).splitlines()[-1]})") from None
+    for cols, kind in ((ints, "int64"), (floats, "float64")):
+        for c in cols:
+            if c not in df.columns:
+                raise SeqlanternError(f"{p}: {what} table lacks the column {c!r}")
+            vals = pd.to_numeric(df[c].replace("NA", "nan"), errors="coerce")
+            bad = vals.isna() & (df[c] != "NA") if kind == "float64" else vals.isna()
+            if bad.any():
+                line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+                raise SeqlanternError(f"{p}: line {line}: {c} is not a number")
+            df[c] = vals.astype(kind)
     return df
 
 

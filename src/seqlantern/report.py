@@ -95,17 +95,13 @@ def render_report(
 ) -> None:
     """Write the HTML report (atomically)."""
     plt = _plt()
-    el = read_tsv(elements, what="elements")
-    for c in ("start", "end", "row", "motif_offset", "artifact_start", "artifact_end"):
-        if c in el:
-            el[c] = el[c].astype(np.int64)
-    for c in ("score", "motif_qvalue", "pvalue"):
-        el[c] = el[c].astype(float)
+    el = read_tsv(elements, what="elements", ints=("start", "end", "row", "motif_offset"),
+                  floats=("score", "motif_qvalue", "pvalue"))  # fmt: skip
     idx = read_index(index)
     x = load_npy(onehot, what="one-hot")
     attr = load_npy(attributions, what="attribution")
-    preds = read_tsv(predictions, what="predictions")
-    attr_row = {int(r): i for i, r in enumerate(preds["row"].astype(np.int64))}
+    preds = read_tsv(predictions, what="predictions", ints=("row",))
+    attr_row = {int(r): i for i, r in enumerate(preds["row"])}
     db = {m.id: m for m in read_meme(motifs)}
     parts = ["<h1>seqlantern report</h1>"]
     n_seq = len(preds)
