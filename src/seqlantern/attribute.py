@@ -14,6 +14,7 @@ sequence), so maps on the probability scale shrink exactly where the model is su
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ def gradient_x_input(
     target: int = 0,
     output: str = "logit",
     correct: bool = True,
+    hypothetical: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient x input of one output for a batch.
 
@@ -62,10 +64,14 @@ def gradient_x_input(
         ``logit`` (raw output) or ``activation`` (sigmoid of it, for binary models).
     correct
         Subtract the mean gradient over the four bases at each position.
+    hypothetical
+        Return the (corrected) gradient itself, the "hypothetical contribution" of every
+        base at every position, instead of its projection on the observed bases.
 
     Returns
     -------
-    Attributions (N, 4, L) (zero except at observed bases) and the raw predictions (N, T).
+    Attributions (N, 4, L) (zero except at observed bases, unless ``hypothetical``) and the
+    raw predictions (N, T).
     """
     x = x.detach().clone().requires_grad_(True)
     out = model(x)
@@ -75,6 +81,8 @@ def gradient_x_input(
     (grad,) = torch.autograd.grad(y.sum(), x)
     if correct:
         grad = grad - grad.mean(dim=1, keepdim=True)
+    if hypothetical:
+        return grad.detach(), out.detach()
     return (grad * x).detach(), out.detach()
 
 
@@ -92,6 +100,8 @@ def attribute(
     correct: bool = True,
     batch_size: int = 128,
     device: str = "cpu",
+    transform: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    out_hypothetical: str | Path | None = None,
 ) -> None:
     """Attribute ``onehot[rows]`` and stream the maps to ``out_npy`` chunk by chunk.
 
@@ -115,22 +125,41 @@ def attribute(
         See :func:`gradient_x_input`.
     batch_size, device
         Batching and device (``cpu`` or ``cuda``).
+    transform
+        Optional ``f(batch, output_positions) -> batch`` applied before attribution (used
+        for shuffled controls: :func:`attribute_controls`).
+    out_hypothetical
+        Optional ``.npy`` for the hypothetical contributions (the corrected gradient at all
+        four bases), which describe what the model would prefer at each position and make
+        better motif queries than the observed sequence alone.
     """
     if output not in ("logit", "activation"):
         raise SeqlanternError(f"attribution.output {output!r} must be logit or activation")
     model = model.to(device).eval()
     n, _, length = len(rows), onehot.shape[1], onehot.shape[2]
     preds: list[np.ndarray] = []
-    with atomic_outputs(out_npy, out_predictions) as (tmp_npy, tmp_pred):
+    paths = [out_npy, out_predictions] + ([out_hypothetical] if out_hypothetical else [])
+    with atomic_outputs(*paths) as tmps:
+        tmp_npy, tmp_pred = tmps[0], tmps[1]
         out = open_npy_writer(tmp_npy, (n, 4, length), np.float32)
+        hyp = open_npy_writer(tmps[2], (n, 4, length), np.float32) if out_hypothetical else None
         for i in range(0, n, batch_size):
             b = rows[i : i + batch_size]
-            xb = torch.from_numpy(np.asarray(onehot[b], dtype=np.float32)).to(device)
-            attr, pr = gradient_x_input(model, xb, target=target, output=output, correct=correct)
-            out[i : i + len(b)] = attr.float().cpu().numpy()
+            xn = np.asarray(onehot[b], dtype=np.float32)
+            if transform is not None:
+                xn = transform(xn, np.arange(i, i + len(b)))
+            xb = torch.from_numpy(xn).to(device)
+            grad, pr = gradient_x_input(model, xb, target=target, output=output,
+                                        correct=correct, hypothetical=True)  # fmt: skip
+            out[i : i + len(b)] = (grad * xb).float().cpu().numpy()
+            if hyp is not None:
+                hyp[i : i + len(b)] = grad.float().cpu().numpy()
             preds.append(pr.float().cpu().numpy())
         out.flush()
         del out
+        if hyp is not None:
+            hyp.flush()
+            del hyp
         pred = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=np.float32)
         tn = target_names or [str(j) for j in range(pred.shape[1])]
         if len(tn) != pred.shape[1]:
@@ -141,3 +170,39 @@ def attribute(
             if output == "activation":
                 df[f"prob_{t}"] = 1 / (1 + np.exp(-pred[:, j]))
         df.to_csv(tmp_pred, sep="\t", index=False, float_format="%.6g")
+
+
+def attribute_controls(
+    model: nn.Module,
+    onehot: np.ndarray,
+    rows: np.ndarray,
+    names: list[str],
+    out_npy: str | Path,
+    out_predictions: str | Path,
+    *,
+    shuffles: int = 5,
+    seed: int = 0,
+    **options: object,
+) -> None:
+    """Attribute ``shuffles`` dinucleotide-shuffled copies of each sequence in ``rows``.
+
+    Output row ``i * shuffles + j`` is copy ``j`` of ``rows[i]``, named ``<name>#shuf<j>``;
+    each copy is seeded by (seed, its output position), so controls do not depend on the
+    batch size. Same model, target and method options as :func:`attribute`.
+    """
+    from seqlantern.shuffle import shuffle_onehot
+
+    if shuffles < 1:
+        raise SeqlanternError("the number of shuffles must be >= 1")
+    rep_rows = np.repeat(np.asarray(rows), shuffles)
+    rep_names = [f"{n}#shuf{j}" for n in names for j in range(shuffles)]
+
+    def shuffle_batch(xb: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        out = np.empty_like(xb)
+        for k, pos in enumerate(positions):
+            rng = np.random.default_rng([seed, int(pos)])
+            out[k] = shuffle_onehot(xb[k], rng)
+        return out
+
+    attribute(model, onehot, rep_rows, rep_names, out_npy, out_predictions,
+              transform=shuffle_batch, **options)  # type: ignore[arg-type]  # fmt: skip

@@ -77,7 +77,8 @@ def cmd_train(a: argparse.Namespace) -> None:
               columns=a.columns, task=a.task, name_column=a.name_column,
               architecture=a.architecture, model_kwargs=a.model_options, epochs=a.epochs,
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
-              seed=a.seed, device=a.device, max_minutes=a.max_minutes)  # fmt: skip
+              seed=a.seed, device=a.device, max_minutes=a.max_minutes,
+              augment_rc=a.augment_rc)  # fmt: skip
     print(m.to_string(index=False))
 
 
@@ -90,7 +91,7 @@ def _model_spec(a: argparse.Namespace) -> dict[str, Any]:
 def cmd_attribute(a: argparse.Namespace) -> None:
     import torch
 
-    from seqlantern.attribute import attribute, resolve_target
+    from seqlantern.attribute import attribute, attribute_controls, resolve_target
     from seqlantern.encode import names_subset, read_index
     from seqlantern.io import load_npy
     from seqlantern.models import load_model, n_outputs
@@ -114,17 +115,23 @@ def cmd_attribute(a: argparse.Namespace) -> None:
         raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
     n_out = n_outputs(model, x.shape[2])
     t = resolve_target(a.target, meta.get("targets"), n_out)
-    attribute(model, x, rows, index["name"].iloc[rows].tolist(), a.out, a.predictions,
-              target=t, target_names=meta.get("targets"), output=a.output,
-              correct=not a.no_correction, batch_size=a.batch_size,
-              device=resolve_device(a.device))  # fmt: skip
+    options = {"target": t, "target_names": meta.get("targets"), "output": a.output,
+               "correct": not a.no_correction, "batch_size": a.batch_size,
+               "device": resolve_device(a.device)}  # fmt: skip
+    names = index["name"].iloc[rows].tolist()
+    if a.shuffles:
+        attribute_controls(model, x, rows, names, a.out, a.predictions, shuffles=a.shuffles,
+                           seed=a.seed, **options)  # fmt: skip
+    else:
+        attribute(model, x, rows, names, a.out, a.predictions,
+                  out_hypothetical=a.hypothetical, **options)  # fmt: skip
 
 
 def cmd_call_seqlets(a: argparse.Namespace) -> None:
     import numpy as np
 
     from seqlantern.io import load_npy, read_tsv
-    from seqlantern.seqlets import SeqletParams, call_seqlets, write_seqlets
+    from seqlantern.seqlets import SeqletParams, call_seqlets, call_with_control, write_seqlets
 
     attr = load_npy(a.attributions, what="attribution")
     preds = read_tsv(a.predictions, what="predictions")
@@ -136,8 +143,12 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
     params = SeqletParams(window=a.window, min_length=a.min_length, max_length=a.max_length,
                           flank=a.flank, extend_fraction=a.extend_fraction, pvalue=a.pvalue,
                           null=a.null, signs=a.signs, seed=a.seed)  # fmt: skip
-    df = call_seqlets(attr, preds["name"].tolist(), preds["row"].astype(np.int64).to_numpy(),
-                      params)  # fmt: skip
+    names, rows = preds["name"].tolist(), preds["row"].astype(np.int64).to_numpy()
+    if a.control_attributions:
+        control = load_npy(a.control_attributions, what="control attribution")
+        df = call_with_control(attr, names, rows, control, params, fdr=a.fdr)
+    else:
+        df = call_seqlets(attr, names, rows, params)
     write_seqlets(df, a.out)
     print(f"{len(df)} seqlets in {attr.shape[0]} sequences")
 
@@ -146,11 +157,13 @@ def cmd_annotate(a: argparse.Namespace) -> None:
     from seqlantern.annotate import AnnotateParams, annotate
 
     params = AnnotateParams(motif_qvalue=a.motif_qvalue, query_flank=a.query_flank,
+                            hypothetical_weight=a.hypothetical_weight,
                             artifact_min_score=a.artifact_min_score,
                             artifact_flank=a.artifact_flank,
                             artifact_min_overlap=a.artifact_min_overlap)  # fmt: skip
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
-                  a.artifacts, a.out, families=a.families, params=params)  # fmt: skip
+                  a.artifacts, a.out, families=a.families, params=params,
+                  hypothetical_npy=a.hypothetical)  # fmt: skip
     print(df["label"].value_counts().to_string())
 
 
@@ -223,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--learning-rate", type=float, default=2e-3)
     s.add_argument("--patience", type=int, default=3)
     s.add_argument("--max-minutes", type=float, default=None)
+    s.add_argument("--augment-rc", action="store_true", help="random reverse complements")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=0)
@@ -245,12 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-correction", action="store_true", help="skip gradient correction")
     s.add_argument("--which", default="test", help="all, train, valid or test")
     s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")
+    s.add_argument("--shuffles", type=int, default=0,
+                   help="attribute this many dinucleotide-shuffled copies of each sequence "
+                   "instead (controls for call-seqlets)")  # fmt: skip
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=0)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
     s.add_argument("--predictions", required=True)
+    s.add_argument("--hypothetical", help="also write hypothetical contributions (.npy)")
     s.set_defaults(func=cmd_attribute)
 
     s = sub.add_parser("call-seqlets", help="attribution peaks with p-values")
@@ -264,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pvalue", type=float, default=0.02)
     s.add_argument("--null", default="laplace")
     s.add_argument("--signs", choices=["both", "positive", "negative"], default="both")
+    s.add_argument("--control-attributions",
+                   help="attributions of shuffled copies (attribute --shuffles): empirical "
+                   "p-values and BH q-values from them")  # fmt: skip
+    s.add_argument("--fdr", type=float, default=0.05, help="q-value cut-off with controls")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_call_seqlets)
@@ -279,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
     s.add_argument("--motif-qvalue", type=float, default=0.05)
     s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
+    s.add_argument("--hypothetical", help="hypothetical contributions (attribute --hypothetical)")
+    s.add_argument("--hypothetical-weight", type=float, default=0.5)
     s.add_argument("--artifact-min-score", type=int, default=12)
     s.add_argument("--artifact-flank", type=int, default=10)
     s.add_argument("--artifact-min-overlap", type=float, default=0.5)

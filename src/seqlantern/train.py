@@ -170,6 +170,7 @@ def train(
     seed: int = 0,
     device: str = "auto",
     max_minutes: float | None = None,
+    augment_rc: bool = False,
 ) -> pd.DataFrame:
     """Train a model on the train split, early-stop on valid, report on test.
 
@@ -200,6 +201,13 @@ def train(
         ``auto``, ``cpu`` or ``cuda``.
     max_minutes
         Optional wall-clock budget; training stops (keeping the best weights) when reached.
+    augment_rc
+        Show each training sequence as itself or its reverse complement at random. A site
+        works on either strand, so this doubles the evidence for every motif filter and
+        makes maps more strand-consistent. Off by default: on the demo it raised test
+        Pearson (0.907 -> 0.920) but spread attribution onto more background positions,
+        and fewer planted sites passed the shuffled-control FDR (0.89 -> 0.78 at 5%). Never
+        use it for strand-specific assays (e.g. RNA-level readouts).
 
     Returns
     -------
@@ -240,7 +248,11 @@ def train(
         total, n = 0.0, 0
         for i in range(0, len(rows), batch_size):
             b = rows[i : i + batch_size]
-            xb = torch.from_numpy(xa[b]).to(dev)
+            xn = xa[b]
+            if train_mode and augment_rc:
+                flip = rng.random(len(b)) < 0.5
+                xn = np.where(flip[:, None, None], xn[:, ::-1, ::-1], xn)
+            xb = torch.from_numpy(np.ascontiguousarray(xn)).to(dev)
             yb = torch.from_numpy(ytrain[b].astype(np.float32)).to(dev)
             with torch.set_grad_enabled(train_mode):
                 # train on the standardised scale, before the output buffers

@@ -3,6 +3,7 @@ rule annotate_seqlets:
         seqlets="results/seqlets/seqlets.tsv",
         onehot="results/encode/onehot.npy",
         attributions="results/attribute/attributions.npy",
+        hypothetical="results/attribute/hypothetical.npy",
         predictions="results/attribute/predictions.tsv",
         index="results/encode/index.tsv",
         motifs=config["annotate"]["motifs"],
@@ -17,6 +18,7 @@ rule annotate_seqlets:
         ),
         motif_qvalue=config["annotate"]["motif_qvalue"],
         query_flank=config["annotate"]["query_flank"],
+        hypothetical_weight=config["annotate"]["hypothetical_weight"],
         artifact_min_score=config["annotate"]["artifact_min_score"],
         artifact_flank=config["annotate"]["artifact_flank"],
         artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
@@ -35,7 +37,8 @@ rule annotate_seqlets:
         " --attributions {input.attributions} --predictions {input.predictions}"
         " --index {input.index} --motifs {input.motifs} {params.families}"
         " --artifacts {input.artifacts} --motif-qvalue {params.motif_qvalue}"
-        " --query-flank {params.query_flank}"
+        " --query-flank {params.query_flank} --hypothetical {input.hypothetical}"
+        " --hypothetical-weight {params.hypothetical_weight}"
         " --artifact-min-score {params.artifact_min_score}"
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"

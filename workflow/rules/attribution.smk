@@ -5,6 +5,7 @@ rule attribute_sequences:
         index="results/encode/index.tsv",
     output:
         attributions="results/attribute/attributions.npy",
+        hypothetical="results/attribute/hypothetical.npy",
         predictions="results/attribute/predictions.tsv",
     params:
         model=model_args(),
@@ -31,11 +32,50 @@ rule attribute_sequences:
         " {params.selection} --target {params.target} --output {params.output}"
         " {params.correction} --batch-size {params.batch_size} --device {params.device}"
         " --threads {threads} --seed {params.seed} --out {output.attributions}"
+        " --hypothetical {output.hypothetical}"
         " --predictions {output.predictions} > {log} 2>&1"
+
+
+rule attribute_controls:
+    input:
+        unpack(model_inputs),
+        onehot="results/encode/onehot.npy",
+        index="results/encode/index.tsv",
+    output:
+        attributions="results/attribute/controls.npy",
+        predictions="results/attribute/controls.tsv",
+    params:
+        model=model_args(),
+        selection=attribution_selection(),
+        target=q(config["attribution"]["target"]),
+        output=config["attribution"]["output"],
+        correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
+        batch_size=config["attribution"]["batch_size"],
+        shuffles=config["seqlets"]["shuffles"],
+        device=config["device"],
+        seed=config["seed"],
+    threads: config["threads"]
+    log:
+        "logs/attribute_controls/attribute_controls.log",
+    benchmark:
+        "benchmarks/attribute_controls/attribute_controls.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        ENV
+    shell:
+        "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
+        " {params.selection} --target {params.target} --output {params.output}"
+        " {params.correction} --batch-size {params.batch_size} --device {params.device}"
+        " --threads {threads} --seed {params.seed} --shuffles {params.shuffles}"
+        " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
 
 
 rule call_seqlets:
     input:
+        unpack(seqlet_inputs),
         attributions="results/attribute/attributions.npy",
         predictions="results/attribute/predictions.tsv",
     output:
@@ -46,7 +86,7 @@ rule call_seqlets:
         max_length=config["seqlets"]["max_length"],
         flank=config["seqlets"]["flank"],
         pvalue=config["seqlets"]["pvalue"],
-        null=config["seqlets"]["null_model"],
+        null=seqlet_null_args,
         signs=config["seqlets"]["signs"],
         seed=config["seed"],
     log:
@@ -63,5 +103,5 @@ rule call_seqlets:
         "seqlantern call-seqlets --attributions {input.attributions}"
         " --predictions {input.predictions} --window {params.window}"
         " --min-length {params.min_length} --max-length {params.max_length}"
-        " --flank {params.flank} --pvalue {params.pvalue} --null {params.null}"
+        " --flank {params.flank} --pvalue {params.pvalue} {params.null}"
         " --signs {params.signs} --seed {params.seed} --out {output.seqlets} > {log} 2>&1"

@@ -78,6 +78,19 @@ def attribution_selection():
     return f"--names-file {q(s)}"
 
 
+SHUFFLED = config["seqlets"]["null_model"] == "shuffled"
+
+
+def seqlet_inputs(wildcards):
+    return {"controls": "results/attribute/controls.npy"} if SHUFFLED else {}
+
+
+def seqlet_null_args(wildcards, input):
+    if SHUFFLED:
+        return f"--control-attributions {q(input.controls)} --fdr {config['seqlets']['fdr']}"
+    return f"--null {config['seqlets']['null_model']}"
+
+
 def report_inputs(wildcards):
     out = {
         "elements": "results/annotate/elements.tsv",

@@ -22,6 +22,7 @@ if not LOAD_MODEL:
             learning_rate=config["train"]["learning_rate"],
             patience=config["train"]["patience"],
             max_minutes=config["train"]["max_minutes"],
+            augment="--augment-rc" if config["train"]["augment_rc"] else "",
             seed=config["seed"],
             device=config["device"],
         threads: config["threads"]
@@ -42,6 +43,6 @@ if not LOAD_MODEL:
             " --architecture {params.architecture} --model-options {params.options}"
             " --epochs {params.epochs} --batch-size {params.batch_size}"
             " --learning-rate {params.learning_rate} --patience {params.patience}"
-            " --max-minutes {params.max_minutes} --seed {params.seed}"
+            " --max-minutes {params.max_minutes} {params.augment} --seed {params.seed}"
             " --device {params.device} --threads {threads} --out-model {output.model}"
             " --metrics {output.metrics} --curve {output.curve} > {log} 2>&1"

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import random_dna
+from seqlantern.attribute import attribute_controls
+from seqlantern.models import load_checkpoint
+from seqlantern.seqlets import SeqletParams, call_with_control, control_statistics
+from seqlantern.shuffle import dinucleotide_shuffle
+
+
+def _di(s: str) -> Counter[tuple[str, str]]:
+    return Counter(itertools.pairwise(s))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dinucleotide_shuffle_preserves_counts(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    s = random_dna(150, rng) + "NNNN" + "AGATCGGAAGAGCACACGTC" + random_dna(30, rng)
+    r = dinucleotide_shuffle(s, np.random.default_rng(seed))
+    assert _di(r) == _di(s) and r[0] == s[0] and r[-1] == s[-1] and r != s
+    assert r == dinucleotide_shuffle(s, np.random.default_rng(seed))  # seeded
+    assert "AGATCGGAAGAGCACACGTC" not in r  # longer words are destroyed
+
+
+def test_shuffle_is_uniform_over_small_space() -> None:
+    # ACAGT-like space: every Eulerian path must appear, roughly equally often
+    s = "ACATAGA"
+    outs = Counter(dinucleotide_shuffle(s, np.random.default_rng(i)) for i in range(3000))
+    assert all(_di(o) == _di(s) for o in outs)
+    freq = np.array(list(outs.values())) / 3000
+    assert len(outs) == 6 and freq.min() > 0.12  # 6 paths, each ~1/6
+
+
+def test_control_statistics_bh() -> None:
+    real = pd.DataFrame({"sign": ["+"] * 4 + ["-"], "score": [9.0, 4.0, 2.0, 1.0, -3.0],
+                         "start": [0] * 5, "end": [4] * 5})  # fmt: skip
+    control = pd.DataFrame({"sign": ["+"] * 4 + ["-"], "score": [3.0, 2.0, 1.5, 1.0, -10.0],
+                            "start": [0] * 5, "end": [4] * 5})  # fmt: skip
+    p, q = control_statistics(real, control, shuffles=2)
+    # + sign, m = 4, k = 2: p = (1 + #control >= t) / 9
+    assert np.allclose(p[:4], [1 / 9, 1 / 9, 3 / 9, 5 / 9])
+    assert np.allclose(q[:4], [4 / 18, 4 / 18, 4 / 9, 5 / 9])
+    assert np.isclose(p[4], 2 / 3) and (q >= p - 1e-12).all()
+
+
+def test_controls_end_to_end(demo_small: dict[str, Path], trained_small: Path,
+                             tmp_path: Path) -> None:  # fmt: skip
+    model, _ = load_checkpoint(trained_small)
+    x = np.load(demo_small["onehot"], mmap_mode="r")
+    rows = np.arange(40)
+    attribute_controls(model, x, rows, [f"s{r}" for r in rows], tmp_path / "c.npy",
+                       tmp_path / "c.tsv", shuffles=3, seed=1, batch_size=7)  # fmt: skip
+    c = np.load(tmp_path / "c.npy")
+    tab = pd.read_csv(tmp_path / "c.tsv", sep="\t")
+    assert c.shape == (120, 4, 200) and tab["name"][4] == "s1#shuf1"
+    assert (tab["row"].to_numpy() == np.repeat(rows, 3)).all()
+    # copies of one sequence differ from each other (each is its own shuffle)
+    assert not np.allclose(c[3], c[4]) and np.isfinite(c).all()
+    # same seed, other batch size: same controls
+    attribute_controls(model, x, rows, [f"s{r}" for r in rows], tmp_path / "d.npy",
+                       tmp_path / "d.tsv", shuffles=3, seed=1, batch_size=64)  # fmt: skip
+    assert np.allclose(np.load(tmp_path / "d.npy"), c, atol=1e-6)
+    from seqlantern.attribute import attribute
+
+    attribute(model, x, rows, [f"s{r}" for r in rows], tmp_path / "a.npy", tmp_path / "a.tsv")
+    df = call_with_control(np.load(tmp_path / "a.npy"), [f"s{r}" for r in rows], rows, c,
+                           SeqletParams(pvalue=0.2), fdr=0.5)  # fmt: skip
+    assert {"null_pvalue", "qvalue"} <= set(df.columns) and (df["qvalue"] <= 0.5).all()
