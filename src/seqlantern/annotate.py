@@ -22,7 +22,7 @@ import pandas as pd
 from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.encode import decode, genome_interval, read_index
 from seqlantern.io import SeqlanternError, load_npy, read_tsv, write_tsv
-from seqlantern.motifs import MotifIndex, compare, read_families, read_meme
+from seqlantern.motifs import MotifIndex, compare, read_families, read_motifs
 
 ELEMENT_COLUMNS = [
     "name", "start", "end", "strand", "score", "pvalue", "label", "motif_id", "motif_name",
@@ -78,7 +78,7 @@ def annotate(
     """
     p = params or AnnotateParams()
     # small reference files first: a malformed database fails before any array is read
-    motifs = read_meme(motif_db)
+    motifs = read_motifs(motif_db)
     fams = read_families(families, motifs)
     db = MotifIndex.build(motifs)
     matcher = ArtifactMatcher(read_artifacts(*artifact_files))

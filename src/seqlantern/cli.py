@@ -181,6 +181,19 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     print(df.to_string(index=False))
 
 
+def cmd_motifs(a: argparse.Namespace) -> None:
+    from seqlantern.motifs import export_jaspar, read_motifs, write_meme
+
+    if a.convert:
+        motifs = read_motifs(a.convert)
+        write_meme(motifs, a.out)
+        print(f"{len(motifs)} motifs from {a.convert} written to {a.out}")
+    else:
+        n = export_jaspar(a.out, release=a.release, collection=a.collection,
+                          tax_groups=a.tax_group or None, families_out=a.families)  # fmt: skip
+        print(f"{n} motifs of {a.release} {a.collection} written to {a.out}")
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from seqlantern.report import render_report
 
@@ -325,6 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--families")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("motifs", help="export JASPAR (offline, pyjaspar) or convert to MEME")
+    s.add_argument("--convert", help="a MEME, JASPAR or HOMER motif file to convert")
+    s.add_argument("--release", default="JASPAR2026", help="pyjaspar release, e.g. JASPAR2024")
+    s.add_argument("--collection", default="CORE")
+    s.add_argument("--tax-group", type=_csv, default=[], help="e.g. vertebrates,insects")
+    s.add_argument("--families", help="also write the TF class/family table (TSV)")
+    s.add_argument("--out", required=True, help="output MEME file")
+    s.set_defaults(func=cmd_motifs)
 
     s = sub.add_parser("report", help="self-contained HTML report")
     s.add_argument("--elements", required=True)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from seqlantern.io import read_tsv, write_tsv
-from seqlantern.motifs import read_families, read_meme
+from seqlantern.motifs import read_families, read_motifs
 
 
 def evaluate(
@@ -41,7 +41,7 @@ def evaluate(
     truth = read_tsv(truth_tsv, what="truth", ints=("start", "end"))
     attributed = set(read_tsv(predictions_tsv, what="predictions")["name"])
     truth = truth[truth["name"].isin(attributed)].reset_index(drop=True)
-    fams = read_families(families, read_meme(motif_db))
+    fams = read_families(families, read_motifs(motif_db))
     by_name = {n: g for n, g in el.groupby("name")}
     el_hit = np.zeros(len(el), dtype=bool)
     el_pos = {idx: k for k, idx in enumerate(el.index)}

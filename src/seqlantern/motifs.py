@@ -127,6 +127,150 @@ def read_meme(path: str | Path) -> list[Motif]:
     return motifs
 
 
+def read_jaspar(path: str | Path) -> list[Motif]:
+    """Read JASPAR-format count matrices (``>ID name`` then ``A [ counts ]`` rows).
+
+    Counts are turned into probabilities per column; a column of zeros is an error.
+    """
+    p = Path(path)
+    lines = p.read_text(errors="replace").replace("\r\n", "\n").split("\n")
+    motifs: list[Motif] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if not line.startswith(">"):
+            if line:
+                raise SeqlanternError(f"{p}: line {i + 1}: expected a '>ID name' header")
+            i += 1
+            continue
+        head = line[1:].split()
+        if not head:
+            raise SeqlanternError(f"{p}: line {i + 1}: header without an identifier")
+        rows: dict[str, list[float]] = {}
+        for k in range(1, 5):
+            if i + k >= len(lines):
+                raise SeqlanternError(f"{p}: line {i + 1}: motif {head[0]} needs 4 rows A C G T")
+            m = re.match(r"^\s*([ACGT])\s*\[?([^\]]*)\]?\s*$", lines[i + k])
+            if not m:
+                raise SeqlanternError(
+                    f"{p}: line {i + k + 1}: motif {head[0]}: expected a row like 'A [ 1 2 3 ]'"
+                )
+            try:
+                rows[m.group(1)] = [float(v) for v in m.group(2).split()]
+            except ValueError:
+                raise SeqlanternError(f"{p}: line {i + k + 1}: non-numeric count") from None
+        if set(rows) != set("ACGT") or len({len(v) for v in rows.values()}) != 1:
+            raise SeqlanternError(f"{p}: line {i + 1}: motif {head[0]}: rows A C G T of one length")
+        counts = np.array([rows[b] for b in "ACGT"]).T
+        tot = counts.sum(axis=1, keepdims=True)
+        if (tot <= 0).any() or (counts < 0).any():
+            raise SeqlanternError(f"{p}: line {i + 1}: motif {head[0]}: empty or negative column")
+        motifs.append(Motif(head[0], head[1] if len(head) > 1 else head[0], counts / tot))
+        i += 5
+    if not motifs:
+        raise SeqlanternError(f"{p}: no motifs found")
+    return motifs
+
+
+def read_homer(path: str | Path) -> list[Motif]:
+    """Read HOMER ``.motif`` files (``>consensus<TAB>name<TAB>threshold...`` + ACGT rows)."""
+    p = Path(path)
+    lines = p.read_text(errors="replace").replace("\r\n", "\n").split("\n")
+    motifs: list[Motif] = []
+    head: list[str] | None = None
+    rows: list[list[float]] = []
+    header_line = 0
+
+    def flush() -> None:
+        if head is None:
+            return
+        if not rows:
+            raise SeqlanternError(f"{p}: line {header_line}: motif without rows")
+        pwm = np.asarray(rows)
+        if (pwm < 0).any() or (pwm.sum(axis=1) <= 0).any():
+            raise SeqlanternError(f"{p}: line {header_line}: negative or empty row")
+        name = head[1] if len(head) > 1 else head[0]
+        motifs.append(Motif(name.split("/")[0], name, pwm / pwm.sum(axis=1, keepdims=True)))
+
+    for n, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            flush()
+            head, rows, header_line = line[1:].split("\t"), [], n
+            continue
+        if head is None:
+            raise SeqlanternError(f"{p}: line {n}: rows before the first '>' header")
+        vals = line.split()
+        if len(vals) != 4 or not _NUM.match(line):
+            raise SeqlanternError(f"{p}: line {n}: expected 4 probabilities (A C G T)")
+        rows.append([float(v) for v in vals])
+    flush()
+    if not motifs:
+        raise SeqlanternError(f"{p}: no motifs found")
+    return motifs
+
+
+def read_motifs(path: str | Path) -> list[Motif]:
+    """Read a motif file in MEME, JASPAR or HOMER format (detected from its content)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeqlanternError(f"{p}: motif file not found; check the path in the config")
+    head = [ln.strip() for ln in p.read_text(errors="replace").splitlines()[:50] if ln.strip()]
+    if any(ln.startswith("MEME version") for ln in head):
+        return read_meme(p)
+    if len(head) > 1 and head[0].startswith(">") and re.match(r"^[ACGT]\s*\[", head[1]):
+        return read_jaspar(p)
+    if head and head[0].startswith(">"):
+        return read_homer(p)
+    raise SeqlanternError(f"{p}: line 1: not a MEME, JASPAR or HOMER motif file")
+
+
+def export_jaspar(
+    out: str | Path,
+    *,
+    release: str = "JASPAR2026",
+    collection: str = "CORE",
+    tax_groups: list[str] | None = None,
+    families_out: str | Path | None = None,
+) -> int:
+    """Export a JASPAR release from pyjaspar's bundled database (offline) to MEME.
+
+    Needs the optional extra ``pip install seqlantern[jaspar]``. Writes the latest version
+    of every matrix, and optionally the TF class/family table used to score families.
+    """
+    try:
+        from pyjaspar import jaspardb
+    except ImportError:
+        raise SeqlanternError(
+            "exporting JASPAR needs pyjaspar: pip install 'seqlantern[jaspar]'"
+        ) from None
+    try:
+        db = jaspardb(release=release)
+    except Exception as exc:
+        raise SeqlanternError(f"pyjaspar cannot open release {release!r} ({exc})") from None
+    found = db.fetch_motifs(collection=collection, tax_group=tax_groups or None,
+                            all_versions=False)  # fmt: skip
+    if not found:
+        raise SeqlanternError(f"no motifs in {release} {collection} {tax_groups or ''}")
+    motifs = []
+    for m in found:
+        counts = np.array([list(m.counts[b]) for b in "ACGT"], dtype=float).T
+        motifs.append(Motif(m.matrix_id, m.name, counts / counts.sum(axis=1, keepdims=True)))
+    write_meme(motifs, out)
+    if families_out:
+        table = pd.DataFrame({
+            "motif_id": [m.matrix_id for m in found], "motif_name": [m.name for m in found],
+            "tf_class": [";".join(m.tf_class or []) for m in found],
+            "tf_family": [";".join(m.tf_family or []) for m in found],
+        })  # fmt: skip
+        from seqlantern.io import write_tsv
+
+        write_tsv(table, families_out)
+    return len(motifs)
+
+
 def write_meme(motifs: list[Motif], path: str | Path) -> None:
     """Write motifs as minimal MEME format (atomically)."""
     from seqlantern.io import atomic_outputs

@@ -19,7 +19,7 @@ import pandas as pd
 
 from seqlantern.encode import read_index
 from seqlantern.io import atomic_outputs, load_npy, read_tsv
-from seqlantern.motifs import Motif, information_content, read_meme
+from seqlantern.motifs import Motif, information_content, read_motifs
 
 
 def _plt() -> Any:
@@ -102,7 +102,7 @@ def render_report(
     attr = load_npy(attributions, what="attribution")
     preds = read_tsv(predictions, what="predictions", ints=("row",))
     attr_row = {int(r): i for i, r in enumerate(preds["row"])}
-    db = {m.id: m for m in read_meme(motifs)}
+    db = {m.id: m for m in read_motifs(motifs)}
     parts = ["<h1>seqlantern report</h1>"]
     n_seq = len(preds)
     counts = el["label"].value_counts()

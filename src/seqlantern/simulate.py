@@ -26,7 +26,7 @@ import pandas as pd
 
 from seqlantern.encode import reverse_complement
 from seqlantern.io import SeqlanternError, atomic_outputs
-from seqlantern.motifs import Motif, read_meme, sample_sites
+from seqlantern.motifs import Motif, read_motifs, sample_sites
 
 TRUSEQ_READ1_ADAPTER = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC"
 
@@ -195,7 +195,7 @@ def write_demo(
     seed: int = 0,
 ) -> None:
     """Simulate and write FASTA, targets TSV and truth TSV (all or nothing)."""
-    records, tdf, truth_df = simulate(read_meme(motif_file), n=n, length=length, seed=seed)
+    records, tdf, truth_df = simulate(read_motifs(motif_file), n=n, length=length, seed=seed)
     with atomic_outputs(fasta, targets, truth) as (tf, tt, tr):
         with open(tf, "w") as fh:
             for name, seq in records:
