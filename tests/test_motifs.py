@@ -77,3 +77,23 @@ def test_planted_site_matches_its_motif() -> None:
     ctcf = demo["MA0139.2"]
     _, hit = compare(np.eye(4)[["ACGT".index(c) for c in ctcf.consensus()]], db)
     assert "CTCF" in ms[hit.index].name.upper() and hit.qvalue < 0.01
+
+
+def test_site_scanner_exact_pvalues() -> None:
+    from seqlantern.encode import one_hot, reverse_complement
+    from seqlantern.motifs import SiteScanner
+
+    m = {x.id: x for x in read_meme(DEMO_MOTIFS)}["MA0139.2"]
+    scanner = SiteScanner()
+    rng = np.random.default_rng(0)
+    bg = "".join("ACGT"[i] for i in rng.integers(0, 4, 40))
+    for site, strand in ((m.consensus(), "+"), (reverse_complement(m.consensus()), "-")):
+        best = scanner.best_site(m, one_hot(bg[:10] + site + bg[10:]))
+        assert best is not None and best[0] == 10 and best[1] == strand
+        assert np.isclose(best[3], 0.25**m.width, rtol=1e-6)  # only the consensus scores max
+    # one random window per draw, best of two strands: P(p < a) ~ 1 - (1 - a)^2
+    ps = np.array([scanner.best_site(m, one_hot("".join("ACGT"[i] for i in
+                   rng.integers(0, 4, m.width))))[3] for _ in range(3000)])  # type: ignore[index]  # fmt: skip
+    for a in (0.01, 0.1):
+        assert abs(np.mean(ps < a) - (1 - (1 - a) ** 2)) < 0.35 * a + 0.005
+    assert scanner.best_site(m, one_hot("ACGT")) is None

@@ -22,11 +22,12 @@ import pandas as pd
 from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.encode import decode, genome_interval, read_index
 from seqlantern.io import SeqlanternError, load_npy, read_tsv, write_tsv
-from seqlantern.motifs import MotifIndex, compare, read_families, read_motifs
+from seqlantern.motifs import MotifIndex, SiteScanner, compare, read_families, read_motifs
 
 ELEMENT_COLUMNS = [
     "name", "start", "end", "strand", "score", "pvalue", "label", "motif_id", "motif_name",
     "motif_family", "motif_pvalue", "motif_qvalue", "motif_evalue", "motif_offset",
+    "site_start", "site_end", "site_strand", "site_score", "site_pvalue",
     "artifact_name", "artifact_kind", "artifact_score", "artifact_start", "artifact_end",
     "sign", "max_abs", "seqlet_id", "row", "sequence",
 ]  # fmt: skip
@@ -71,6 +72,10 @@ def annotate(
     to place it. On the demo the observed sequence alone recovers the right TF family for
     89% of planted sites, the hypothetical contributions alone 78%, the mix 92%.
 
+    As second evidence, the best-matching motif is scanned over the same window
+    (FIMO-style log-odds, exact p-value under a uniform background, both strands): the
+    ``site_*`` columns give its best site (sequence coordinates), score (bits) and p-value.
+
     Returns
     -------
     The elements table (:data:`ELEMENT_COLUMNS`, plus ``chrom``, ``genome_start``,
@@ -96,6 +101,7 @@ def annotate(
     preds = read_tsv(predictions_tsv, what="predictions", ints=("row",))
     attr_row = {int(r): i for i, r in enumerate(preds["row"])}
     kinds = {a.name: a.kind for a in matcher.artifacts}
+    scanner = SiteScanner()
     length = x.shape[2]
     out = []
     for s in seqlets.itertuples(index=False):
@@ -113,6 +119,7 @@ def annotate(
             query = onehot[:, qs:qe].T
         _, hit = compare(query, db, weights=w, min_overlap=p.min_overlap)
         m = motifs[hit.index]
+        site = scanner.best_site(m, onehot[:, qs:qe])
         seq_core = decode(onehot[:, s.start : s.end])
         fs, fe = max(s.start - p.artifact_flank, 0), min(s.end + p.artifact_flank, length)
         ah = matcher.best(decode(onehot[:, fs:fe]))
@@ -135,6 +142,11 @@ def annotate(
             "motif_family": ";".join(sorted(fams.get(m.id, ()))),
             "motif_pvalue": hit.pvalue, "motif_qvalue": hit.qvalue, "motif_evalue": hit.evalue,
             "motif_offset": hit.offset + (s.start - qs),
+            "site_start": qs + site[0] if site else -1,
+            "site_end": qs + site[0] + m.width if site else -1,
+            "site_strand": site[1] if site else ".",
+            "site_score": round(site[2], 3) if site else float("nan"),
+            "site_pvalue": site[3] if site else float("nan"),
             "artifact_name": ah.name if ah else "NA",
             "artifact_kind": kinds.get(ah.name, "NA") if ah else "NA",
             "artifact_score": ah.score if ah else 0,
