@@ -21,7 +21,8 @@ import pandas as pd
 
 from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.encode import decode, genome_interval, read_index
-from seqlantern.io import SeqlanternError, load_npy, read_tsv, write_tsv
+from seqlantern.groups import group_elements
+from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
 from seqlantern.motifs import MotifIndex, SiteScanner, compare, read_families, read_motifs
 
 ELEMENT_COLUMNS = [
@@ -59,6 +60,7 @@ def annotate(
     families: str | Path | None = None,
     params: AnnotateParams | None = None,
     hypothetical_npy: str | Path | None = None,
+    groups_tsv: str | Path | None = None,
 ) -> pd.DataFrame:
     """Annotate every seqlet and write ``elements.tsv``.
 
@@ -78,8 +80,9 @@ def annotate(
 
     Returns
     -------
-    The elements table (:data:`ELEMENT_COLUMNS`, plus ``chrom``, ``genome_start``,
-    ``genome_end`` when the input was genomic; all coordinates 0-based half-open).
+    The elements table (:data:`ELEMENT_COLUMNS`, ``group`` (see :mod:`seqlantern.groups`),
+    plus ``chrom``, ``genome_start``, ``genome_end`` when the input was genomic; all
+    coordinates 0-based half-open). With ``groups_tsv`` the groups table is written too.
     """
     p = params or AnnotateParams()
     # small reference files first: a malformed database fails before any array is read
@@ -156,6 +159,7 @@ def annotate(
             "sequence": seq_core,
         })  # fmt: skip
     df = pd.DataFrame(out, columns=ELEMENT_COLUMNS)
+    groups, df["group"] = group_elements(df, db=db)
     if (index["coords"] == "genome").any() and len(df):
         rows = index.iloc[df["row"].to_numpy()]
         gi = [genome_interval(r, st, en) for (_, r), st, en in
@@ -163,5 +167,10 @@ def annotate(
         df["chrom"] = rows["chrom"].to_numpy()
         df["genome_start"] = [g[0] for g in gi]
         df["genome_end"] = [g[1] for g in gi]
-    write_tsv(df, out_tsv)
+    if groups_tsv is not None:
+        with atomic_outputs(out_tsv, groups_tsv) as (te, tg):
+            for table, tmp in ((df, te), (groups, tg)):
+                table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+    else:
+        write_tsv(df, out_tsv)
     return df

@@ -163,7 +163,7 @@ def cmd_annotate(a: argparse.Namespace) -> None:
                             artifact_min_overlap=a.artifact_min_overlap)  # fmt: skip
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
                   a.artifacts, a.out, families=a.families, params=params,
-                  hypothetical_npy=a.hypothetical)  # fmt: skip
+                  hypothetical_npy=a.hypothetical, groups_tsv=a.groups)  # fmt: skip
     print(df["label"].value_counts().to_string())
 
 
@@ -200,7 +200,7 @@ def cmd_report(a: argparse.Namespace) -> None:
     render_report(a.out, elements=a.elements, index=a.index, onehot=a.onehot,
                   attributions=a.attributions, predictions=a.predictions, motifs=a.motifs,
                   metrics=a.metrics, curve=a.curve, evaluation=a.evaluation,
-                  config=a.config, examples=a.examples)  # fmt: skip
+                  config=a.config, examples=a.examples, groups=a.groups)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
     s.add_argument("--hypothetical", help="hypothetical contributions (attribute --hypothetical)")
     s.add_argument("--hypothetical-weight", type=float, default=0.5)
+    s.add_argument("--groups", help="also write the element groups table (TSV)")
     s.add_argument("--artifact-min-score", type=int, default=12)
     s.add_argument("--artifact-flank", type=int, default=10)
     s.add_argument("--artifact-min-overlap", type=float, default=0.5)
@@ -360,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--evaluation")
     s.add_argument("--config")
     s.add_argument("--examples", type=int, default=6)
+    s.add_argument("--groups", help="groups table from annotate --groups")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
     return p

@@ -90,6 +90,7 @@ def render_report(
     curve: str | Path | None = None,
     evaluation: str | Path | None = None,
     config: str | Path | None = None,
+    groups: str | Path | None = None,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
@@ -111,6 +112,13 @@ def render_report(
         + ", ".join(f"<b>{counts.get(k, 0)}</b> {k}" for k in ("motif", "artifact", "unexplained"))
         + "</p>"
     )
+    # groups first: what a biologist reads before single elements
+    gt = None
+    if groups and Path(groups).is_file():
+        gt = read_tsv(groups, what="groups",
+                      floats=("mean_score", "median_qvalue", "match_qvalue"))  # fmt: skip
+        parts.append("<h2>Element groups</h2><p>Known motifs, artifacts, then de novo clusters "
+                     "of unexplained elements; logos below.</p>" + _table(gt.head(60)))  # fmt: skip
     # model
     parts.append("<h2>Model</h2>")
     if metrics and Path(metrics).is_file():
@@ -147,6 +155,24 @@ def render_report(
         _logo(axes[0], agg, f"{r.motif_name}: mean attribution of {r.elements} elements")
         _logo(axes[1], m.pwm * information_content(m.pwm)[:, None], f"{r.motif_id} (database)")
         parts.append(f"<h3>{html.escape(r.motif_name)} ({r.motif_id})</h3>" + _png(fig))
+    # de novo groups of unexplained elements
+    if "group" in el.columns:
+        from seqlantern.groups import aligned_denovo_matrix
+
+        denovo = el[el["group"].astype(str).str.startswith("denovo_")]
+        if not denovo.empty:
+            parts.append("<h2>De novo groups (unexplained elements)</h2>")
+        sizes = denovo["group"].value_counts()
+        for g in sizes.index[:top_motifs]:
+            members = denovo[denovo["group"] == g]
+            agg = aligned_denovo_matrix(members, attr, attr_row)
+            fig, ax = plt.subplots(figsize=(4.5, 1.6))
+            title = f"{g}: mean attribution of {len(members)} elements"
+            if gt is not None and (gt["group"] == g).any():
+                r = gt[gt["group"] == g].iloc[0]
+                title += f"; best match {r['match_name']} (q={r['match_qvalue']:.2g})"
+            _logo(ax, agg, title)
+            parts.append(f"<h3>{html.escape(str(g))}</h3>" + _png(fig))
     # artifacts
     parts.append("<h2>Artifacts</h2>")
     art = el[el["label"] == "artifact"]

@@ -10,6 +10,7 @@ rule annotate_seqlets:
         artifacts=config["annotate"]["artifacts"],
     output:
         elements="results/annotate/elements.tsv",
+        groups="results/annotate/groups.tsv",
     params:
         families=(
             f"--families {q(config['annotate']['families'])}"
@@ -42,7 +43,7 @@ rule annotate_seqlets:
         " --artifact-min-score {params.artifact_min_score}"
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"
-        " --out {output.elements} > {log} 2>&1"
+        " --out {output.elements} --groups {output.groups} > {log} 2>&1"
 
 
 rule export_bed:

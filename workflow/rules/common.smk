@@ -94,6 +94,7 @@ def seqlet_null_args(wildcards, input):
 def report_inputs(wildcards):
     out = {
         "elements": "results/annotate/elements.tsv",
+        "groups": "results/annotate/groups.tsv",
         "index": "results/encode/index.tsv",
         "onehot": "results/encode/onehot.npy",
         "attributions": "results/attribute/attributions.npy",
