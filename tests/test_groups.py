@@ -45,3 +45,32 @@ def test_group_elements_and_denovo_match() -> None:
     assert den["match_qvalue"] < 0.05
     pfm = aligned_frequencies(el[group == "denovo_1"])
     assert np.allclose(pfm.sum(axis=1), 1) and pfm.max(axis=1).mean() > 0.6
+
+
+def test_group_match_is_adopted_by_members() -> None:
+    from seqlantern.annotate import AnnotateParams, _adopt_group_matches
+    from seqlantern.encode import one_hot
+    from seqlantern.motifs import SiteScanner, read_families
+
+    rng = np.random.default_rng(2)
+    cebp = "ATTGCGCAAT"
+    seqs = [random_dna(20, rng) + cebp + random_dna(20, rng) for _ in range(4)]
+    x = np.stack([one_hot(s) for s in seqs])
+    df = pd.DataFrame({
+        "name": [f"s{i}" for i in range(4)], "row": range(4), "start": [19] * 4,
+        "end": [31] * 4, "label": ["unexplained"] * 4, "group": ["denovo_1"] * 3 + ["NA"],
+        "motif_id": "MAx", "motif_name": "x", "motif_family": "x", "motif_pvalue": 0.5,
+        "motif_qvalue": 0.5, "motif_evalue": 1.0, "strand": ".", "motif_offset": 0,
+        "site_start": -1, "site_end": -1, "site_strand": ".", "site_score": 0.0,
+        "site_pvalue": 1.0, "motif_evidence": "NA",
+    })  # fmt: skip
+    groups = pd.DataFrame({"group": ["denovo_1"], "label": ["unexplained"],
+                           "match_id": ["MA0466.4"], "match_qvalue": [0.01]})  # fmt: skip
+    motifs = read_meme(JASPAR)
+    _adopt_group_matches(df, groups, motifs, read_families(None, motifs), x, SiteScanner(),
+                         AnnotateParams())  # fmt: skip
+    assert df["label"].tolist() == ["motif"] * 3 + ["unexplained"]
+    assert (df["motif_evidence"][:3] == "group").all() and groups["label"][0] == "motif"
+    assert (df["motif_name"][:3] == "CEBPB").all() and (df["motif_qvalue"][:3] == 0.01).all()
+    site = df.iloc[0]
+    assert 17 <= site["site_start"] <= 23 and site["site_pvalue"] < 1e-4

@@ -23,7 +23,14 @@ from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.encode import decode, genome_interval, read_index
 from seqlantern.groups import group_elements
 from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
-from seqlantern.motifs import MotifIndex, SiteScanner, compare, read_families, read_motifs
+from seqlantern.motifs import (
+    Motif,
+    MotifIndex,
+    SiteScanner,
+    compare,
+    read_families,
+    read_motifs,
+)
 
 ELEMENT_COLUMNS = [
     "name", "start", "end", "strand", "score", "pvalue", "label", "motif_id", "motif_name",
@@ -45,6 +52,47 @@ class AnnotateParams:
     artifact_flank: int = 10
     artifact_min_score: int = 12
     artifact_min_overlap: float = 0.5
+
+
+def _adopt_group_matches(
+    df: pd.DataFrame,
+    groups: pd.DataFrame,
+    motifs: list[Motif],
+    fams: dict[str, frozenset[str]],
+    x: np.ndarray,
+    scanner: SiteScanner,
+    p: AnnotateParams,
+) -> None:
+    """Label members of a de novo group ``motif`` when the group as a whole matches one.
+
+    Single short seqlets can miss a motif that their aligned group matches clearly (e.g.
+    half-sites of a dimer); such members become ``motif`` with ``motif_evidence`` =
+    ``group``, the group's match statistics, and their best site of that motif (which also
+    aligns them for the report's logos).
+    """
+    by_id = {m.id: m for m in motifs}
+    for g in groups.itertuples(index=False):
+        if not str(g.group).startswith("denovo_") or not g.match_qvalue <= p.motif_qvalue:
+            continue
+        m = by_id[g.match_id]
+        for i in np.flatnonzero((df["group"] == g.group).to_numpy()):
+            r = df.iloc[i]
+            length = x.shape[2]
+            qs = max(int(r["start"]) - p.query_flank, 0)
+            qe = min(int(r["end"]) + p.query_flank, length)
+            site = scanner.best_site(m, np.asarray(x[int(r["row"])])[:, qs:qe])
+            if site is None:
+                continue
+            df.iloc[i, df.columns.get_indexer(
+                ["label", "motif_id", "motif_name", "motif_family", "motif_pvalue",
+                 "motif_qvalue", "motif_evalue", "strand", "motif_offset", "site_start",
+                 "site_end", "site_strand", "site_score", "site_pvalue", "motif_evidence"])] = [
+                "motif", m.id, m.name, ";".join(sorted(fams.get(m.id, ()))), float("nan"),
+                float(g.match_qvalue), float("nan"), site[1], int(r["start"]) - (qs + site[0]),
+                qs + site[0], qs + site[0] + m.width, site[1], round(site[2], 3), site[3],
+                "group"]  # fmt: skip
+    groups.loc[groups["group"].isin(df.loc[df["motif_evidence"] == "group", "group"]),
+               "label"] = "motif"  # fmt: skip
 
 
 def annotate(
@@ -160,6 +208,8 @@ def annotate(
         })  # fmt: skip
     df = pd.DataFrame(out, columns=ELEMENT_COLUMNS)
     groups, df["group"] = group_elements(df, db=db)
+    df["motif_evidence"] = np.where(df["label"] == "motif", "element", "NA")
+    _adopt_group_matches(df, groups, motifs, fams, x, scanner, p)
     if (index["coords"] == "genome").any() and len(df):
         rows = index.iloc[df["row"].to_numpy()]
         gi = [genome_interval(r, st, en) for (_, r), st, en in
