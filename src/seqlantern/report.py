@@ -161,7 +161,11 @@ def render_report(
 
         denovo = el[el["group"].astype(str).str.startswith("denovo_")]
         if not denovo.empty:
-            parts.append("<h2>De novo groups (unexplained elements)</h2>")
+            parts.append(
+                "<h2>De novo groups</h2><p>Clusters of elements that matched no "
+                "motif on their own (members of a cluster that matches one as a "
+                "whole are labelled motif).</p>"
+            )
         sizes = denovo["group"].value_counts()
         for g in sizes.index[:top_motifs]:
             members = denovo[denovo["group"] == g]
