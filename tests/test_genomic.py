@@ -46,3 +46,28 @@ def test_genomic_input_gives_genome_coordinates(tmp_path: Path, trained_small: P
     assert sorted(zip(allbed[1], allbed[2], strict=True)) == sorted(
         zip(el["genome_start"], el["genome_end"], strict=True)
     )
+
+
+def test_no_seqlets_gives_empty_outputs(tmp_path: Path, demo_small: dict[str, Path],
+                                        trained_small: Path) -> None:  # fmt: skip
+    d = str(tmp_path)
+    assert main(["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+                 str(demo_small["index"]), "--model", str(trained_small), "--out",
+                 f"{d}/a.npy", "--predictions", f"{d}/p.tsv"]) == 0  # fmt: skip
+    (tmp_path / "s.tsv").write_text(
+        "name\trow\tseqlet_id\tstart\tend\tsign\tscore\tmax_abs\tpvalue\n"
+    )
+    assert main(["annotate", "--seqlets", f"{d}/s.tsv", "--onehot", str(demo_small["onehot"]),
+                 "--attributions", f"{d}/a.npy", "--predictions", f"{d}/p.tsv", "--index",
+                 str(demo_small["index"]), "--motifs", str(DEMO_MOTIFS), "--artifacts",
+                 str(ARTIFACTS), "--out", f"{d}/e.tsv", "--groups", f"{d}/g.tsv"]) == 0  # fmt: skip
+    assert main(["export", "--elements", f"{d}/e.tsv", "--index", str(demo_small["index"]),
+                 "--candidates", f"{d}/c.bed", "--artifacts-bed", f"{d}/ab.bed", "--all",
+                 f"{d}/all.bed"]) == 0  # fmt: skip
+    assert main(["report", "--elements", f"{d}/e.tsv", "--index", str(demo_small["index"]),
+                 "--onehot", str(demo_small["onehot"]), "--attributions", f"{d}/a.npy",
+                 "--predictions", f"{d}/p.tsv", "--motifs", str(DEMO_MOTIFS), "--groups",
+                 f"{d}/g.tsv", "--out", f"{d}/r.html"]) == 0  # fmt: skip
+    assert len(pd.read_csv(tmp_path / "e.tsv", sep="\t")) == 0
+    assert (tmp_path / "all.bed").read_text() == ""
+    assert "No element matched" in (tmp_path / "r.html").read_text()

@@ -164,7 +164,8 @@ def cmd_annotate(a: argparse.Namespace) -> None:
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
                   a.artifacts, a.out, families=a.families, params=params,
                   hypothetical_npy=a.hypothetical, groups_tsv=a.groups)  # fmt: skip
-    print(df["label"].value_counts().to_string())
+    counts = df["label"].value_counts()
+    print(f"{len(df)} elements: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def cmd_export(a: argparse.Namespace) -> None:
