@@ -42,6 +42,10 @@ class Null(Protocol):
         """P(null sum >= score) for spans of ``length`` bp (scores already sign-flipped)."""
         ...
 
+    def isf(self, p: float, length: int) -> float:
+        """Score whose upper-tail probability is ``p`` for spans of ``length`` bp."""
+        ...
+
 
 def _span_sums(a: np.ndarray, length: int) -> np.ndarray:
     c = np.concatenate([np.zeros((a.shape[0], 1)), np.cumsum(a, axis=1)], axis=1)
@@ -78,7 +82,11 @@ class LaplaceNull:
 
 @dataclass
 class EmpiricalNull:
-    """Sorted sampled span sums (both signs pooled by taking |sum|... per sign)."""
+    """Sorted span sums sampled from the real maps.
+
+    Negative seqlets are called on the sign-flipped track against this same (upper-tail)
+    distribution, which assumes the background is roughly symmetric around zero.
+    """
 
     sorted_sums: dict[int, np.ndarray]
 
