@@ -6,7 +6,8 @@ import pandas as pd
 from conftest import JASPAR, random_dna
 from seqlantern.encode import reverse_complement
 from seqlantern.groups import aligned_frequencies, cluster_sequences, group_elements
-from seqlantern.motifs import MotifIndex, read_meme
+from seqlantern.motifs import read_meme
+from seqlantern.tomtom import MotifIndex
 
 
 def test_cluster_sequences_both_strands() -> None:

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import DEMO_MOTIFS, JASPAR
 from seqlantern.io import SeqlanternError
-from seqlantern.motifs import MotifIndex, compare, read_meme, revcomp_pwm, write_meme
+from seqlantern.motifs import read_meme, revcomp_pwm, write_meme
+from seqlantern.tomtom import MotifIndex, compare
 
 TRAPS = (
     "MEME version 5\r\n\r\nALPHABET= ACGT\r\n\r\nstrands: + -\r\n\r\n"

@@ -23,14 +23,8 @@ from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.encode import decode, genome_interval, read_index
 from seqlantern.groups import group_elements
 from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
-from seqlantern.motifs import (
-    Motif,
-    MotifIndex,
-    SiteScanner,
-    compare,
-    read_families,
-    read_motifs,
-)
+from seqlantern.motifs import Motif, SiteScanner, read_families, read_motifs
+from seqlantern.tomtom import MotifIndex, compare_many
 
 ELEMENT_COLUMNS = [
     "name", "start", "end", "strand", "score", "pvalue", "label", "motif_id", "motif_name",
@@ -49,6 +43,8 @@ class AnnotateParams:
     query_flank: int = 6
     hypothetical_weight: float = 0.5
     min_overlap: int = 5
+    motif_score: str = "pearson"
+    query_trim: float = 0.1
     artifact_flank: int = 10
     artifact_min_score: int = 12
     artifact_min_overlap: float = 0.5
@@ -93,6 +89,59 @@ def _adopt_group_matches(
                 "group"]  # fmt: skip
     groups.loc[groups["group"].isin(df.loc[df["motif_evidence"] == "group", "group"]),
                "label"] = "motif"  # fmt: skip
+
+
+def query_window(
+    attr: np.ndarray, start: int, end: int, *, flank: int, trim: float
+) -> tuple[int, int]:
+    """The motif query's span: the seqlet plus ``flank`` bp, ends trimmed.
+
+    The flank lets a query cover the ends of a motif longer than the seqlet. Flank bases
+    whose attribution magnitude is below ``trim`` x the span's maximum are cut from the
+    outside in (never into the seqlet itself): they carry no signal, and TOMTOM's cost
+    grows with the cube of the query's width.
+    """
+    length = attr.shape[0]
+    qs, qe = max(start - flank, 0), min(end + flank, length)
+    mag = np.abs(attr[qs:qe])
+    cut = trim * max(float(mag.max()), 1e-12)
+    while qs < start and abs(attr[qs]) < cut:
+        qs += 1
+    while qe > end and abs(attr[qe - 1]) < cut:
+        qe -= 1
+    return qs, qe
+
+
+def motif_queries(
+    rows: list,
+    x: np.ndarray,
+    attr: np.ndarray,
+    hyp: np.ndarray | None,
+    attr_row: dict[int, int],
+    p: AnnotateParams,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[int, int]]]:
+    """Each seqlet's motif query (m, 4), column weights (m,) and window (start, end).
+
+    See :func:`annotate` for what the query is and why.
+    """  # fmt: skip
+    queries, weights, windows = [], [], []
+    for s in rows:
+        onehot = np.asarray(x[s.row])
+        a = np.asarray(attr[attr_row[s.row]]).sum(axis=0)
+        qs, qe = query_window(a, s.start, s.end, flank=p.query_flank, trim=p.query_trim)
+        w = np.abs(a[qs:qe])
+        w = np.clip(w / max(w.max(), 1e-12), 0.1, 1.0)
+        if hyp is not None:
+            sign = 1.0 if s.sign == "+" else -1.0
+            hq = sign * np.asarray(hyp[attr_row[s.row]])[:, qs:qe].T
+            hq = hq / max(np.abs(hq).max(), 1e-12)
+            query = onehot[:, qs:qe].T + p.hypothetical_weight * hq
+        else:
+            query = onehot[:, qs:qe].T
+        queries.append(query)
+        weights.append(w)
+        windows.append((qs, qe))
+    return queries, weights, windows
 
 
 def annotate(
@@ -154,21 +203,16 @@ def annotate(
     kinds = {a.name: a.kind for a in matcher.artifacts}
     scanner = SiteScanner()
     length = x.shape[2]
+    # all motif queries first: one batched comparison (threads over queries)
+    rows = list(seqlets.itertuples(index=False))
+    queries, weights, windows = motif_queries(rows, x, attr, hyp, attr_row, p)
+    res = compare_many(queries, db, weights=weights, score=p.motif_score,
+                       min_overlap=p.min_overlap)  # fmt: skip
     out = []
-    for s in seqlets.itertuples(index=False):
+    for i, s in enumerate(rows):
         onehot = np.asarray(x[s.row])
-        a = np.asarray(attr[attr_row[s.row]]).sum(axis=0)
-        qs, qe = max(s.start - p.query_flank, 0), min(s.end + p.query_flank, length)
-        w = np.abs(a[qs:qe])
-        w = np.clip(w / max(w.max(), 1e-12), 0.1, 1.0)
-        if hyp is not None:
-            sign = 1.0 if s.sign == "+" else -1.0
-            hq = sign * np.asarray(hyp[attr_row[s.row]])[:, qs:qe].T
-            hq = hq / max(np.abs(hq).max(), 1e-12)
-            query = onehot[:, qs:qe].T + p.hypothetical_weight * hq
-        else:
-            query = onehot[:, qs:qe].T
-        _, hit = compare(query, db, weights=w, min_overlap=p.min_overlap)
+        qs, qe = windows[i]
+        hit = res.hit(i)
         m = motifs[hit.index]
         site = scanner.best_site(m, onehot[:, qs:qe])
         seq_core = decode(onehot[:, s.start : s.end])

@@ -158,6 +158,8 @@ def cmd_annotate(a: argparse.Namespace) -> None:
 
     params = AnnotateParams(motif_qvalue=a.motif_qvalue, query_flank=a.query_flank,
                             hypothetical_weight=a.hypothetical_weight,
+                            query_trim=a.query_trim, motif_score=a.motif_score,
+                            min_overlap=a.min_overlap,
                             artifact_min_score=a.artifact_min_score,
                             artifact_flank=a.artifact_flank,
                             artifact_min_overlap=a.artifact_min_overlap)  # fmt: skip
@@ -317,6 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
     s.add_argument("--hypothetical", help="hypothetical contributions (attribute --hypothetical)")
     s.add_argument("--hypothetical-weight", type=float, default=0.5)
+    s.add_argument(
+        "--query-trim",
+        type=float,
+        default=0.1,
+        help="cut flank bases below this fraction of the peak |attribution|",
+    )
+    s.add_argument(
+        "--motif-score",
+        choices=["pearson", "euclidean"],
+        default="pearson",
+        help="TOMTOM column similarity",
+    )
+    s.add_argument("--min-overlap", type=int, default=5, help="fewest aligned motif columns")
     s.add_argument("--groups", help="also write the element groups table (TSV)")
     s.add_argument("--artifact-min-score", type=int, default=12)
     s.add_argument("--artifact-flank", type=int, default=10)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seqlantern.encode import reverse_complement
-from seqlantern.motifs import MotifIndex, compare
+from seqlantern.tomtom import MotifIndex, compare
 
 GROUP_COLUMNS = ["group", "label", "name", "elements", "sequences", "mean_score",
                  "median_qvalue", "positive", "negative", "match_id", "match_name",

@@ -20,6 +20,9 @@ rule annotate_seqlets:
         motif_qvalue=config["annotate"]["motif_qvalue"],
         query_flank=config["annotate"]["query_flank"],
         hypothetical_weight=config["annotate"]["hypothetical_weight"],
+        query_trim=config["annotate"]["query_trim"],
+        motif_score=config["annotate"]["motif_score"],
+        min_overlap=config["annotate"]["min_overlap"],
         artifact_min_score=config["annotate"]["artifact_min_score"],
         artifact_flank=config["annotate"]["artifact_flank"],
         artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
@@ -40,6 +43,8 @@ rule annotate_seqlets:
         " --artifacts {input.artifacts} --motif-qvalue {params.motif_qvalue}"
         " --query-flank {params.query_flank} --hypothetical {input.hypothetical}"
         " --hypothetical-weight {params.hypothetical_weight}"
+        " --query-trim {params.query_trim} --motif-score {params.motif_score}"
+        " --min-overlap {params.min_overlap}"
         " --artifact-min-score {params.artifact_min_score}"
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"
