@@ -58,8 +58,12 @@ def bench_seqlets(n_maps: int) -> list[tuple[str, float, float, str]]:
     names = [f"s{r}" for r in rows]
     attr = np.asarray(attr)
     params = SeqletParams(pvalue=0.1)  # the demo config's candidate threshold
-    xa = torch.from_numpy(attr.sum(axis=1).astype(np.float32))
-    xc = torch.from_numpy(ctrl.sum(axis=1).astype(np.float32))
+    # the same (n, L) per-position maps for both (attributions are gradient x input, so
+    # the sum over bases is the observed base's contribution)
+    pa = attr.sum(axis=1).astype(np.float32)
+    pc = ctrl.sum(axis=1).astype(np.float32)
+    xa, xc = torch.from_numpy(pa), torch.from_numpy(pc)
+    attr, ctrl = pa, pc
     # warm-up (numba JIT) on a few maps
     call_with_control(attr[:20], names[:20], rows[:20], ctrl[: 20 * k], params, fdr=0.05)
     recursive_seqlets(xa[:20], X_control=xc[: 20 * k], target_fdr=0.05)
@@ -67,7 +71,7 @@ def bench_seqlets(n_maps: int) -> list[tuple[str, float, float, str]]:
     t_ours = _best(lambda: call_with_control(attr, names, rows, ctrl, params, fdr=0.05))
     theirs_n = len(recursive_seqlets(xa, X_control=xc, target_fdr=0.05))
     t_theirs = _best(lambda: recursive_seqlets(xa, X_control=xc, target_fdr=0.05))
-    return [(f"seqlets: {n_maps} maps x {attr.shape[2]} bp, {k} controls each",
+    return [(f"seqlets: {n_maps} maps x {attr.shape[1]} bp, {k} controls each",
              t_ours, t_theirs, f"calls: ours {ours_n}, recursive_seqlets {theirs_n}")]  # fmt: skip
 
 

@@ -22,12 +22,15 @@ interface.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from seqlantern.io import SeqlanternError, write_tsv
 
@@ -47,9 +50,11 @@ class Null(Protocol):
         ...
 
 
-def _span_sums(a: np.ndarray, length: int) -> np.ndarray:
-    c = np.concatenate([np.zeros((a.shape[0], 1)), np.cumsum(a, axis=1)], axis=1)
-    return c[:, length:] - c[:, :-length]
+@njit(cache=True)
+def _median_mad(s: np.ndarray) -> tuple[float, float]:
+    """Median and median absolute deviation (numba's selection: 2x numpy's median)."""
+    med = np.median(s)
+    return med, np.median(np.abs(s - med))
 
 
 @dataclass
@@ -60,13 +65,11 @@ class LaplaceNull:
     scale: dict[int, float]
 
     @classmethod
-    def fit(cls, per_pos: np.ndarray, lengths: range) -> LaplaceNull:
-        """Fit on per-position attribution of sampled sequences (n, L)."""
+    def fit(cls, spans: dict[int, np.ndarray]) -> LaplaceNull:
+        """Fit on sampled span sums per length (:func:`sample_span_sums`)."""
         centre, scale = {}, {}
-        for ell in lengths:
-            s = _span_sums(per_pos, ell).ravel()
-            med = float(np.median(s))
-            mad = float(np.median(np.abs(s - med)))
+        for ell, s in spans.items():
+            med, mad = _median_mad(np.ascontiguousarray(s, dtype=np.float64))
             centre[ell], scale[ell] = med, max(mad / np.log(2), 1e-12)
         return cls(centre, scale)
 
@@ -91,9 +94,9 @@ class EmpiricalNull:
     sorted_sums: dict[int, np.ndarray]
 
     @classmethod
-    def fit(cls, per_pos: np.ndarray, lengths: range) -> EmpiricalNull:
-        """Fit on per-position attribution of sampled sequences (n, L)."""
-        return cls({ell: np.sort(_span_sums(per_pos, ell).ravel()) for ell in lengths})
+    def fit(cls, spans: dict[int, np.ndarray]) -> EmpiricalNull:
+        """Fit on sampled span sums per length (:func:`sample_span_sums`)."""
+        return cls({ell: np.sort(s) for ell, s in spans.items()})
 
     def sf(self, scores: np.ndarray, length: int) -> np.ndarray:
         """(#null >= score + 1) / (n + 1)."""
@@ -126,13 +129,18 @@ class SeqletParams:
     pvalue: float = 0.02
     null: str = "laplace"
     null_sample: int = 2000
+    null_spans: int = 10000
     signs: str = "both"
     seed: int = 0
 
 
 def per_position(attr: np.ndarray) -> np.ndarray:
-    """Attribution of the observed base at each position: (n, 4, L) -> (n, L)."""
-    return np.asarray(attr, dtype=np.float64).sum(axis=1)
+    """Attribution of the observed base at each position: (n, 4, L) -> (n, L).
+
+    (n, L) input is taken as already per position.
+    """
+    a = np.asarray(attr, dtype=np.float64)
+    return a if a.ndim == 2 else a.sum(axis=1)
 
 
 def fit_null(attr: np.ndarray, params: SeqletParams) -> LaplaceNull | EmpiricalNull:
@@ -143,50 +151,206 @@ def fit_null(attr: np.ndarray, params: SeqletParams) -> LaplaceNull | EmpiricalN
     rng = np.random.default_rng(params.seed)
     rows = np.sort(rng.choice(n, size=min(n, params.null_sample), replace=False))
     pp = per_position(attr[rows])
-    lengths = range(1, min(params.max_length, pp.shape[1]) + 1)
-    return NULLS[params.null].fit(pp, lengths)
+    # calls are never shorter than min_length, and the core window is window bp long
+    lengths = range(min(params.min_length, params.window), min(params.max_length, pp.shape[1]) + 1)
+    return NULLS[params.null].fit(sample_span_sums(pp, lengths, params.null_spans, rng))
 
 
-def _call_one(
-    b: np.ndarray, null: LaplaceNull | EmpiricalNull, p: SeqletParams, threshold: float
-) -> list[tuple[int, int, float, float]]:
-    """Greedy calls on one sign-flipped track ``b`` (length L)."""
-    length = len(b)
-    used = np.zeros(length, dtype=bool)
-    out = []
-    w = min(p.window, length)
-    while True:
-        sums = _span_sums(b[None, :], w)[0]
-        blocked = _span_sums(used[None, :].astype(float), w)[0] > 0
-        sums[blocked] = -np.inf
-        j = int(np.argmax(sums))
-        if not np.isfinite(sums[j]) or sums[j] < threshold:
-            break
-        start, end = j, j + w
-        level = p.extend_fraction * max(sums[j] / w, 0)
-        while end - start < p.max_length:
-            left_ok = start > 0 and not used[start - 1] and b[start - 1] > level
-            right_ok = end < length and not used[end] and b[end] > level
-            if not (left_ok or right_ok):
-                break
-            if left_ok and (not right_ok or b[start - 1] >= b[end]):
-                start -= 1
-            else:
-                end += 1
-        while end - start > p.min_length and b[start] <= 0:
-            start += 1
-        while end - start > p.min_length and b[end - 1] <= 0:
-            end -= 1
-        score = float(b[start:end].sum())
-        # the seqlet's p-value is that of its most significant span: the detected core
-        # window or the grown seqlet
-        pval = float(
-            min(null.sf(np.array([sums[j]]), w)[0], null.sf(np.array([score]), end - start)[0])
-        )
-        used[max(start - p.flank, 0) : end + p.flank] = True
-        if pval <= p.pvalue:
-            out.append((start, end, score, pval))
+def sample_span_sums(
+    pp: np.ndarray, lengths: range, max_spans: int, rng: np.random.Generator
+) -> dict[int, np.ndarray]:
+    """Sums of attribution over spans of each length, at most about ``max_spans`` each.
+
+    When the sample holds more spans than ``max_spans``, one seeded set of (row, start)
+    positions is drawn and every length uses those that fit: the null's median and MAD
+    (or quantiles) are then estimated from ~10^4 spans, plenty for a candidate threshold,
+    at a cost that does not grow with the data.
+    """
+    n, length = pp.shape
+    c = np.concatenate([np.zeros((n, 1)), np.cumsum(pp, axis=1)], axis=1)
+    out = {}
+    if n * length <= max_spans:
+        for ell in lengths:
+            out[ell] = (c[:, ell:] - c[:, :-ell]).ravel()
+        return out
+    st = rng.integers(0, length, max_spans)
+    idx = rng.integers(0, n, max_spans) * (length + 1) + st
+    cf = c.ravel()
+    for ell in lengths:
+        ok = st <= length - ell
+        out[ell] = cf[idx[ok] + ell] - cf[idx[ok]]
     return out
+
+
+@njit(cache=True, nogil=True)
+def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshold,
+                  signs):  # fmt: skip
+    """Greedy seqlet calls on every track of ``pp`` (n, L) for each sign in ``signs``.
+
+    Per track and sign, b = sign x track. Windows of ``window`` bp whose sum reaches
+    ``threshold`` are the candidates; repeatedly the best candidate not touching an
+    earlier call (ties: leftmost) is grown while a neighbour base exceeds
+    ``extend_fraction`` x the window's mean (the larger side first) up to ``max_len``,
+    trimmed of non-positive ends down to ``min_len``, recorded, and masked with ``flank``
+    bp either side. The window sums come from one cumulative sum per track, so a track
+    costs one pass plus a scan of its (few) candidates per call.
+
+    Returns
+    -------
+    Arrays per call: track, sign, start, end, summed b, core window sum, max |b|.
+    """
+    n, length = pp.shape
+    w = min(window, length)
+    cap = 1024
+    o_track = np.empty(cap, dtype=np.int64)
+    o_sign = np.empty(cap, dtype=np.int64)
+    o_start = np.empty(cap, dtype=np.int64)
+    o_end = np.empty(cap, dtype=np.int64)
+    o_score = np.empty(cap)
+    o_core = np.empty(cap)
+    o_max = np.empty(cap)
+    k = 0
+    c = np.empty(length + 1)
+    ws = np.empty(length - w + 1)
+    b = np.empty(length)
+    used = np.zeros(length, dtype=np.bool_)
+    cand = np.empty(length - w + 1, dtype=np.int64)
+    cand_p = np.empty(length - w + 1, dtype=np.int64)
+    cand_n = np.empty(length - w + 1, dtype=np.int64)
+    do_pos = False
+    do_neg = False
+    for sgn in signs:
+        if sgn > 0:
+            do_pos = True
+        else:
+            do_neg = True
+    for t in range(n):
+        # one pass: cumulative sum, then the window sums of both signs' candidates
+        acc = 0.0
+        c[0] = 0.0
+        for i in range(length):
+            acc += pp[t, i]
+            c[i + 1] = acc
+        n_p = 0
+        n_n = 0
+        for j in range(length - w + 1):
+            d = c[j + w] - c[j]
+            if do_pos and d >= threshold:
+                cand_p[n_p] = j
+                n_p += 1
+            if do_neg and -d >= threshold:
+                cand_n[n_n] = j
+                n_n += 1
+        for sgn in signs:
+            nc = n_p if sgn > 0 else n_n
+            if nc == 0:
+                continue
+            for ci in range(nc):
+                j = cand_p[ci] if sgn > 0 else cand_n[ci]
+                cand[ci] = j
+                ws[j] = sgn * (c[j + w] - c[j])
+            for i in range(length):
+                b[i] = sgn * pp[t, i]
+                used[i] = False
+            while True:
+                best = -1
+                for ci in range(nc):
+                    j = cand[ci]
+                    if best >= 0 and ws[j] <= ws[best]:
+                        continue
+                    free = True
+                    for i in range(j, j + w):
+                        if used[i]:
+                            free = False
+                            break
+                    if free:
+                        best = j
+                if best < 0:
+                    break
+                start = best
+                end = best + w
+                level = extend_fraction * max(ws[best] / w, 0.0)
+                while end - start < max_len:
+                    left_ok = start > 0 and not used[start - 1] and b[start - 1] > level
+                    right_ok = end < length and not used[end] and b[end] > level
+                    if not (left_ok or right_ok):
+                        break
+                    if left_ok and (not right_ok or b[start - 1] >= b[end]):
+                        start -= 1
+                    else:
+                        end += 1
+                while end - start > min_len and b[start] <= 0:
+                    start += 1
+                while end - start > min_len and b[end - 1] <= 0:
+                    end -= 1
+                score = 0.0
+                mx = 0.0
+                for i in range(start, end):
+                    score += b[i]
+                    mx = max(mx, abs(b[i]))
+                for i in range(max(start - flank, 0), min(end + flank, length)):
+                    used[i] = True
+                if k == cap:
+                    cap *= 2
+                    o_track = np.concatenate((o_track, np.empty(cap - k, dtype=np.int64)))
+                    o_sign = np.concatenate((o_sign, np.empty(cap - k, dtype=np.int64)))
+                    o_start = np.concatenate((o_start, np.empty(cap - k, dtype=np.int64)))
+                    o_end = np.concatenate((o_end, np.empty(cap - k, dtype=np.int64)))
+                    o_score = np.concatenate((o_score, np.empty(cap - k)))
+                    o_core = np.concatenate((o_core, np.empty(cap - k)))
+                    o_max = np.concatenate((o_max, np.empty(cap - k)))
+                o_track[k] = t
+                o_sign[k] = sgn
+                o_start[k] = start
+                o_end[k] = end
+                o_score[k] = score
+                o_core[k] = ws[best]
+                o_max[k] = mx
+                k += 1
+    return (o_track[:k], o_sign[:k], o_start[:k], o_end[:k], o_score[:k], o_core[:k],
+            o_max[:k])  # fmt: skip
+
+
+def _call_arrays(
+    attr: np.ndarray,
+    params: SeqletParams,
+    null: LaplaceNull | EmpiricalNull,
+    chunk: int,
+    threads: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Calls on every row of ``attr`` as arrays (row index, sign, start, end, ...)."""
+    w = min(params.window, attr.shape[-1])
+    threshold = null.isf(params.pvalue, w)
+    threads = threads or os.cpu_count() or 1
+    signs = np.array({"both": (1, -1), "positive": (1,), "negative": (-1,)}[params.signs])
+
+    def run(c0: int) -> tuple[np.ndarray, ...]:
+        block = attr[c0 : c0 + chunk]
+        # (n, L) float32/float64 goes to the kernel as is (exact widening there)
+        pp = block if block.ndim == 2 and block.dtype in (np.float32, np.float64) else (
+            per_position(block))  # fmt: skip
+        t, *rest = _greedy_calls(
+            np.ascontiguousarray(pp), params.window, params.min_length, params.max_length,
+            params.flank, params.extend_fraction, threshold, signs)  # fmt: skip
+        return (t + c0, *rest)
+
+    starts = range(0, attr.shape[0], chunk)
+    # the kernel releases the GIL: chunks run on threads, results kept in chunk order
+    with ThreadPoolExecutor(max_workers=min(threads, max(len(starts), 1))) as ex:
+        parts = list(ex.map(run, starts))
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(7)] if parts else [
+        np.zeros(0, dtype=np.int64)] * 4 + [np.zeros(0)] * 3  # fmt: skip
+    track, sign, start, end, score, core, mx = cols
+    # the seqlet's p-value is that of its most significant span: the detected core
+    # window or the grown seqlet
+    pval = null.sf(core, w) if len(core) else np.zeros(0)
+    lens = end - start
+    for ell in np.unique(lens):
+        sel = lens == ell
+        pval[sel] = np.minimum(pval[sel], null.sf(score[sel], int(ell)))
+    keep = pval <= params.pvalue
+    return {"track": track[keep], "sign": sign[keep], "start": start[keep], "end": end[keep],
+            "score": (sign * score)[keep], "max_abs": mx[keep], "pvalue": pval[keep]}  # fmt: skip
 
 
 def call_seqlets(
@@ -203,7 +367,8 @@ def call_seqlets(
     Parameters
     ----------
     attr
-        (n, 4, L) attributions (memory-mapped is fine; read in chunks).
+        (n, 4, L) attributions, or (n, L) per-position attributions (memory-mapped is
+        fine; read in chunks).
     names
         Sequence name of each attribution row.
     rows
@@ -225,26 +390,19 @@ def call_seqlets(
     if params.min_length > params.max_length or params.window > params.max_length:
         raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
     null = null or fit_null(attr, params)
-    w = min(params.window, attr.shape[2])
-    threshold = null.isf(params.pvalue, w)
-    signs = {"both": (1, -1), "positive": (1,), "negative": (-1,)}[params.signs]
-    records = []
-    for c0 in range(0, attr.shape[0], chunk):
-        pp = per_position(attr[c0 : c0 + chunk])
-        for k in range(pp.shape[0]):
-            i = c0 + k
-            for sgn in signs:
-                for start, end, score, pval in _call_one(sgn * pp[k], null, params, threshold):
-                    seg = pp[k, start:end]
-                    records.append((names[i], int(rows[i]), start, end, "+" if sgn > 0 else "-",
-                                    sgn * score, float(np.abs(seg).max()), pval))  # fmt: skip
-    df = pd.DataFrame(records, columns=[c for c in SEQLET_COLUMNS if c != "seqlet_id"])
-    df = df.sort_values(["row", "start", "end"], kind="stable").reset_index(drop=True)
-    df.insert(
-        2,
-        "seqlet_id",
-        [f"{n}:{s}-{e}" for n, s, e in zip(df["name"], df["start"], df["end"], strict=True)],
-    )
+    a = _call_arrays(attr, params, null, min(chunk, max(256, -(-attr.shape[0] // 2))))
+    names_arr = np.asarray(names, dtype=object)
+    rows_arr = np.asarray(rows, dtype=np.int64)
+    order = np.lexsort((a["end"], a["start"], rows_arr[a["track"]]))  # stable
+    a = {k: v[order] for k, v in a.items()}
+    name = names_arr[a["track"]]
+    ids = [f"{n}:{s}-{e}" for n, s, e in zip(name.tolist(), a["start"].tolist(),
+                                              a["end"].tolist(), strict=True)]  # fmt: skip
+    df = pd.DataFrame({
+        "name": name, "row": rows_arr[a["track"]], "seqlet_id": ids,
+        "start": a["start"], "end": a["end"], "sign": np.where(a["sign"] > 0, "+", "-"),
+        "score": a["score"], "max_abs": a["max_abs"], "pvalue": a["pvalue"],
+    })  # fmt: skip
     return df
 
 
@@ -321,9 +479,9 @@ def call_with_control(
     shuffles = control_attr.shape[0] // attr.shape[0]
     null = fit_null(attr, params)
     real = call_seqlets(attr, names, rows, params, null=null)
-    ctrl_rows = np.repeat(rows, shuffles)
-    ctrl_names = [f"{n}#shuf{j}" for n in names for j in range(shuffles)]
-    control = call_seqlets(control_attr, ctrl_names, ctrl_rows, params, null=null)
+    ca = _call_arrays(control_attr, params, null, 1024)
+    control = pd.DataFrame({"sign": np.where(ca["sign"] > 0, "+", "-"), "score": ca["score"],
+                            "start": ca["start"], "end": ca["end"]})  # fmt: skip
     p, q = control_statistics(real, control, shuffles=shuffles)
     real = real.assign(null_pvalue=real["pvalue"], pvalue=p, qvalue=q)
     return real[real["qvalue"] <= fdr].reset_index(drop=True)
