@@ -49,6 +49,10 @@ class Null(Protocol):
         """Score whose upper-tail probability is ``p`` for spans of ``length`` bp."""
         ...
 
+    def sf_lengths(self, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """:meth:`sf` of each score at its own span length."""
+        ...
+
 
 @njit(cache=True)
 def _median_mad(s: np.ndarray) -> tuple[float, float]:
@@ -82,6 +86,16 @@ class LaplaceNull:
         """Score whose upper-tail probability is ``p``."""
         return self.centre[length] - self.scale[length] * np.log(2 * p)
 
+    def sf_lengths(self, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """:meth:`sf` of each score at its own span length, in one vectorised pass."""
+        top = max(self.centre) + 1
+        c = np.zeros(top)
+        b = np.ones(top)
+        for ell in self.centre:
+            c[ell], b[ell] = self.centre[ell], self.scale[ell]
+        z = (np.asarray(scores, dtype=float) - c[lengths]) / b[lengths]
+        return np.where(z >= 0, 0.5 * np.exp(-np.abs(z)), 1 - 0.5 * np.exp(-np.abs(z)))
+
 
 @dataclass
 class EmpiricalNull:
@@ -103,6 +117,14 @@ class EmpiricalNull:
         s = self.sorted_sums[length]
         ge = len(s) - np.searchsorted(s, np.asarray(scores, dtype=float), side="left")
         return (ge + 1) / (len(s) + 1)
+
+    def sf_lengths(self, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """:meth:`sf` of each score at its own span length."""
+        out = np.ones(len(scores))
+        for ell in np.unique(lengths):
+            sel = lengths == ell
+            out[sel] = self.sf(scores[sel], int(ell))
+        return out
 
     def isf(self, p: float, length: int) -> float:
         """Score whose upper-tail probability is ``p``."""
@@ -129,7 +151,7 @@ class SeqletParams:
     pvalue: float = 0.02
     null: str = "laplace"
     null_sample: int = 2000
-    null_spans: int = 10000
+    null_spans: int = 5000
     signs: str = "both"
     seed: int = 0
 
@@ -150,7 +172,8 @@ def fit_null(attr: np.ndarray, params: SeqletParams) -> LaplaceNull | EmpiricalN
     n = attr.shape[0]
     rng = np.random.default_rng(params.seed)
     rows = np.sort(rng.choice(n, size=min(n, params.null_sample), replace=False))
-    pp = per_position(attr[rows])
+    sub = attr[rows]
+    pp = sub if sub.ndim == 2 else per_position(sub)
     # calls are never shorter than min_length, and the core window is window bp long
     lengths = range(min(params.min_length, params.window), min(params.max_length, pp.shape[1]) + 1)
     return NULLS[params.null].fit(sample_span_sums(pp, lengths, params.null_spans, rng))
@@ -167,19 +190,38 @@ def sample_span_sums(
     at a cost that does not grow with the data.
     """
     n, length = pp.shape
-    c = np.concatenate([np.zeros((n, 1)), np.cumsum(pp, axis=1)], axis=1)
     out = {}
     if n * length <= max_spans:
+        c = np.concatenate([np.zeros((n, 1)), np.cumsum(pp, axis=1)], axis=1)
         for ell in lengths:
             out[ell] = (c[:, ell:] - c[:, :-ell]).ravel()
         return out
     st = rng.integers(0, length, max_spans)
-    idx = rng.integers(0, n, max_spans) * (length + 1) + st
-    cf = c.ravel()
+    r = rng.integers(0, n, max_spans)
+    sums, counts = _sampled_sums(pp, r, st, lengths.stop - 1)
     for ell in lengths:
-        ok = st <= length - ell
-        out[ell] = cf[idx[ok] + ell] - cf[idx[ok]]
+        out[ell] = sums[ell, : counts[ell]]
     return out
+
+
+@njit(cache=True)
+def _sampled_sums(pp, r, st, lmax):  # fmt: skip
+    """Span sums of every length 1..lmax from each sampled (row, start), as running sums.
+
+    Row ``ell`` of the result holds, in sample order, the sums of the spans that fit.
+    """
+    length = pp.shape[1]
+    k = r.shape[0]
+    sums = np.empty((lmax + 1, k))
+    counts = np.zeros(lmax + 1, dtype=np.int64)
+    for q in range(k):
+        acc = 0.0
+        row = pp[r[q]]
+        for ell in range(1, min(lmax, length - st[q]) + 1):
+            acc += row[st[q] + ell - 1]
+            sums[ell, counts[ell]] = acc
+            counts[ell] += 1
+    return sums, counts
 
 
 @njit(cache=True, nogil=True)
@@ -212,8 +254,9 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     k = 0
     c = np.empty(length + 1)
     ws = np.empty(length - w + 1)
-    b = np.empty(length)
-    used = np.zeros(length, dtype=np.bool_)
+    # used[i] == stamp: position i is taken in the current track and sign (no resets)
+    used = np.zeros(length, dtype=np.int64)
+    stamp = 0
     cand = np.empty(length - w + 1, dtype=np.int64)
     cand_p = np.empty(length - w + 1, dtype=np.int64)
     cand_n = np.empty(length - w + 1, dtype=np.int64)
@@ -249,47 +292,59 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
                 j = cand_p[ci] if sgn > 0 else cand_n[ci]
                 cand[ci] = j
                 ws[j] = sgn * (c[j + w] - c[j])
-            for i in range(length):
-                b[i] = sgn * pp[t, i]
-                used[i] = False
+            stamp += 1
+            row = pp[t]
+            # candidates best first (ties: leftmost): insertion sort, nc is small
+            for ci in range(1, nc):
+                j = cand[ci]
+                cj = ci
+                while cj > 0 and ws[cand[cj - 1]] < ws[j]:
+                    cand[cj] = cand[cj - 1]
+                    cj -= 1
+                cand[cj] = j
+            ptr = 0
             while True:
+                # a candidate touching a call stays blocked: one pass over the list
                 best = -1
-                for ci in range(nc):
-                    j = cand[ci]
-                    if best >= 0 and ws[j] <= ws[best]:
-                        continue
+                while ptr < nc:
+                    j = cand[ptr]
+                    ptr += 1
                     free = True
                     for i in range(j, j + w):
-                        if used[i]:
+                        if used[i] == stamp:
                             free = False
                             break
                     if free:
                         best = j
+                        break
                 if best < 0:
                     break
                 start = best
                 end = best + w
                 level = extend_fraction * max(ws[best] / w, 0.0)
                 while end - start < max_len:
-                    left_ok = start > 0 and not used[start - 1] and b[start - 1] > level
-                    right_ok = end < length and not used[end] and b[end] > level
+                    lv = sgn * row[start - 1] if start > 0 else 0.0
+                    rv = sgn * row[end] if end < length else 0.0
+                    left_ok = start > 0 and used[start - 1] != stamp and lv > level
+                    right_ok = end < length and used[end] != stamp and rv > level
                     if not (left_ok or right_ok):
                         break
-                    if left_ok and (not right_ok or b[start - 1] >= b[end]):
+                    if left_ok and (not right_ok or lv >= rv):
                         start -= 1
                     else:
                         end += 1
-                while end - start > min_len and b[start] <= 0:
+                while end - start > min_len and sgn * row[start] <= 0:
                     start += 1
-                while end - start > min_len and b[end - 1] <= 0:
+                while end - start > min_len and sgn * row[end - 1] <= 0:
                     end -= 1
                 score = 0.0
                 mx = 0.0
                 for i in range(start, end):
-                    score += b[i]
-                    mx = max(mx, abs(b[i]))
+                    v = sgn * row[i]
+                    score += v
+                    mx = max(mx, abs(v))
                 for i in range(max(start - flank, 0), min(end + flank, length)):
-                    used[i] = True
+                    used[i] = stamp
                 if k == cap:
                     cap *= 2
                     o_track = np.concatenate((o_track, np.empty(cap - k, dtype=np.int64)))
@@ -344,10 +399,7 @@ def _call_arrays(
     # the seqlet's p-value is that of its most significant span: the detected core
     # window or the grown seqlet
     pval = null.sf(core, w) if len(core) else np.zeros(0)
-    lens = end - start
-    for ell in np.unique(lens):
-        sel = lens == ell
-        pval[sel] = np.minimum(pval[sel], null.sf(score[sel], int(ell)))
+    pval = np.minimum(pval, null.sf_lengths(score, end - start)) if len(core) else pval
     keep = pval <= params.pvalue
     return {"track": track[keep], "sign": sign[keep], "start": start[keep], "end": end[keep],
             "score": (sign * score)[keep], "max_abs": mx[keep], "pvalue": pval[keep]}  # fmt: skip
@@ -406,13 +458,16 @@ def call_seqlets(
     return df
 
 
-def _strength(df: pd.DataFrame) -> np.ndarray:
-    length = (df["end"] - df["start"]).to_numpy(dtype=float)
-    return np.abs(df["score"].to_numpy(dtype=float)) / np.sqrt(np.maximum(length, 1))
+def _strength(df: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+    length = np.asarray(df["end"], dtype=float) - np.asarray(df["start"], dtype=float)
+    return np.abs(np.asarray(df["score"], dtype=float)) / np.sqrt(np.maximum(length, 1))
 
 
 def control_statistics(
-    real: pd.DataFrame, control: pd.DataFrame, *, shuffles: int
+    real: pd.DataFrame | dict[str, np.ndarray],
+    control: pd.DataFrame | dict[str, np.ndarray],
+    *,
+    shuffles: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Empirical p-values and q-values of real seqlets against shuffled-control seqlets.
 
@@ -437,12 +492,15 @@ def control_statistics(
     """
     pvals = np.ones(len(real))
     qvals = np.ones(len(real))
-    for sign in ("+", "-"):
-        r_idx = np.flatnonzero(real["sign"].to_numpy() == sign)
+    t_real, t_ctrl = _strength(real), _strength(control)
+    r_pos = np.asarray(real["sign"]) == "+"
+    c_pos = np.asarray(control["sign"]) == "+"
+    for positive in (True, False):
+        r_idx = np.flatnonzero(r_pos == positive)
         if r_idx.size == 0:
             continue
-        t = _strength(real)[r_idx]
-        c = np.sort(_strength(control)[control["sign"].to_numpy() == sign])
+        t = t_real[r_idx]
+        c = np.sort(t_ctrl[c_pos == positive])
         n_ge = len(c) - np.searchsorted(c, t, side="left")
         m = len(r_idx)
         p = np.minimum((1 + n_ge) / (1 + shuffles * m), 1.0)
@@ -480,8 +538,9 @@ def call_with_control(
     null = fit_null(attr, params)
     real = call_seqlets(attr, names, rows, params, null=null)
     ca = _call_arrays(control_attr, params, null, 1024)
-    control = pd.DataFrame({"sign": np.where(ca["sign"] > 0, "+", "-"), "score": ca["score"],
-                            "start": ca["start"], "end": ca["end"]})  # fmt: skip
+    sign = np.full(len(ca["sign"]), "-", dtype=object)
+    sign[ca["sign"] > 0] = "+"
+    control = {"sign": sign, "score": ca["score"], "start": ca["start"], "end": ca["end"]}
     p, q = control_statistics(real, control, shuffles=shuffles)
     real = real.assign(null_pvalue=real["pvalue"], pvalue=p, qvalue=q)
     return real[real["qvalue"] <= fdr].reset_index(drop=True)

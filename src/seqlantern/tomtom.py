@@ -141,22 +141,31 @@ def _column_scores(q, w, kind, db, out):
     lo = np.inf
     hi = -np.inf
     for i in range(m):
-        q0, q1, q2, q3, wi = q[i, 0], q[i, 1], q[i, 2], q[i, 3], w[i]
+        wi = w[i]
         row = out[i]
+        rlo = np.inf
+        rhi = -np.inf
         if kind == 0:
+            k4 = 0.25 * wi
+            q0, q1, q2, q3 = k4 * q[i, 0], k4 * q[i, 1], k4 * q[i, 2], k4 * q[i, 3]
             for j in range(c):
-                row[j] = wi * 0.25 * (q0 * d0[j] + q1 * d1[j] + q2 * d2[j] + q3 * d3[j])
+                v = q0 * d0[j] + q1 * d1[j] + q2 * d2[j] + q3 * d3[j]
+                row[j] = v
+                rlo = v if v < rlo else rlo
+                rhi = v if v > rhi else rhi
         else:
+            q0, q1, q2, q3 = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
             for j in range(c):
                 e0 = q0 - d0[j]
                 e1 = q1 - d1[j]
                 e2 = q2 - d2[j]
                 e3 = q3 - d3[j]
-                row[j] = -wi * np.sqrt(e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3)
-        for j in range(c):
-            v = row[j]
-            lo = min(lo, v)
-            hi = max(hi, v)
+                v = -wi * np.sqrt(e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3)
+                row[j] = v
+                rlo = v if v < rlo else rlo
+                rhi = v if v > rhi else rhi
+        lo = min(lo, rlo)
+        hi = max(hi, rhi)
     return lo, hi
 
 
