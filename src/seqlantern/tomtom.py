@@ -173,19 +173,45 @@ def _column_scores(q, w, kind, db, out):
 def _convolve(pmf, a_lo, a_hi, f, b_lo, b_hi, out):
     """out[a_lo+b_lo : a_hi+b_hi+1] = pmf[a_lo:a_hi+1] (*) f[b_lo:b_hi+1].
 
-    Written as one AXPY per input bin over zero-based views: the inner loop is then
-    contiguous in ``out`` and ``f`` and the compiler vectorises it (5x faster here than
-    the dot-product form, or than the same loops with offset bounds).
+    Four kernel bins per pass: out[y + t] += f[y] * a[t] for y = y0..y0+3 in one loop
+    over t (zero-based contiguous views, which the compiler vectorises), so each
+    output element is loaded and stored once per four products instead of once per
+    product.
     """
     seg = out[a_lo + b_lo : a_hi + b_hi + 1]
     seg[:] = 0.0
     fv = f[b_lo : b_hi + 1]
-    pv = pmf[a_lo : a_hi + 1]
+    a = pmf[a_lo : a_hi + 1]
+    na = a.shape[0]
     nb = fv.shape[0]
-    for x in range(pv.shape[0]):
-        px = pv[x]
-        for y in range(nb):
-            seg[x + y] += px * fv[y]
+    y = 0
+    while y + 4 <= nb:
+        c0, c1, c2, c3 = fv[y], fv[y + 1], fv[y + 2], fv[y + 3]
+        # out[y + e] += sum_r fv[y + r] a[e - r]; for 3 <= e < na all four terms exist
+        n = na - 3
+        if n > 0:
+            dst = seg[y + 3 : y + 3 + n]
+            v0 = a[3 : 3 + n]
+            v1 = a[2 : 2 + n]
+            v2 = a[1 : 1 + n]
+            v3 = a[0:n]
+            for t in range(n):
+                dst[t] += c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t]
+        for e in range(na + 3):  # the ends, where some terms fall outside a
+            if 3 <= e < na:
+                continue
+            x = 0.0
+            for r in range(4):
+                if 0 <= e - r < na:
+                    x += fv[y + r] * a[e - r]
+            seg[y + e] += x
+        y += 4
+    while y < nb:
+        c = fv[y]
+        dst = seg[y : y + na]
+        for t in range(na):
+            dst[t] += c * a[t]
+        y += 1
 
 
 @njit(cache=True)
@@ -277,29 +303,35 @@ def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
     # target, query row i adds g[i, start + i + o] to offset o: a contiguous run of the
     # row, so the sums over all offsets build up row by row.
     best_s = np.full(kk, -1, dtype=np.int64)
-    tot = np.empty(m + 64, dtype=np.int64)
+    # Row i of the query adds g[i, start_t + j] to offset d = j + m-1-i of target t.
+    # Rows outside, targets inside: each row of g is then read once, front to back
+    # (targets are stored one after another), and every target's offset sums sit in
+    # one flat array that stays in cache.
+    seg = np.empty(k2 + 1, dtype=np.int64)
+    seg[0] = 0
+    for t in range(k2):
+        seg[t + 1] = seg[t] + widths[t] + m - 1
+    tot = np.zeros(seg[k2], dtype=np.int32)
+    for i in range(m):
+        grow = g[i]
+        base = m - 1 - i
+        for t in range(k2):
+            st = starts[t]
+            dst = tot[seg[t] + base : seg[t] + base + widths[t]]
+            src = grow[st : st + widths[t]]
+            for j in range(widths[t]):
+                dst[j] += src[j]
     for t in range(k2):
         n = widths[t]
-        st = starts[t]
         k = t if t < kk else t - kk
-        n_off = n + m - 1
-        if tot.shape[0] < n_off:
-            tot = np.empty(n_off, dtype=np.int64)
-        tot[:n_off] = 0
-        # offset o = d - (m - 1); row i covers target columns 0..n-1 at d = j + m-1-i
-        for i in range(m):
-            base = m - 1 - i
-            grow = g[i]
-            for j in range(n):
-                tot[base + j] += grow[st + j]
         need = min(min_overlap, m, n)
-        for d in range(n_off):
+        for d in range(n + m - 1):
             o = d - (m - 1)
             lo = max(0, -o)
             hi = min(m, n - o)
             if hi - lo < need:
                 continue
-            s = tot[d] + mcum[m] - (mcum[hi] - mcum[lo])
+            s = tot[seg[t] + d] + mcum[m] - (mcum[hi] - mcum[lo])
             if s > best_s[k]:
                 best_s[k] = s
                 o_out[k] = o
