@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seqlantern.artifacts import ArtifactMatcher, read_artifacts
+from seqlantern.constant import dust_score, position_hotspots, read_constant
 from seqlantern.encode import decode, genome_interval, read_index
 from seqlantern.groups import group_elements
 from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
@@ -31,6 +32,7 @@ ELEMENT_COLUMNS = [
     "motif_family", "motif_pvalue", "motif_qvalue", "motif_evalue", "motif_offset",
     "site_start", "site_end", "site_strand", "site_score", "site_pvalue",
     "artifact_name", "artifact_kind", "artifact_score", "artifact_start", "artifact_end",
+    "dust", "position_hotspot",
     "sign", "max_abs", "seqlet_id", "row", "sequence",
 ]  # fmt: skip
 
@@ -48,6 +50,9 @@ class AnnotateParams:
     artifact_flank: int = 10
     artifact_min_score: int = 12
     artifact_min_overlap: float = 0.5
+    low_complexity_dust: float = 3.0
+    hotspot_bin: int = 10
+    hotspot_fold: float = 3.0
 
 
 def _adopt_group_matches(
@@ -112,6 +117,35 @@ def query_window(
     return qs, qe
 
 
+def _mark_hotspots(
+    df: pd.DataFrame, starts: np.ndarray, lengths: np.ndarray, p: AnnotateParams
+) -> None:
+    """Flag elements in position hotspots; unexplained ones there become artifacts.
+
+    The pile-up itself is the evidence (:func:`seqlantern.constant.position_hotspots`):
+    an element there that matches no motif is most likely a library or read-structure
+    effect (a junction, a read end), and is labelled ``artifact`` of kind
+    ``positional``. Elements there that do match a motif keep their label; the
+    ``position_hotspot`` column still names the bin.
+    """
+    if df.empty or p.hotspot_fold <= 0:
+        return
+    rows = df["row"].to_numpy(dtype=np.int64)
+    centre = (df["start"].to_numpy() + df["end"].to_numpy()) // 2 + starts[rows]
+    rec_len = lengths[rows]
+    ok = (centre >= 0) & (centre < rec_len)
+    hot = position_hotspots(centre[ok], rec_len[ok], bin_size=p.hotspot_bin,
+                            min_fold=p.hotspot_fold)  # fmt: skip
+    for h in hot:
+        pos = centre if h.anchor == "start" else rec_len - 1 - centre
+        sel = ok & (pos >= h.start) & (pos < h.end)
+        name = f"position_{h.anchor}_{h.start}_{h.end}"
+        df.loc[sel, "position_hotspot"] = name
+        un = sel & (df["label"] == "unexplained").to_numpy()
+        df.loc[un, ["label", "artifact_name", "artifact_kind"]] = ["artifact", name,
+                                                                    "positional"]  # fmt: skip
+
+
 def motif_queries(
     rows: list,
     x: np.ndarray,
@@ -158,6 +192,7 @@ def annotate(
     params: AnnotateParams | None = None,
     hypothetical_npy: str | Path | None = None,
     groups_tsv: str | Path | None = None,
+    constant_tsv: str | Path | None = None,
 ) -> pd.DataFrame:
     """Annotate every seqlet and write ``elements.tsv``.
 
@@ -201,6 +236,12 @@ def annotate(
     preds = read_tsv(predictions_tsv, what="predictions", ints=("row",))
     attr_row = {int(r): i for i, r in enumerate(preds["row"])}
     kinds = {a.name: a.kind for a in matcher.artifacts}
+    constant = read_constant(constant_tsv) if constant_tsv else []
+    starts = index["start"].to_numpy(dtype=np.int64)
+    lengths = index["source_length"].to_numpy(dtype=np.int64)
+    if (index["coords"] == "genome").any():
+        starts = np.zeros_like(starts)  # genomic windows: no shared record positions
+        lengths = np.full_like(lengths, x.shape[2])
     scanner = SiteScanner()
     length = x.shape[2]
     # all motif queries first: one batched comparison (threads over queries)
@@ -223,6 +264,23 @@ def annotate(
             a_s, a_e = fs + ah.query_start, fs + ah.query_end
             cover = max(0, min(a_e, s.end) - max(a_s, s.start)) / (s.end - s.start)
             art_ok = ah.score >= p.artifact_min_score and cover >= p.artifact_min_overlap
+        art: tuple[str, str, float, int, int] = ("NA", "NA", 0, -1, -1)
+        if ah is not None:
+            art = (ah.name, kinds.get(ah.name, "NA"), ah.score, fs + ah.query_start,
+                   fs + ah.query_end)  # fmt: skip
+        # constant sequence at this position in most inputs: the strongest evidence
+        off, rec_len = int(starts[s.row]), int(lengths[s.row])
+        for reg in constant:
+            ra, rb = reg.record_span(rec_len)
+            ov = max(0, min(rb, s.end + off) - max(ra, s.start + off))
+            if ov >= p.artifact_min_overlap * (s.end - s.start):
+                art = (reg.name, "constant", ov, max(ra - off, 0), min(rb - off, length))
+                art_ok = True
+                break
+        dust = dust_score(seq_core)
+        if not art_ok and p.low_complexity_dust > 0 and dust >= p.low_complexity_dust:
+            art = ("low_complexity", "low_complexity", round(dust, 2), s.start, s.end)
+            art_ok = True
         if art_ok:
             label = "artifact"
         elif hit.qvalue <= p.motif_qvalue:
@@ -242,15 +300,14 @@ def annotate(
             "site_strand": site[1] if site else ".",
             "site_score": round(site[2], 3) if site else float("nan"),
             "site_pvalue": site[3] if site else float("nan"),
-            "artifact_name": ah.name if ah else "NA",
-            "artifact_kind": kinds.get(ah.name, "NA") if ah else "NA",
-            "artifact_score": ah.score if ah else 0,
-            "artifact_start": fs + ah.query_start if ah else -1,
-            "artifact_end": fs + ah.query_end if ah else -1,
+            "artifact_name": art[0], "artifact_kind": art[1], "artifact_score": art[2],
+            "artifact_start": art[3], "artifact_end": art[4],
+            "dust": round(dust, 3), "position_hotspot": "NA",
             "sign": s.sign, "max_abs": s.max_abs, "seqlet_id": s.seqlet_id, "row": s.row,
             "sequence": seq_core,
         })  # fmt: skip
     df = pd.DataFrame(out, columns=ELEMENT_COLUMNS)
+    _mark_hotspots(df, starts, lengths, p)
     groups, df["group"] = group_elements(df, db=db)
     df["motif_evidence"] = np.where(df["label"] == "motif", "element", "NA")
     _adopt_group_matches(df, groups, motifs, fams, x, scanner, p)

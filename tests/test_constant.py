@@ -1,0 +1,139 @@
+"""Data-driven artifact sources: constant sequence, position hotspots, low complexity."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import RESOURCES
+from seqlantern.constant import (
+    dust_score,
+    find_constant,
+    position_hotspots,
+    read_constant,
+    write_constant,
+)
+from seqlantern.encode import encode_fasta, read_index
+from seqlantern.io import load_npy, write_fasta
+
+
+def _library(tmp_path: Path, n: int, lengths: tuple[int, int], seed: int = 0) -> Path:
+    """Random inserts of variable length between two constant flanks."""
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i in range(n):
+        insert = "".join(rng.choice(list("ACGT"), rng.integers(*lengths)))
+        recs.append((f"s{i}", "GATTACAGGCCTTA" + insert + "CCGGTTAACTG"))
+    fa = tmp_path / "lib.fa"
+    write_fasta(recs, fa)
+    return fa
+
+
+def test_constant_flanks_found_at_both_ends_of_variable_lengths(tmp_path: Path) -> None:
+    fa = _library(tmp_path, 400, (60, 90))
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv", length=110)
+    regions = find_constant(load_npy(tmp_path / "x.npy", what="x"), read_index(tmp_path / "i.tsv"))
+    got = {(r.anchor, r.sequence) for r in regions}
+    assert ("start", "GATTACAGGCCTTA") in got and ("end", "CCGGTTAACTG") in got
+    assert len(regions) == 2
+    write_constant(regions, tmp_path / "c.tsv", tmp_path / "c.fa")
+    assert read_constant(tmp_path / "c.tsv") == regions
+    assert "kind=constant" in (tmp_path / "c.fa").read_text()
+    r = next(r for r in regions if r.anchor == "end")
+    assert r.record_span(100) == (89, 100)
+
+
+def test_no_constant_sequence_in_random_library(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    fa = tmp_path / "r.fa"
+    write_fasta([(f"r{i}", "".join(rng.choice(list("ACGT"), 80))) for i in range(300)], fa)
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv")
+    assert find_constant(load_npy(tmp_path / "x.npy", what="x"),
+                         read_index(tmp_path / "i.tsv")) == []  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("seq", "low"),
+    [
+        ("A" * 20, True),
+        ("CA" * 10, True),
+        ("GATTACAGGCCTTAGCTTAC", False),
+        ("CCGCGTGGCGGCAG", False),
+    ],
+)
+def test_dust_score(seq: str, low: bool) -> None:
+    assert (dust_score(seq) >= 3.0) is low
+
+
+def test_position_hotspots() -> None:
+    rng = np.random.default_rng(2)
+    centres = rng.integers(0, 200, 2000)
+    assert position_hotspots(centres, np.full(2000, 200)) == []
+    piled = np.r_[centres, rng.integers(186, 194, 800)]
+    hot = position_hotspots(piled, np.full(len(piled), 200))
+    assert [(h.anchor, h.start, h.end) for h in hot] == [("start", 180, 190), ("start", 190, 200)]
+    # variable lengths: a pile-up 5-15 bp before each record's end is found from the end
+    lengths = rng.integers(150, 250, 2800)
+    pos = np.r_[rng.integers(0, lengths[:2000]), lengths[2000:] - rng.integers(6, 15, 800)]
+    hot = position_hotspots(pos, lengths)
+    assert {h.anchor for h in hot} == {"end"}
+
+
+def test_annotate_labels_constant_and_low_complexity(tmp_path: Path) -> None:
+    """Crafted seqlets: one on the constant 5' flank, one on a poly-A run, one on a CTCF
+    site; with the constant table the first is artifact/constant, the second
+    artifact/low_complexity, the third motif."""
+    from seqlantern.annotate import annotate
+
+    ctcf = "CCGCGCCCTCTGGTGGCCAC"  # not used for placement tests, only as a site
+    rng = np.random.default_rng(3)
+    flank5 = "GATTACAGGCCTTACGT"
+    seqs = []
+    for i in range(60):
+        mid = "".join(rng.choice(list("ACGT"), 100))
+        if i == 0:
+            mid = mid[:20] + "A" * 16 + mid[36:60] + ctcf + mid[80:]
+        seqs.append((f"s{i}", flank5 + mid + "TTGACCAGT"))
+    fa = tmp_path / "f.fa"
+    write_fasta(seqs, fa)
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv")
+    x = load_npy(tmp_path / "x.npy", what="x")
+    idx = read_index(tmp_path / "i.tsv")
+    write_constant(find_constant(x, idx), tmp_path / "c.tsv", tmp_path / "c.fa")
+    attr = np.zeros((1, 4, x.shape[2]), dtype=np.float32)
+    spans = [(2, 12), (17 + 21, 17 + 34), (17 + 60, 17 + 80)]
+    for a, b in spans:
+        attr[0, :, a:b] = x[0, :, a:b] * 1.0
+    np.save(tmp_path / "a.npy", attr)
+    pd.DataFrame({"name": ["s0"], "row": [0], "pred_y": [1.0]}).to_csv(
+        tmp_path / "p.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame({
+        "name": "s0", "row": 0, "seqlet_id": [f"s0:{a}-{b}" for a, b in spans],
+        "start": [a for a, _ in spans], "end": [b for _, b in spans], "sign": "+",
+        "score": [float(b - a) for a, b in spans], "max_abs": 1.0, "pvalue": 1e-4,
+    }).to_csv(tmp_path / "s.tsv", sep="\t", index=False)  # fmt: skip
+    df = annotate(tmp_path / "s.tsv", tmp_path / "x.npy", tmp_path / "a.npy", tmp_path / "p.tsv",
+                  tmp_path / "i.tsv", RESOURCES / "motifs/JASPAR2026_CORE_vertebrates.meme",
+                  [RESOURCES / "artifacts/artifacts.fa"], tmp_path / "e.tsv",
+                  constant_tsv=tmp_path / "c.tsv")  # fmt: skip
+    df = df.sort_values("start")
+    assert df["artifact_kind"].tolist()[:2] == ["constant", "low_complexity"]
+    assert df["label"].tolist() == ["artifact", "artifact", "motif"]
+    assert "CTCF" in df["motif_name"].iloc[2].upper()
+
+
+def test_find_constant_cli(tmp_path: Path) -> None:
+    fa = _library(tmp_path, 200, (50, 51))
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv")
+    r = subprocess.run([sys.executable, "-m", "seqlantern.cli", "find-constant", "--onehot",
+                        str(tmp_path / "x.npy"), "--index", str(tmp_path / "i.tsv"), "--out",
+                        str(tmp_path / "c.tsv"), "--fasta", str(tmp_path / "c.fa")],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "2 constant regions" in r.stdout
+    assert len(pd.read_csv(tmp_path / "c.tsv", sep="\t")) == 2
