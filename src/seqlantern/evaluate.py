@@ -13,6 +13,13 @@ Metrics (value, numerator, denominator):
   labelled ``artifact`` (and none ``motif``), over found functional sites.
 - ``decoy_found``: decoy sites overlapped by an element (a faithful model ignores them).
 - ``calls_matching_nothing``: elements that overlap no planted site of any kind.
+
+With the shortcut tests' columns (``decision``, ``shortcut``) also:
+
+- ``artifact_shortcut``: artifact sites overlapped by an element flagged ``shortcut``.
+- ``functional_plausible`` / ``decoy_plausible``: found functional / decoy sites
+  overlapped by an element decided ``plausible`` (motif match and measurable effect);
+  a faithful model gives the decoys no effect.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ def evaluate(
     by_name = {n: g for n, g in el.groupby("name")}
     el_hit = np.zeros(len(el), dtype=bool)
     el_pos = {idx: k for k, idx in enumerate(el.index)}
-    found, right, flagged, as_art = [], [], [], []
+    found, right, flagged, as_art, shortcut, plausible = [], [], [], [], [], []
+    has_decision = "decision" in el.columns
     for t in truth.itertuples(index=False):
         g = by_name.get(t.name)
         need = min(min_overlap, t.end - t.start)
@@ -66,6 +74,9 @@ def evaluate(
         ))  # fmt: skip
         flagged.append("artifact" in labels)
         as_art.append(f and "artifact" in labels and "motif" not in labels)
+        if has_decision:
+            shortcut.append(bool((ov["shortcut"].astype(str) == "True").any()))
+            plausible.append(bool((ov["decision"] == "plausible").any()))
     found_a, right_a = np.array(found, bool), np.array(right, bool)
     flagged_a, as_art_a = np.array(flagged, bool), np.array(as_art, bool)
     kind = truth["kind"].to_numpy()
@@ -83,6 +94,13 @@ def evaluate(
         row("decoy_found", int(found_a[decoy].sum()), int(decoy.sum())),
         row("calls_matching_nothing", int((~el_hit).sum()), len(el)),
     ]
+    if has_decision:
+        sc_a, pl_a = np.array(shortcut, bool), np.array(plausible, bool)
+        rows += [
+            row("artifact_shortcut", int(sc_a[art].sum()), int(art.sum())),
+            row("functional_plausible", int(pl_a[func].sum()), int(found_a[func].sum())),
+            row("decoy_plausible", int(pl_a[decoy].sum()), int(found_a[decoy].sum())),
+        ]
     for motif, grp in truth[func].groupby("motif_name"):
         m = grp.index.to_numpy()
         rows.append(row(f"found:{motif}", int(found_a[m].sum()), len(m)))

@@ -73,6 +73,18 @@ def aggregate_motif_attribution(
     return total / np.maximum(count, 1)[:, None]
 
 
+def _span_matrix(
+    members: pd.DataFrame, attr: np.ndarray, attr_row: dict[int, int], width: int = 30
+) -> np.ndarray | None:
+    """Mean attribution (width, 4) of elements aligned at their start (for logos)."""
+    mats = []
+    for r in members.head(200).itertuples(index=False):
+        a = np.asarray(attr[attr_row[int(r.row)]])[:, int(r.start) : int(r.start) + width]
+        if a.shape[1] == width:
+            mats.append(a.T)
+    return np.mean(mats, axis=0) if mats else None
+
+
 def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t")
 
@@ -91,6 +103,7 @@ def render_report(
     evaluation: str | Path | None = None,
     config: str | Path | None = None,
     groups: str | Path | None = None,
+    dataset: str | Path | None = None,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
@@ -98,6 +111,9 @@ def render_report(
     plt = _plt()
     el = read_tsv(elements, what="elements", ints=("start", "end", "row", "motif_offset"),
                   floats=("score", "motif_qvalue", "pvalue"))  # fmt: skip
+    for c in ("effect", "effect_low", "effect_high"):
+        if c in el.columns:
+            el[c] = pd.to_numeric(el[c], errors="coerce")
     idx = read_index(index)
     x = load_npy(onehot, what="one-hot")
     attr = load_npy(attributions, what="attribution")
@@ -112,13 +128,83 @@ def render_report(
         + ", ".join(f"<b>{counts.get(k, 0)}</b> {k}" for k in ("motif", "artifact", "unexplained"))
         + "</p>"
     )
+    if "decision" in el.columns:
+        dc = el["decision"].value_counts()
+        n_short = int((el["shortcut"].astype(str) == "True").sum())
+        parts.append(
+            "<p>Decision (match + ablation effect): "
+            + ", ".join(f"<b>{dc.get(k, 0)}</b> {k}" for k in ("plausible", "artifact",
+                                                                 "unexplained"))
+            + f"; <b>{n_short}</b> artifact elements are shortcuts (the prediction depends "
+            "on them).</p>"
+        )  # fmt: skip
     # groups first: what a biologist reads before single elements
     gt = None
     if groups and Path(groups).is_file():
         gt = read_tsv(groups, what="groups",
                       floats=("mean_score", "median_qvalue", "match_qvalue"))  # fmt: skip
+        for c in gt.columns:
+            if c.startswith(("effect", "insertion")):
+                gt[c] = pd.to_numeric(gt[c], errors="coerce")
         parts.append("<h2>Element groups</h2><p>Known motifs, artifacts, then de novo clusters "
                      "of unexplained elements; logos below.</p>" + _table(gt.head(60)))  # fmt: skip
+    # artifacts and shortcuts first: what the model relies on that is not biology
+    parts.append("<h2>Artifacts and shortcuts</h2>")
+    art = el[el["label"] == "artifact"]
+    if dataset and Path(dataset).is_file():
+        ds = read_tsv(dataset, what="dataset")
+        d = dict(zip(ds["metric"], ds["value"], strict=True))
+        share = float(d.get("share_of_top_decile_signal_on_artifacts", "nan"))
+        parts.append(
+            f"<p><b>{float(share) * 100:.1f}%</b> of the predicted signal of the top decile "
+            f"(prediction above neutral shuffled backgrounds, "
+            f"{int(float(d.get('top_decile_sequences', 0)))} "
+            f"sequences, {int(float(d.get('top_decile_with_artifact', 0)))} with an artifact "
+            "element) disappears when every artifact span is shuffled: the model's reliance "
+            f"on artifacts. Shortcut elements: <b>{int(float(d.get('shortcut_elements', 0)))}"
+            f"</b> of {int(float(d.get('artifact_elements', 0)))} artifact elements.</p>"
+        )  # fmt: skip
+    if art.empty:
+        parts.append("<p>No element matched an artifact source.</p>")
+    else:
+        total_abs = {}
+        for row in art["row"].unique():
+            total_abs[row] = float(np.abs(np.asarray(attr[attr_row[int(row)]])).sum())
+        art = art.assign(share=[abs(s) / max(total_abs[r], 1e-12)
+                                for s, r in zip(art["score"], art["row"], strict=True)]
+                   )  # fmt: skip
+        aggs = {"elements": ("name", "size"), "sequences": ("name", "nunique"),
+               "mean_attribution": ("score", "mean"),
+               "mean_attribution_share": ("share", "mean")}  # fmt: skip
+        if "effect" in art.columns:
+            art = art.assign(shortcut=art["shortcut"].astype(str) == "True")
+            aggs.update({"mean_effect": ("effect", "mean"), "shortcuts": ("shortcut", "sum")})
+        tab = (art.groupby(["artifact_name", "artifact_kind"]).agg(**aggs)
+               .reset_index().sort_values("elements", ascending=False))  # fmt: skip
+        tab["share_of_attributed_sequences"] = tab["sequences"] / n_seq
+        parts.append(_table(tab))
+        if gt is not None and "effect" in gt.columns:
+            ga = gt[gt["label"] == "artifact"][["group", "elements", "effect", "effect_low",
+                                                "effect_high", "insertion_effect",
+                                                "insertion_low", "insertion_high",
+                                                "shortcut"]]  # fmt: skip
+            parts.append(
+                "<p>Per artifact group: ablation effect (prediction drop when the "
+                "span is shuffled) and insertion effect (gain when inserted into "
+                "neutral backgrounds), with 95% intervals.</p>" + _table(ga)
+            )
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.hist(art["start"], bins=40, range=(0, x.shape[2]), color="firebrick")
+        ax.set_xlabel("artifact element start (bp along the sequence)")
+        ax.set_ylabel("elements")
+        parts.append(_png(fig))
+        for name in tab["artifact_name"].head(4):
+            members = art[art["artifact_name"] == name]
+            agg_m = _span_matrix(members, attr, attr_row)
+            if agg_m is not None:
+                fig, ax = plt.subplots(figsize=(6, 1.5))
+                _logo(ax, agg_m, f"{name}: mean attribution of {len(members)} elements")
+                parts.append(_png(fig))
     # model
     parts.append("<h2>Model</h2>")
     if metrics and Path(metrics).is_file():
@@ -177,29 +263,6 @@ def render_report(
                 title += f"; best match {r['match_name']} (q={r['match_qvalue']:.2g})"
             _logo(ax, agg, title)
             parts.append(f"<h3>{html.escape(str(g))}</h3>" + _png(fig))
-    # artifacts
-    parts.append("<h2>Artifacts</h2>")
-    art = el[el["label"] == "artifact"]
-    if art.empty:
-        parts.append("<p>No element matched the artifact library.</p>")
-    else:
-        total_abs = {}
-        for row in art["row"].unique():
-            total_abs[row] = float(np.abs(np.asarray(attr[attr_row[int(row)]])).sum())
-        art = art.assign(share=[abs(s) / max(total_abs[r], 1e-12)
-                                for s, r in zip(art["score"], art["row"], strict=True)]
-                   )  # fmt: skip
-        tab = (art.groupby("artifact_name")
-               .agg(elements=("name", "size"), sequences=("name", "nunique"),
-                    mean_attribution=("score", "mean"), mean_attribution_share=("share", "mean"))
-               .reset_index().sort_values("elements", ascending=False))  # fmt: skip
-        tab["share_of_attributed_sequences"] = tab["sequences"] / n_seq
-        parts.append(_table(tab))
-        fig, ax = plt.subplots(figsize=(6, 2))
-        ax.hist(art["start"], bins=40, range=(0, x.shape[2]), color="firebrick")
-        ax.set_xlabel("artifact element start (bp along the sequence)")
-        ax.set_ylabel("elements")
-        parts.append(_png(fig))
     # examples
     parts.append("<h2>Example sequences</h2>")
     pred_cols = [c for c in preds.columns if c.startswith("pred_")]

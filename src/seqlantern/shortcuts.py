@@ -1,0 +1,265 @@
+"""Shortcut tests: how much the model's prediction depends on each element, with intervals.
+
+A matched motif says what an element *looks like*; an ablation says whether the model
+*uses* it. Both are needed to call an element plausible biology, and an artifact that the
+prediction depends on is a **shortcut**: faithful to the model, useless for biology.
+
+- **Ablation** (per element): the element's span is replaced by ``shuffles``
+  dinucleotide-shuffled versions of itself (same composition, no motif), and the
+  element's *effect* is the mean drop in prediction, effect = pred(original) -
+  mean pred(ablated), with a 95% t-interval over the shuffles. An activating element has
+  a positive effect, a repressing one a negative effect.
+- **Group effect**: the members' effects averaged, 95% t-interval over members.
+- **Insertion** (per group, marginalisation): up to ``insert_members`` members are
+  written at their own position into ``backgrounds`` neutral sequences (dinucleotide
+  shuffles of random attributed sequences); the effect is pred(with element) -
+  pred(background), averaged per member, 95% t-interval over members.
+- **Dataset level**: in the top decile of predictions, every artifact span is
+  neutralised (shuffled) at once; the share of the predicted signal (prediction minus
+  the mean prediction of the neutral backgrounds) that disappears is the model's
+  reliance on artifacts.
+
+Decision (column ``decision``): ``artifact`` for elements annotated as artifacts
+(``shortcut`` = the prediction depends on it: its own or its group's interval excludes
+0 and the effect is at least ``min_effect``); ``plausible`` for motif-matched elements
+whose effect is present (own or group interval excludes 0 in the element's direction);
+``unexplained`` otherwise. ``decision_reason`` says which evidence decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import t as student_t
+from torch import nn
+
+from seqlantern.shuffle import shuffle_onehot
+
+
+@dataclass(frozen=True)
+class ShortcutParams:
+    """Options of the shortcut tests (see ``config/README.md``)."""
+
+    shuffles: int = 5
+    backgrounds: int = 10
+    insert_members: int = 20
+    min_effect: float = 0.0
+    batch_size: int = 256
+    seed: int = 0
+
+
+def predict(
+    model: nn.Module,
+    x: np.ndarray,
+    *,
+    target: int,
+    output: str = "logit",
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> np.ndarray:
+    """One output of ``model`` for every sequence of ``x`` (n, 4, L), in batches."""
+    model.eval()
+    out = np.empty(len(x))
+    with torch.no_grad():
+        for b in range(0, len(x), batch_size):
+            xb = torch.as_tensor(np.asarray(x[b : b + batch_size], dtype=np.float32), device=device)
+            y = model(xb)[:, target]
+            if output == "activation":
+                y = torch.sigmoid(y)
+            out[b : b + len(xb)] = y.float().cpu().numpy()
+    return out
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided t-interval (NaN bounds with fewer than 2 values)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, float("nan"), float("nan")
+    half = float(student_t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return m, m - half, m + half
+
+
+def _excludes_zero(lo: float, hi: float, sign: float) -> bool:
+    """Interval excludes 0 on the side of ``sign`` (+1: above 0, -1: below 0)."""
+    return bool(lo > 0) if sign > 0 else bool(hi < 0)
+
+
+def run_shortcut_tests(
+    model: nn.Module,
+    x: np.ndarray,
+    elements: pd.DataFrame,
+    groups: pd.DataFrame,
+    attributed_rows: np.ndarray,
+    *,
+    target: int,
+    output: str = "logit",
+    params: ShortcutParams | None = None,
+    device: str = "cpu",
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Ablation, insertion and dataset-level tests; adds the decision to each element.
+
+    Parameters
+    ----------
+    model
+        The model the attributions came from.
+    x
+        (N, 4, L) one-hot array of the encoded library (memory-mapped is fine).
+    elements
+        ``elements.tsv`` of the annotate stage.
+    groups
+        ``groups.tsv`` of the annotate stage.
+    attributed_rows
+        Rows of ``x`` that were attributed (``predictions.tsv``): the dataset-level
+        test and the insertion backgrounds use these.
+    target, output
+        The output attributed (same meaning as for ``attribute``).
+    params
+        Options.
+    device
+        Torch device.
+
+    Returns
+    -------
+    Elements and groups with effect columns, and the dataset-level figures.
+    """
+    p = params or ShortcutParams()
+    opts: dict[str, Any] = {"target": target, "output": output, "batch_size": p.batch_size,
+                            "device": device}  # fmt: skip
+    el = elements.copy()
+    rows = el["row"].to_numpy(dtype=np.int64)
+    starts = el["start"].to_numpy(dtype=np.int64)
+    ends = el["end"].to_numpy(dtype=np.int64)
+    k = max(p.shuffles, 1)
+    base_rows, inv = np.unique(rows, return_inverse=True)
+    base = predict(model, x[base_rows], **opts) if len(base_rows) else np.zeros(0)
+    # ablation, streamed per chunk of elements (memory independent of the table's size)
+    effect = np.full((len(el), k), np.nan)
+    chunk = max(1, 4096 // k)
+    for c0 in range(0, len(el), chunk):
+        idx = range(c0, min(c0 + chunk, len(el)))
+        batch = []
+        for i in idx:
+            xi = np.asarray(x[rows[i]])
+            rng = np.random.default_rng([p.seed, i])
+            for _ in range(k):
+                xa = xi.copy()
+                xa[:, starts[i] : ends[i]] = shuffle_onehot(xi[:, starts[i] : ends[i]], rng)
+                batch.append(xa)
+        pred = predict(model, np.stack(batch), **opts).reshape(len(idx), k)
+        effect[c0 : c0 + len(idx)] = base[inv[list(idx)]][:, None] - pred
+    stats = np.array([mean_ci(e) for e in effect]).reshape(-1, 3)
+    el["effect"], el["effect_low"], el["effect_high"] = stats[:, 0], stats[:, 1], stats[:, 2]
+    sign = np.where(el["sign"].to_numpy() == "+", 1.0, -1.0)
+
+    # group effects and insertion into neutral backgrounds
+    rng = np.random.default_rng(p.seed)
+    pool = np.asarray(attributed_rows, dtype=np.int64)
+    bg_rows = rng.choice(pool, size=min(p.backgrounds, len(pool)), replace=False)
+    bgs = np.stack([shuffle_onehot(np.asarray(x[r]), rng) for r in bg_rows]) if len(
+        bg_rows) else np.zeros((0, *x.shape[1:]), dtype=np.float32)  # fmt: skip
+    bg_pred = predict(model, bgs, **opts) if len(bgs) else np.zeros(0)
+    g = groups.copy()
+    cols = {c: np.full(len(g), np.nan) for c in (
+        "effect", "effect_low", "effect_high", "insertion_effect", "insertion_low",
+        "insertion_high")}  # fmt: skip
+    shortcut_group = np.zeros(len(g), dtype=bool)
+    for gi, name in enumerate(g["group"]):
+        members = np.flatnonzero(el["group"].to_numpy() == name)
+        if len(members) == 0:
+            continue
+        m, lo, hi = mean_ci(el["effect"].to_numpy()[members])
+        cols["effect"][gi], cols["effect_low"][gi], cols["effect_high"][gi] = m, lo, hi
+        top = members[np.argsort(-np.abs(el["score"].to_numpy()[members]), kind="stable")]
+        top = top[: p.insert_members]
+        if len(bgs):
+            ins = []
+            for i in top:
+                xi = np.asarray(x[rows[i]])
+                inserted = bgs.copy()
+                inserted[:, :, starts[i] : ends[i]] = xi[:, starts[i] : ends[i]]
+                ins.append(float(np.mean(predict(model, inserted, **opts) - bg_pred)))
+            im, il, ih = mean_ci(np.array(ins))
+            cols["insertion_effect"][gi], cols["insertion_low"][gi] = im, il
+            cols["insertion_high"][gi] = ih
+        direction = 1.0 if m >= 0 else -1.0
+        shortcut_group[gi] = _excludes_zero(lo, hi, direction) and abs(m) >= p.min_effect
+    for c, v in cols.items():
+        g[c] = v
+    g_effect = dict(zip(g["group"], zip(g["effect_low"], g["effect_high"], strict=True),
+                        strict=True))  # fmt: skip
+    g_short = dict(zip(g["group"], shortcut_group, strict=True))
+
+    # decision per element
+    decision, reason, shortcut = [], [], []
+    for i in range(len(el)):
+        lab = el["label"].iat[i]
+        own = _excludes_zero(el["effect_low"].iat[i], el["effect_high"].iat[i], sign[i])
+        grp = el["group"].iat[i]
+        glo, ghi = g_effect.get(grp, (float("nan"), float("nan")))
+        grp_ok = _excludes_zero(glo, ghi, sign[i])
+        big = abs(el["effect"].iat[i]) >= p.min_effect
+        if lab == "artifact":
+            s = (own and big) or bool(g_short.get(grp, False))
+            decision.append("artifact")
+            shortcut.append(s)
+            reason.append(f"{el['artifact_kind'].iat[i]} match" +
+                          ("; prediction depends on it (shortcut)" if s else
+                           "; no measurable effect"))  # fmt: skip
+        elif lab == "motif" and (own or grp_ok):
+            decision.append("plausible")
+            shortcut.append(False)
+            reason.append("motif match; effect present" + (" (element)" if own else " (group)"))
+        else:
+            decision.append("unexplained")
+            shortcut.append(False)
+            reason.append("motif match but no measurable effect" if lab == "motif"
+                          else "no motif or artifact match")  # fmt: skip
+    el["decision"], el["shortcut"], el["decision_reason"] = decision, shortcut, reason
+    g["shortcut"] = shortcut_group & (g["label"] == "artifact").to_numpy()
+
+    # dataset level: neutralise every artifact span in the top decile of predictions
+    pool_pred = predict(model, x[np.sort(pool)], **opts) if len(pool) else np.zeros(0)
+    ds: dict[str, Any] = {"sequences": len(pool)}
+    if len(pool):
+        order = np.sort(pool)
+        # signal = prediction above that of neutral (shuffled) backgrounds
+        baseline = float(np.mean(bg_pred)) if len(bg_pred) else float(np.median(pool_pred))
+        cut = np.quantile(pool_pred, 0.9)
+        top_rows = order[pool_pred >= cut]
+        art = el[el["decision"] == "artifact"]
+        with_art = [r for r in top_rows if r in set(art["row"])]
+        orig = pool_pred[np.searchsorted(order, top_rows)]
+        neutral = orig.copy()
+        if with_art:
+            rng2 = np.random.default_rng([p.seed, 1])
+            batch = []
+            for r in with_art:
+                xr = np.asarray(x[r]).copy()
+                for a in art[art["row"] == r].itertuples():
+                    xr[:, a.start : a.end] = shuffle_onehot(xr[:, a.start : a.end], rng2)
+                batch.append(xr)
+            neutral_art = predict(model, np.stack(batch), **opts)
+            pos = {r: j for j, r in enumerate(top_rows)}
+            for r, v in zip(with_art, neutral_art, strict=True):
+                neutral[pos[r]] = v
+        signal = float(np.sum(orig - baseline))
+        ds.update({
+            "top_decile_sequences": len(top_rows),
+            "top_decile_with_artifact": len(with_art),
+            "baseline_prediction": baseline,
+            "top_decile_signal": signal,
+            "top_decile_signal_lost": float(np.sum(orig - neutral)),
+            "share_of_top_decile_signal_on_artifacts": float(np.sum(orig - neutral) / signal)
+            if signal > 0 else float("nan"),
+            "artifact_elements": len(art),
+            "shortcut_elements": int(el["shortcut"].sum()),
+        })  # fmt: skip
+    return el, g, ds

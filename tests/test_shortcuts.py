@@ -1,0 +1,94 @@
+"""Shortcut tests: ablation and insertion effects, decisions, dataset-level reliance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from seqlantern.encode import one_hot
+from seqlantern.shortcuts import ShortcutParams, mean_ci, run_shortcut_tests
+
+MOTIF, ADAPTER = "GATAAGGC", "AGATCGGAAG"
+
+
+class PositionWeights(nn.Module):
+    """output = sum of W * x: rewards MOTIF at 10-18 and ADAPTER at 50-60, nothing else."""
+
+    def __init__(self, length: int, adapter_weight: float) -> None:
+        super().__init__()
+        w = torch.zeros(4, length)
+        for seq, start, scale in ((MOTIF, 10, 1.0), (ADAPTER, 50, adapter_weight)):
+            w[:, start : start + len(seq)] = scale * torch.from_numpy(one_hot(seq))
+        self.register_buffer("w", w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.w).sum(dim=(1, 2))[:, None]
+
+
+def _library(n: int = 40, length: int = 80) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    seqs = []
+    for i in range(n):
+        s = list("".join(rng.choice(list("ACGT"), length)))
+        s[10:18] = MOTIF
+        if i % 2 == 0:
+            s[50:60] = ADAPTER
+        seqs.append(one_hot("".join(s)))
+    return np.stack(seqs).astype(np.float32)
+
+
+def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = []
+    for r in range(0, 40, 2):  # motif + adapter in even rows, and an inert span
+        rows.append((f"s{r}", r, 10, 18, "+", 5.0, "motif", "motif:M1", "NA"))
+        rows.append((f"s{r}", r, 50, 60, "+", 3.0, "artifact", "artifact:truseq", "adapter"))
+        rows.append((f"s{r}", r, 30, 38, "+", 1.0, "motif", "motif:M2", "NA"))
+    el = pd.DataFrame(rows, columns=["name", "row", "start", "end", "sign", "score", "label",
+                                     "group", "artifact_kind"])  # fmt: skip
+    groups = pd.DataFrame({"group": ["motif:M1", "artifact:truseq", "motif:M2"],
+                           "label": ["motif", "artifact", "motif"]})  # fmt: skip
+    return el, groups
+
+
+def test_mean_ci() -> None:
+    m, lo, hi = mean_ci(np.array([1.0, 2.0, 3.0]))
+    assert m == 2.0 and lo < 2.0 < hi and abs((hi - lo) / 2 - 4.303 / np.sqrt(3)) < 1e-3
+    assert np.isnan(mean_ci(np.array([1.0]))[1])
+
+
+def test_decisions_follow_the_model() -> None:
+    x = _library()
+    el, groups = _tables()
+    model = PositionWeights(x.shape[2], adapter_weight=2.0)
+    out, g, ds = run_shortcut_tests(model, x, el, groups, np.arange(40), target=0,
+                                    params=ShortcutParams(shuffles=6, backgrounds=8))  # fmt: skip
+    motif = out[(out["start"] == 10)]
+    adapter = out[(out["start"] == 50)]
+    inert = out[(out["start"] == 30)]
+    assert (motif["decision"] == "plausible").all() and (motif["effect"] > 0).all()
+    assert (adapter["decision"] == "artifact").all() and adapter["shortcut"].all()
+    # a motif match the model ignores is not plausible
+    assert (inert["effect"] == 0).all() and (inert["decision"] == "unexplained").all()
+    assert inert["decision_reason"].str.contains("no measurable effect").all()
+    gi = g.set_index("group")
+    assert gi.loc["motif:M1", "insertion_low"] > 0  # inserting the motif raises predictions
+    assert gi.loc["artifact:truseq", "shortcut"] and not gi.loc["motif:M2", "effect_low"] > 0
+    # every top-decile sequence carries the adapter: its share of the signal is large
+    assert ds["top_decile_with_artifact"] == ds["top_decile_sequences"] > 0
+    assert 0.2 < ds["share_of_top_decile_signal_on_artifacts"] <= 1.0
+
+
+def test_artifact_the_model_ignores_is_no_shortcut() -> None:
+    x = _library()
+    el, groups = _tables()
+    model = PositionWeights(x.shape[2], adapter_weight=0.0)
+    out, _, ds = run_shortcut_tests(model, x, el, groups, np.arange(40), target=0)
+    adapter = out[out["start"] == 50]
+    assert (adapter["decision"] == "artifact").all() and not adapter["shortcut"].any()
+    assert adapter["decision_reason"].str.contains("no measurable effect").all()
+    assert ds["top_decile_signal_lost"] == 0.0
+    # deterministic for a fixed seed
+    again, _, _ = run_shortcut_tests(model, x, el, groups, np.arange(40), target=0)
+    pd.testing.assert_frame_equal(out, again)
