@@ -162,12 +162,73 @@ def cmd_annotate(a: argparse.Namespace) -> None:
                             min_overlap=a.min_overlap,
                             artifact_min_score=a.artifact_min_score,
                             artifact_flank=a.artifact_flank,
-                            artifact_min_overlap=a.artifact_min_overlap)  # fmt: skip
+                            artifact_min_overlap=a.artifact_min_overlap,
+                            low_complexity_dust=a.low_complexity_dust,
+                            hotspot_bin=a.hotspot_bin, hotspot_fold=a.hotspot_fold)  # fmt: skip
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
                   a.artifacts, a.out, families=a.families, params=params,
-                  hypothetical_npy=a.hypothetical, groups_tsv=a.groups)  # fmt: skip
+                  hypothetical_npy=a.hypothetical, groups_tsv=a.groups,
+                  constant_tsv=a.constant)  # fmt: skip
     counts = df["label"].value_counts()
     print(f"{len(df)} elements: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def cmd_find_constant(a: argparse.Namespace) -> None:
+    from seqlantern.constant import find_constant, write_constant
+    from seqlantern.encode import read_index
+    from seqlantern.io import load_npy
+
+    index = read_index(a.index)
+    x = load_npy(a.onehot, what="one-hot")
+    regions = find_constant(x, index, min_share=a.min_share, min_length=a.min_length,
+                            min_coverage=a.min_coverage)  # fmt: skip
+    write_constant(regions, a.out, a.fasta)
+    print(f"{len(regions)} constant regions" + "".join(
+        f"; {r.name} {r.sequence} (share {r.share:.3f})" for r in regions))  # fmt: skip
+
+
+def cmd_shortcuts(a: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from seqlantern.attribute import resolve_target
+    from seqlantern.io import atomic_outputs, load_npy, read_tsv
+    from seqlantern.models import load_model, n_outputs
+    from seqlantern.shortcuts import ShortcutParams, run_shortcut_tests
+    from seqlantern.train import resolve_device
+
+    _threads(a.threads)
+    torch.manual_seed(a.seed)
+    model, meta = load_model(_model_spec(a))
+    x = load_npy(a.onehot, what="one-hot")
+    elements = read_tsv(a.elements, what="elements", ints=("start", "end", "row"),
+                        floats=("score",))  # fmt: skip
+    groups = read_tsv(a.groups, what="groups")
+    preds = read_tsv(a.predictions, what="predictions", ints=("row",))
+    if len(elements) and int(elements["row"].max()) >= x.shape[0]:
+        raise SeqlanternError(
+            f"{a.elements}: row {int(elements['row'].max())} is beyond {a.onehot} "
+            f"({x.shape[0]} sequences); use the outputs of one workflow run"
+        )
+    t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
+    params = ShortcutParams(shuffles=a.shuffles, backgrounds=a.backgrounds,
+                            insert_members=a.insert_members, min_effect=a.min_effect,
+                            batch_size=a.batch_size, seed=a.seed)  # fmt: skip
+    device = resolve_device(a.device)
+    model.to(device)
+    el, g, ds = run_shortcut_tests(model, x, elements, groups, preds["row"].to_numpy(),
+                                   target=t, output=a.output, params=params,
+                                   device=device)  # fmt: skip
+    with atomic_outputs(a.out_elements, a.out_groups, a.out_dataset) as (te, tg, td):
+        el.to_csv(te, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        g.to_csv(tg, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        pd.DataFrame({"metric": list(ds), "value": list(ds.values())}).to_csv(
+            td, sep="\t", index=False, float_format="%.6g")  # fmt: skip
+    counts = el["decision"].value_counts() if len(el) else {}
+    print(f"{len(el)} elements: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + f"; {int(el['shortcut'].sum()) if len(el) else 0} shortcuts; "
+          + "share of top-decile signal on artifacts "
+          + f"{ds.get('share_of_top_decile_signal_on_artifacts', float('nan')):.3f}")  # fmt: skip
 
 
 def cmd_export(a: argparse.Namespace) -> None:
@@ -203,7 +264,8 @@ def cmd_report(a: argparse.Namespace) -> None:
     render_report(a.out, elements=a.elements, index=a.index, onehot=a.onehot,
                   attributions=a.attributions, predictions=a.predictions, motifs=a.motifs,
                   metrics=a.metrics, curve=a.curve, evaluation=a.evaluation,
-                  config=a.config, examples=a.examples, groups=a.groups)  # fmt: skip
+                  config=a.config, examples=a.examples, groups=a.groups,
+                  dataset=a.dataset)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,8 +398,76 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--artifact-min-score", type=int, default=12)
     s.add_argument("--artifact-flank", type=int, default=10)
     s.add_argument("--artifact-min-overlap", type=float, default=0.5)
+    s.add_argument("--constant", help="constant regions from find-constant (TSV)")
+    s.add_argument(
+        "--low-complexity-dust",
+        type=float,
+        default=3.0,
+        help="DUST score from which a seqlet is low complexity (0: off)",
+    )
+    s.add_argument("--hotspot-bin", type=int, default=10, help="position bin (bp)")
+    s.add_argument(
+        "--hotspot-fold",
+        type=float,
+        default=3.0,
+        help="fold over uniform placement for a position hotspot (0: off)",
+    )
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_annotate)
+
+    s = sub.add_parser("find-constant",
+                       help="sequence shared at the same position by most inputs")  # fmt: skip
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument(
+        "--min-share", type=float, default=0.9, help="share of inputs with the majority base"
+    )
+    s.add_argument("--min-length", type=int, default=8, help="shortest constant run (bp)")
+    s.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.5,
+        help="share of inputs that must reach the position",
+    )
+    s.add_argument("--out", required=True, help="constant regions (TSV)")
+    s.add_argument("--fasta", required=True, help="the same as an artifact FASTA")
+    s.set_defaults(func=cmd_find_constant)
+
+    s = sub.add_parser("shortcuts", help="ablation/insertion effects and the final decision")
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--elements", required=True, help="elements table from annotate")
+    s.add_argument("--groups", required=True, help="groups table from annotate")
+    s.add_argument("--predictions", required=True, help="predictions.tsv of attribute")
+    s.add_argument("--model", help="seqlantern checkpoint JSON")
+    s.add_argument("--import-path", help="foreign model class, package.module:Class")
+    s.add_argument("--weights", help="foreign model weights (.safetensors or state dict)")
+    s.add_argument("--model-kwargs", type=_json, default={})
+    s.add_argument("--model-targets", type=_csv, default=[])
+    s.add_argument("--task", choices=["regression", "binary"], default="regression")
+    s.add_argument("--target", default="0", help="output index or target name")
+    s.add_argument("--output", choices=["logit", "activation"], default="logit")
+    s.add_argument("--shuffles", type=int, default=5, help="ablations per element")
+    s.add_argument("--backgrounds", type=int, default=10, help="insertion backgrounds")
+    s.add_argument(
+        "--insert-members",
+        type=int,
+        default=20,
+        help="members per group inserted into the backgrounds",
+    )
+    s.add_argument(
+        "--min-effect",
+        type=float,
+        default=0.0,
+        help="smallest |effect| (prediction units) for a shortcut",
+    )
+    s.add_argument("--batch-size", type=int, default=256)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out-elements", required=True)
+    s.add_argument("--out-groups", required=True)
+    s.add_argument("--out-dataset", required=True)
+    s.set_defaults(func=cmd_shortcuts)
 
     s = sub.add_parser("export", help="BED6+ files of candidates, artifacts and all elements")
     s.add_argument("--elements", required=True)
@@ -378,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config")
     s.add_argument("--examples", type=int, default=6)
     s.add_argument("--groups", help="groups table from annotate --groups")
+    s.add_argument("--dataset", help="dataset-level shortcut figures (shortcuts --out-dataset)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
     return p

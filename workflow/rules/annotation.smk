@@ -1,5 +1,32 @@
+rule find_constant:
+    input:
+        onehot="results/encode/onehot.npy",
+        index="results/encode/index.tsv",
+    output:
+        regions="results/annotate/constant.tsv",
+        fasta="results/annotate/constant.fa",
+    params:
+        min_share=config["artifacts"]["constant_min_share"],
+        min_length=config["artifacts"]["constant_min_length"],
+    log:
+        "logs/find_constant/find_constant.log",
+    benchmark:
+        "benchmarks/find_constant/find_constant.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern find-constant --onehot {input.onehot} --index {input.index}"
+        " --min-share {params.min_share} --min-length {params.min_length}"
+        " --out {output.regions} --fasta {output.fasta} > {log} 2>&1"
+
+
 rule annotate_seqlets:
     input:
+        constant="results/annotate/constant.tsv",
         seqlets="results/seqlets/seqlets.tsv",
         onehot="results/encode/onehot.npy",
         attributions="results/attribute/attributions.npy",
@@ -26,6 +53,9 @@ rule annotate_seqlets:
         artifact_min_score=config["annotate"]["artifact_min_score"],
         artifact_flank=config["annotate"]["artifact_flank"],
         artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
+        dust=config["artifacts"]["low_complexity_dust"],
+        hotspot_bin=config["artifacts"]["hotspot_bin"],
+        hotspot_fold=config["artifacts"]["hotspot_fold"],
     log:
         "logs/annotate_seqlets/annotate_seqlets.log",
     benchmark:
@@ -48,12 +78,56 @@ rule annotate_seqlets:
         " --artifact-min-score {params.artifact_min_score}"
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"
+        " --constant {input.constant} --low-complexity-dust {params.dust}"
+        " --hotspot-bin {params.hotspot_bin} --hotspot-fold {params.hotspot_fold}"
         " --out {output.elements} --groups {output.groups} > {log} 2>&1"
+
+
+rule test_shortcuts:
+    input:
+        unpack(model_inputs),
+        onehot="results/encode/onehot.npy",
+        elements="results/annotate/elements.tsv",
+        groups="results/annotate/groups.tsv",
+        predictions="results/attribute/predictions.tsv",
+    output:
+        elements="results/shortcuts/elements.tsv",
+        groups="results/shortcuts/groups.tsv",
+        dataset="results/shortcuts/dataset.tsv",
+    params:
+        model=model_args(),
+        target=q(config["attribution"]["target"]),
+        output=config["attribution"]["output"],
+        shuffles=config["shortcuts"]["shuffles"],
+        backgrounds=config["shortcuts"]["backgrounds"],
+        insert_members=config["shortcuts"]["insert_members"],
+        min_effect=config["shortcuts"]["min_effect"],
+        device=config["device"],
+        seed=config["seed"],
+    threads: config["threads"]
+    log:
+        "logs/test_shortcuts/test_shortcuts.log",
+    benchmark:
+        "benchmarks/test_shortcuts/test_shortcuts.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        ENV
+    shell:
+        "seqlantern shortcuts --onehot {input.onehot} --elements {input.elements}"
+        " --groups {input.groups} --predictions {input.predictions} {params.model}"
+        " --target {params.target} --output {params.output} --shuffles {params.shuffles}"
+        " --backgrounds {params.backgrounds} --insert-members {params.insert_members}"
+        " --min-effect {params.min_effect} --device {params.device} --threads {threads}"
+        " --seed {params.seed} --out-elements {output.elements} --out-groups {output.groups}"
+        " --out-dataset {output.dataset} > {log} 2>&1"
 
 
 rule export_bed:
     input:
-        elements="results/annotate/elements.tsv",
+        elements="results/shortcuts/elements.tsv",
         index="results/encode/index.tsv",
     output:
         candidates="results/export/candidates.bed",
@@ -79,7 +153,7 @@ if HAS_TRUTH:
 
     rule evaluate_truth:
         input:
-            elements="results/annotate/elements.tsv",
+            elements="results/shortcuts/elements.tsv",
             truth=truth_input(),
             predictions="results/attribute/predictions.tsv",
             motifs=config["annotate"]["motifs"],

@@ -93,8 +93,9 @@ def seqlet_null_args(wildcards, input):
 
 def report_inputs(wildcards):
     out = {
-        "elements": "results/annotate/elements.tsv",
-        "groups": "results/annotate/groups.tsv",
+        "elements": "results/shortcuts/elements.tsv",
+        "groups": "results/shortcuts/groups.tsv",
+        "dataset": "results/shortcuts/dataset.tsv",
         "index": "results/encode/index.tsv",
         "onehot": "results/encode/onehot.npy",
         "attributions": "results/attribute/attributions.npy",

@@ -23,6 +23,6 @@ rule render_report:
         "seqlantern report --elements {input.elements} --index {input.index}"
         " --onehot {input.onehot} --attributions {input.attributions}"
         " --predictions {input.predictions} --motifs {input.motifs} {params.optional}"
-        " --groups {input.groups}"
+        " --groups {input.groups} --dataset {input.dataset}"
         " --config {output.config} --examples {params.examples}"
         " --out {output.report} > {log} 2>&1"
