@@ -43,9 +43,15 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     for f in ("results/report/report.html", "results/export/candidates.bed",
               "results/export/artifacts.bed", "results/evaluate/evaluation.tsv",
-              "logs/train_model/train_model.log",
+              "logs/train_model/train_model.log", "results/annotate/constant.tsv",
+              "results/shortcuts/elements.tsv", "results/shortcuts/dataset.tsv",
+              "results/debias/comparison.tsv", "logs/train_debiased/train_debiased.log",
               "benchmarks/attribute_sequences/attribute_sequences.tsv"):  # fmt: skip
         assert (tmp_path / f).is_file(), f
+    ev = (tmp_path / "results/evaluate/evaluation.tsv").read_text()
+    assert "artifact_shortcut" in ev and "functional_plausible" in ev
+    assert "share_of_top_decile_signal_on_artifacts" in (
+        tmp_path / "results/shortcuts/dataset.tsv").read_text()  # fmt: skip
     # second run: load the trained checkpoint instead of training, on all sequences
     other = tmp_path / "load"
     other.mkdir()
@@ -53,6 +59,7 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
     cfg = _config(other, model={"checkpoint": str(ckpt)}, attribution={"sequences": "valid"})
     dry = _snakemake(other, cfg, "-n")
     assert dry.returncode == 0 and "train_model" not in dry.stdout
+    assert "train_debiased" not in dry.stdout  # debiasing needs the training data path
     run = _snakemake(other, cfg)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (other / "results/report/report.html").is_file()

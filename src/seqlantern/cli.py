@@ -231,6 +231,56 @@ def cmd_shortcuts(a: argparse.Namespace) -> None:
           + f"{ds.get('share_of_top_decile_signal_on_artifacts', float('nan')):.3f}")  # fmt: skip
 
 
+def cmd_mask_artifacts(a: argparse.Namespace) -> None:
+    from seqlantern.artifacts import read_artifacts
+    from seqlantern.constant import read_constant
+    from seqlantern.debias import find_artifact_spans, neutralise
+    from seqlantern.encode import read_index
+    from seqlantern.io import load_npy, write_tsv
+
+    arts = read_artifacts(*a.artifacts)
+    constant = read_constant(a.constant) if a.constant else []
+    index = read_index(a.index)
+    x = load_npy(a.onehot, what="one-hot")
+    spans = find_artifact_spans(x, index, arts, constant, k=a.k)
+    neutralise(x, spans, a.out_onehot, seed=a.seed)
+    write_tsv(spans, a.out_spans)
+    print(f"{len(spans)} artifact spans in {spans['row'].nunique()} of {x.shape[0]} "
+          "sequences neutralised")  # fmt: skip
+
+
+def cmd_compare_debias(a: argparse.Namespace) -> None:
+    from seqlantern.debias import compare_debias
+    from seqlantern.encode import read_index
+    from seqlantern.io import load_npy, read_tsv
+    from seqlantern.train import read_targets
+
+    spans = read_tsv(a.spans, what="artifact spans", ints=("row", "start", "end"))
+    p0 = read_tsv(a.predictions_before, what="predictions", ints=("row",))
+    p1 = read_tsv(a.predictions_after, what="predictions", ints=("row",))
+    index = read_index(a.index)
+    y = read_targets(a.targets, index["name"], [a.column], name_column=a.name_column)
+    targets = _target_series(y, index["name"])
+    table = compare_debias(
+        spans, (load_npy(a.before, what="attribution"), p0),
+        (load_npy(a.after, what="attribution"), p1), targets, a.out)  # fmt: skip
+    d = table.set_index("metric")
+    print(f"artifact attribution share {d.loc['artifact_attribution_share', 'before']:.3f} -> "
+          f"{d.loc['artifact_attribution_share', 'after']:.3f} (positions: "
+          f"{d.loc['artifact_position_fraction', 'before']:.3f}); Pearson on artifact-free "
+          f"sequences {d.loc['pearson_artifact_free', 'before']:.3f} -> "
+          f"{d.loc['pearson_artifact_free', 'after']:.3f}")  # fmt: skip
+
+
+def _target_series(values: Any, names: Any) -> Any:
+    """Targets (n,) or (n, 1) as a Series indexed by sequence name."""
+    import numpy as np
+    import pandas as pd
+
+    v = np.asarray(values, dtype=float).reshape(len(names), -1)[:, 0]
+    return pd.Series(v, index=list(names))
+
+
 def cmd_export(a: argparse.Namespace) -> None:
     from seqlantern.export import export
 
@@ -265,7 +315,7 @@ def cmd_report(a: argparse.Namespace) -> None:
                   attributions=a.attributions, predictions=a.predictions, motifs=a.motifs,
                   metrics=a.metrics, curve=a.curve, evaluation=a.evaluation,
                   config=a.config, examples=a.examples, groups=a.groups,
-                  dataset=a.dataset)  # fmt: skip
+                  dataset=a.dataset, debias=a.debias)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -469,6 +519,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dataset", required=True)
     s.set_defaults(func=cmd_shortcuts)
 
+    s = sub.add_parser("mask-artifacts",
+                       help="copy of the one-hot array with artifact spans shuffled")  # fmt: skip
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
+    s.add_argument("--constant", help="constant regions from find-constant (TSV)")
+    s.add_argument("--k", type=int, default=12, help="k-mer length of the exact hits")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out-onehot", required=True)
+    s.add_argument("--out-spans", required=True, help="artifact spans found (TSV)")
+    s.set_defaults(func=cmd_mask_artifacts)
+
+    s = sub.add_parser("compare-debias", help="artifact reliance before/after debiasing")
+    s.add_argument("--spans", required=True, help="mask-artifacts --out-spans")
+    s.add_argument("--index", required=True)
+    s.add_argument("--before", required=True, help="attributions of the original model")
+    s.add_argument("--predictions-before", required=True)
+    s.add_argument("--after", required=True, help="attributions of the debiased model")
+    s.add_argument("--predictions-after", required=True)
+    s.add_argument("--targets", required=True, help="measured values (TSV)")
+    s.add_argument("--column", required=True, help="target column (the attributed one)")
+    s.add_argument("--name-column", default="name")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_compare_debias)
+
     s = sub.add_parser("export", help="BED6+ files of candidates, artifacts and all elements")
     s.add_argument("--elements", required=True)
     s.add_argument("--index", required=True)
@@ -509,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--examples", type=int, default=6)
     s.add_argument("--groups", help="groups table from annotate --groups")
     s.add_argument("--dataset", help="dataset-level shortcut figures (shortcuts --out-dataset)")
+    s.add_argument("--debias", help="compare-debias table")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
     return p

@@ -1,7 +1,10 @@
-"""BED6+ export of elements: candidates (label motif), artifacts, and all.
+"""BED6+ export of elements: candidates, artifacts, and all.
 
 Columns: chrom, start, end, name, score, strand, then label, motif_id, motif_name,
-motif_qvalue, artifact_name, attribution (signed summed attribution), pvalue. ``score`` is
+motif_qvalue, artifact_name, attribution (signed summed attribution), pvalue, decision,
+effect, shortcut. Candidates are the elements decided ``plausible`` (motif match and a
+measurable effect on the prediction) when the shortcut tests ran, else those labelled
+``motif``; without the tests, decision/effect/shortcut are ``.``. ``score`` is
 the BED 0-1000 integer: ``min(1000, round(100 * -log10(pvalue)))``. Coordinates are genome
 coordinates when the input was BED regions on a genome; otherwise ``chrom`` is the FASTA
 record name and coordinates are relative to that record. Files are sorted by chrom, start,
@@ -19,7 +22,7 @@ from seqlantern.encode import genome_interval, read_index
 from seqlantern.io import atomic_outputs, read_tsv
 
 BED_EXTRA = ["label", "motif_id", "motif_name", "motif_qvalue", "artifact_name", "attribution",
-             "pvalue"]  # fmt: skip
+             "pvalue", "decision", "effect", "shortcut"]  # fmt: skip
 
 
 def to_bed(elements: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
@@ -54,6 +57,10 @@ def to_bed(elements: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
         "artifact_name": np.where(label == "artifact", elements["artifact_name"], "."),
         "attribution": elements["score"].astype(float).map(lambda v: f"{v:.5g}"),
         "pvalue": elements["pvalue"].astype(float).map(lambda v: f"{v:.3g}"),
+        "decision": elements["decision"] if "decision" in elements else ".",
+        "effect": elements["effect"].astype(float).map(lambda v: f"{v:.4g}")
+        if "effect" in elements else ".",
+        "shortcut": elements["shortcut"].astype(str) if "shortcut" in elements else ".",
     })  # fmt: skip
     return bed.sort_values(["chrom", "start", "end", "name"], kind="stable").reset_index(drop=True)
 
@@ -69,7 +76,8 @@ def export(
     el = read_tsv(elements_tsv, what="elements")
     bed = to_bed(el, read_index(index_tsv))
     with atomic_outputs(candidates_bed, artifacts_bed, all_bed) as (tc, ta, tall):
-        for sel, tmp in ((bed["label"] == "motif", tc), (bed["label"] == "artifact", ta),
+        cand = bed["decision"] == "plausible" if "decision" in el else bed["label"] == "motif"
+        for sel, tmp in ((cand, tc), (bed["label"] == "artifact", ta),
                          (slice(None), tall)):  # fmt: skip
             bed[sel].to_csv(tmp, sep="\t", index=False, header=False)
     return bed

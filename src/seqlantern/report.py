@@ -104,6 +104,7 @@ def render_report(
     config: str | Path | None = None,
     groups: str | Path | None = None,
     dataset: str | Path | None = None,
+    debias: str | Path | None = None,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
@@ -164,6 +165,11 @@ def render_report(
             f"on artifacts. Shortcut elements: <b>{int(float(d.get('shortcut_elements', 0)))}"
             f"</b> of {int(float(d.get('artifact_elements', 0)))} artifact elements.</p>"
         )  # fmt: skip
+    if debias and Path(debias).is_file():
+        parts.append("<p>Debiased model (artifact spans shuffled in every training input, "
+                     "retrained with the same settings; the same sequences attributed): "
+                     "attribution share on artifact spans and accuracy before/after.</p>"
+                     + _table(read_tsv(debias, what="debias comparison")))  # fmt: skip
     if art.empty:
         parts.append("<p>No element matched an artifact source.</p>")
     else:

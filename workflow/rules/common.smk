@@ -13,6 +13,7 @@ GENOMIC = (not DEMO) and bool(config["data"].get("bed"))
 LOAD_MODEL = bool(config["model"].get("checkpoint") or config["model"].get("import_path"))
 HAS_TRUTH = DEMO or bool(config["data"].get("truth"))
 GPU = 1 if config["device"] == "cuda" else 0
+DEBIAS = (not LOAD_MODEL) and bool(config["debias"]["enabled"])
 
 
 def q(value):
@@ -107,12 +108,14 @@ def report_inputs(wildcards):
         out["curve"] = "results/train/learning_curve.png"
     if HAS_TRUTH:
         out["evaluation"] = "results/evaluate/evaluation.tsv"
+    if DEBIAS:
+        out["debias"] = "results/debias/comparison.tsv"
     return out
 
 
 def report_optional(input):
     args = ""
-    for key in ("metrics", "curve", "evaluation"):
+    for key in ("metrics", "curve", "evaluation", "debias"):
         if key in input.keys():
             args += f" --{key} {q(input[key])}"
     return args
@@ -128,3 +131,10 @@ def all_outputs():
     if HAS_TRUTH:
         out.append("results/evaluate/evaluation.tsv")
     return out
+
+
+def attribution_target_column():
+    """Name of the attributed target column (attribution.target by name or index)."""
+    t = config["attribution"]["target"]
+    names = config["train"]["targets"]
+    return names[int(t)] if str(t).isdigit() else str(t)

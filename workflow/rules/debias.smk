@@ -1,0 +1,143 @@
+# Debiasing: neutralise artifact spans in every input, retrain, re-attribute, compare.
+if DEBIAS:
+
+    rule mask_artifacts:
+        input:
+            onehot="results/encode/onehot.npy",
+            index="results/encode/index.tsv",
+            constant="results/annotate/constant.tsv",
+            artifacts=config["annotate"]["artifacts"],
+        output:
+            onehot="results/debias/onehot.npy",
+            spans="results/debias/artifact_spans.tsv",
+        params:
+            k=config["debias"]["k"],
+            seed=config["seed"],
+        log:
+            "logs/mask_artifacts/mask_artifacts.log",
+        benchmark:
+            "benchmarks/mask_artifacts/mask_artifacts.tsv"
+        resources:
+            mem_mb=2000,
+            runtime=30,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern mask-artifacts --onehot {input.onehot} --index {input.index}"
+            " --artifacts {input.artifacts} --constant {input.constant} --k {params.k}"
+            " --seed {params.seed} --out-onehot {output.onehot}"
+            " --out-spans {output.spans} > {log} 2>&1"
+
+    rule train_debiased:
+        input:
+            onehot="results/debias/onehot.npy",
+            index="results/encode/index.tsv",
+            targets=targets_input(),
+        output:
+            model="results/debias/model.json",
+            weights="results/debias/model.safetensors",
+            metrics="results/debias/metrics.tsv",
+            curve="results/debias/learning_curve.png",
+        params:
+            columns=q(csv(config["train"]["targets"])),
+            name_column=q(config["data"]["name_column"]),
+            task=config["train"]["task"],
+            architecture=config["train"]["architecture"],
+            options=q(json.dumps(config["train"]["options"])),
+            epochs=config["train"]["epochs"],
+            batch_size=config["train"]["batch_size"],
+            learning_rate=config["train"]["learning_rate"],
+            patience=config["train"]["patience"],
+            max_minutes=config["train"]["max_minutes"],
+            augment="--augment-rc" if config["train"]["augment_rc"] else "",
+            seed=config["seed"],
+            device=config["device"],
+        threads: config["threads"]
+        log:
+            "logs/train_debiased/train_debiased.log",
+        benchmark:
+            "benchmarks/train_debiased/train_debiased.tsv"
+        resources:
+            mem_mb=8000,
+            runtime=120,
+            gpu=GPU,
+        conda:
+            ENV
+        shell:
+            "seqlantern train --onehot {input.onehot} --index {input.index}"
+            " --targets {input.targets} --columns {params.columns}"
+            " --name-column {params.name_column} --task {params.task}"
+            " --architecture {params.architecture} --model-options {params.options}"
+            " --epochs {params.epochs} --batch-size {params.batch_size}"
+            " --learning-rate {params.learning_rate} --patience {params.patience}"
+            " --max-minutes {params.max_minutes} {params.augment} --seed {params.seed}"
+            " --device {params.device} --threads {threads} --out-model {output.model}"
+            " --metrics {output.metrics} --curve {output.curve} > {log} 2>&1"
+
+    rule attribute_debiased:
+        input:
+            model="results/debias/model.json",
+            onehot="results/encode/onehot.npy",
+            index="results/encode/index.tsv",
+        output:
+            attributions="results/debias/attributions.npy",
+            predictions="results/debias/predictions.tsv",
+        params:
+            selection=attribution_selection(),
+            target=q(config["attribution"]["target"]),
+            output=config["attribution"]["output"],
+            correction=(
+                "" if config["attribution"]["gradient_correction"] else "--no-correction"
+            ),
+            batch_size=config["attribution"]["batch_size"],
+            device=config["device"],
+            seed=config["seed"],
+        threads: config["threads"]
+        log:
+            "logs/attribute_debiased/attribute_debiased.log",
+        benchmark:
+            "benchmarks/attribute_debiased/attribute_debiased.tsv"
+        resources:
+            mem_mb=4000,
+            runtime=60,
+            gpu=GPU,
+        conda:
+            ENV
+        shell:
+            "seqlantern attribute --onehot {input.onehot} --index {input.index}"
+            " --model {input.model} {params.selection} --target {params.target}"
+            " --output {params.output} {params.correction} --batch-size {params.batch_size}"
+            " --device {params.device} --threads {threads} --seed {params.seed}"
+            " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
+
+    rule compare_debias:
+        input:
+            spans="results/debias/artifact_spans.tsv",
+            index="results/encode/index.tsv",
+            before="results/attribute/attributions.npy",
+            predictions_before="results/attribute/predictions.tsv",
+            after="results/debias/attributions.npy",
+            predictions_after="results/debias/predictions.tsv",
+            targets=targets_input(),
+        output:
+            comparison="results/debias/comparison.tsv",
+        params:
+            column=q(attribution_target_column()),
+            name_column=q(config["data"]["name_column"]),
+        log:
+            "logs/compare_debias/compare_debias.log",
+        benchmark:
+            "benchmarks/compare_debias/compare_debias.tsv"
+        resources:
+            mem_mb=2000,
+            runtime=10,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern compare-debias --spans {input.spans} --index {input.index}"
+            " --before {input.before} --predictions-before {input.predictions_before}"
+            " --after {input.after} --predictions-after {input.predictions_after}"
+            " --targets {input.targets} --column {params.column}"
+            " --name-column {params.name_column} --out {output.comparison} > {log} 2>&1"
