@@ -38,7 +38,9 @@ def _encoded(tmp_path: Path) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
 def test_spans_found_with_errors_both_strands_and_constant(tmp_path: Path) -> None:
     x, idx, _ = _encoded(tmp_path)
     const = [ConstantRegion("constant_start_0_10", "start", 0, 10, 1.0, 1.0, "CCTAGGTAAC")]
-    spans = find_artifact_spans(x, idx, read_artifacts(ARTIFACTS), const)
+    spans = find_artifact_spans(
+        x, idx, read_artifacts(ARTIFACTS), const, kinds=("adapter", "constant")
+    )
     lib = spans[spans["kind"] != "constant"]
     assert set(lib["row"]) == {i for i in range(30) if i % 3 != 2}
     # the error splits the read-through into two exact runs around it; both are found
@@ -47,6 +49,8 @@ def test_spans_found_with_errors_both_strands_and_constant(tmp_path: Path) -> No
     assert (spans[spans["kind"] == "constant"][["start", "end"]].drop_duplicates().to_numpy()
             == [[0, 10]]).all()  # fmt: skip
     assert (spans["kind"] == "constant").sum() == 30
+    default = find_artifact_spans(x, idx, read_artifacts(ARTIFACTS), const)
+    assert "constant" not in set(default["kind"]) and len(default) == len(lib)
 
 
 @pytest.mark.parametrize("mode", ["background", "shuffle"])

@@ -9,9 +9,11 @@ the new model. The comparison reports how much attribution still lands on artifa
 and what the change costs in accuracy on sequences that carry no artifact.
 
 Spans are found by exact k-mer hits (default 12-mers, both strands) of the artifact
-library and by position for constant regions (:mod:`seqlantern.constant`); read-through
-copies with errors are still hit by their error-free k-mers. Low-complexity spans are
-left alone: poly-dA:dT tracts can be biology.
+library (and, on request, by position for constant regions,
+:mod:`seqlantern.constant`); read-through copies with errors are still hit by their
+error-free k-mers. Low-complexity spans are left alone: poly-dA:dT tracts can be
+biology. Constant regions are left alone by default: every input carries them, so they
+cannot explain differences between measurements.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def find_artifact_spans(
     constant: list[ConstantRegion],
     *,
     k: int = 12,
-    kinds: tuple[str, ...] = ("adapter", "primer", "vector", "constant", "artifact"),
+    kinds: tuple[str, ...] = ("adapter", "primer", "vector", "artifact"),
     chunk: int = 4096,
 ) -> pd.DataFrame:
     """Every artifact span of every input (encoded coordinates, 0-based half-open).
@@ -56,7 +58,10 @@ def find_artifact_spans(
     k
         k-mer length of the exact hits.
     kinds
-        Artifact kinds to neutralise.
+        Artifact kinds to neutralise. Constant regions (kind ``constant``) are left out
+        by default: a sequence every input carries cannot be what separates high from
+        low measurements, and replacing it only changes the context the model was
+        trained in.
     chunk
         Sequences decoded at a time.
     """
