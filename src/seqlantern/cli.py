@@ -70,15 +70,19 @@ def cmd_encode(a: argparse.Namespace) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
+    from seqlantern.io import read_tsv
     from seqlantern.train import train
 
     _threads(a.threads)
+    spans = (read_tsv(a.penalty_spans, what="penalty spans", ints=("row", "start", "end"))
+             if a.penalty_spans else None)  # fmt: skip
     m = train(a.onehot, a.index, a.targets, a.out_model, a.metrics, a.curve,
               columns=a.columns, task=a.task, name_column=a.name_column,
               architecture=a.architecture, model_kwargs=a.model_options, epochs=a.epochs,
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
               seed=a.seed, device=a.device, max_minutes=a.max_minutes,
-              augment_rc=a.augment_rc)  # fmt: skip
+              augment_rc=a.augment_rc, penalty_spans=spans,
+              penalty_weight=a.penalty_weight)  # fmt: skip
     print(m.to_string(index=False))
 
 
@@ -261,15 +265,34 @@ def cmd_compare_debias(a: argparse.Namespace) -> None:
     index = read_index(a.index)
     y = read_targets(a.targets, index["name"], [a.column], name_column=a.name_column)
     targets = _target_series(y, index["name"])
+    ablation = None
+    if a.model_before and a.model_after and a.onehot:
+        from seqlantern.attribute import resolve_target
+        from seqlantern.debias import ablation_drop
+        from seqlantern.models import load_checkpoint, n_outputs
+
+        x = load_npy(a.onehot, what="one-hot")
+        rows = p0["row"].to_numpy()
+        drops = []
+        for path in (a.model_before, a.model_after):
+            model, meta = load_checkpoint(path)
+            t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
+            drops.append(ablation_drop(model, x, rows, spans, target=t, output=a.output,
+                                       seed=a.seed))  # fmt: skip
+        ablation = (drops[0], drops[1])
     table = compare_debias(
         spans, (load_npy(a.before, what="attribution"), p0),
-        (load_npy(a.after, what="attribution"), p1), targets, a.out)  # fmt: skip
+        (load_npy(a.after, what="attribution"), p1), targets, a.out,
+        ablation=ablation)  # fmt: skip
     d = table.set_index("metric")
     print(f"artifact attribution share {d.loc['artifact_attribution_share', 'before']:.3f} -> "
           f"{d.loc['artifact_attribution_share', 'after']:.3f} (positions: "
           f"{d.loc['artifact_position_fraction', 'before']:.3f}); Pearson on artifact-free "
           f"sequences {d.loc['pearson_artifact_free', 'before']:.3f} -> "
-          f"{d.loc['pearson_artifact_free', 'after']:.3f}")  # fmt: skip
+          f"{d.loc['pearson_artifact_free', 'after']:.3f}" + (
+              f"; ablation drop {d.loc['artifact_ablation_drop', 'before']:.3f} -> "
+              f"{d.loc['artifact_ablation_drop', 'after']:.3f}"
+              if "artifact_ablation_drop" in d.index else ""))  # fmt: skip
 
 
 def _target_series(values: Any, names: Any) -> Any:
@@ -365,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--patience", type=int, default=3)
     s.add_argument("--max-minutes", type=float, default=None)
     s.add_argument("--augment-rc", action="store_true", help="random reverse complements")
+    s.add_argument(
+        "--penalty-spans",
+        help="TSV row/start/end of positions the model must "
+        "not use (attribution penalty; mask-artifacts --out-spans)",
+    )
+    s.add_argument("--penalty-weight", type=float, default=0.0)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=0)
@@ -541,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--targets", required=True, help="measured values (TSV)")
     s.add_argument("--column", required=True, help="target column (the attributed one)")
     s.add_argument("--name-column", default="name")
+    s.add_argument("--onehot", help="with both models: also the ablation drop")
+    s.add_argument("--model-before", help="checkpoint JSON of the original model")
+    s.add_argument("--model-after", help="checkpoint JSON of the debiased model")
+    s.add_argument("--target", default="0", help="output (index or name) for the ablation")
+    s.add_argument("--output", choices=["logit", "activation"], default="logit")
+    s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_compare_debias)
 

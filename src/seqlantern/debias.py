@@ -5,8 +5,15 @@ maps are read. The remedy tested here is the simplest one that removes the short
 the data: find every artifact span in *all* inputs (training included, not only the
 attributed sequences), replace it by a dinucleotide shuffle of itself (same composition,
 no adapter), retrain with identical settings, and attribute the original sequences with
-the new model. The comparison reports how much attribution still lands on artifact spans
-and what the change costs in accuracy on sequences that carry no artifact.
+the new model. The comparison reports how much attribution still lands on artifact spans,
+how much prediction is still lost when the artifacts are destroyed (ablation drop), and
+what the change costs in accuracy on sequences that carry no artifact.
+
+The alternative, an attribution penalty during training (``seqlantern train
+--penalty-spans``, Ross et al. 2017), is available for comparison, with a warning the
+ablation drop makes visible: on the demo it removes 92% of the attribution on adapters
+but only 4% of the ablation drop. A model can keep using a feature while its gradient
+there is flat, so gradient maps alone cannot certify that a shortcut is gone.
 
 Spans are found by exact k-mer hits (default 12-mers, both strands) of the artifact
 library (and, on request, by position for constant regions,
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,12 +172,43 @@ def _share_on_spans(attr: np.ndarray, rows: np.ndarray, spans: pd.DataFrame) -> 
     return on / total, n_on / n_all
 
 
+def ablation_drop(
+    model: Any, x: np.ndarray, rows: np.ndarray, spans: pd.DataFrame, *, target: int = 0,
+    output: str = "logit", shuffles: int = 5, seed: int = 0,
+) -> float:  # fmt: skip
+    """Mean prediction drop when every artifact span of ``rows`` is shuffled.
+
+    The reliance measure that attribution cannot game: a model trained to keep its
+    gradients off the artifact can still use it through flat (saturated) features, and
+    then still loses prediction when the artifact is destroyed.
+    """
+    from seqlantern.shortcuts import predict
+
+    by_row = {int(r): g for r, g in spans.groupby("row")}
+    rows = np.array([r for r in rows if int(r) in by_row], dtype=np.int64)
+    if len(rows) == 0:
+        return float("nan")
+    xo = np.asarray(x[np.sort(rows)], dtype=np.float32)
+    base = predict(model, xo, target=target, output=output)
+    drops = []
+    for k in range(shuffles):
+        xn = xo.copy()
+        for i, r in enumerate(np.sort(rows)):
+            rng = np.random.default_rng([seed, int(r), k])
+            for a, b in zip(by_row[int(r)]["start"], by_row[int(r)]["end"], strict=True):
+                xn[i, :, a:b] = shuffle_onehot(xo[i, :, a:b], rng)
+        drops.append(base - predict(model, xn, target=target, output=output))
+    return float(np.mean(drops))
+
+
 def compare_debias(
     spans: pd.DataFrame,
     before: tuple[np.ndarray, pd.DataFrame],
     after: tuple[np.ndarray, pd.DataFrame],
     targets: pd.Series,
     out: str | Path,
+    *,
+    ablation: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Attribution share on artifact spans and accuracy, original vs debiased model.
 
@@ -189,6 +228,9 @@ def compare_debias(
         share of the positions (the share an artifact-blind model would still show), and
         ``artifact_attribution_excess`` the difference. The two ``*_reduction`` rows hold
         1 - after/before of the share and of the excess.
+    ablation
+        :func:`ablation_drop` of the two models on the sequences with artifacts: the
+        ``artifact_ablation_drop`` row (and its relative reduction).
     """
     (a0, p0), (a1, p1) = before, after
     if not p0["name"].equals(p1["name"]):
@@ -227,5 +269,12 @@ def compare_debias(
          float(pr1[with_art].mean() - pr0[with_art].mean()) if with_art.any() else
          float("nan")),
     ], columns=["metric", "before", "after", "change"])  # fmt: skip
+    if ablation is not None:
+        d0, d1 = ablation
+        table = pd.concat([table, pd.DataFrame([
+            ("artifact_ablation_drop", d0, d1, d1 - d0),
+            ("artifact_ablation_reduction", float("nan"),
+             (d0 - d1) / d0 if d0 > 0 else float("nan"), float("nan")),
+        ], columns=table.columns)], ignore_index=True)  # fmt: skip
     write_tsv(table, out)
     return table

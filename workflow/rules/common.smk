@@ -138,3 +138,16 @@ def attribution_target_column():
     t = config["attribution"]["target"]
     names = config["train"]["targets"]
     return names[int(t)] if str(t).isdigit() else str(t)
+
+
+def debias_training_input():
+    """Training inputs of the debiased model: neutralised, or the originals (penalty)."""
+    if config["debias"]["method"] == "penalty":
+        return "results/encode/onehot.npy"
+    return "results/debias/onehot.npy"
+
+
+def debias_penalty_args(wildcards, input):
+    if config["debias"]["method"] != "penalty":
+        return ""
+    return f"--penalty-spans {q(input.spans)} --penalty-weight {config['debias']['penalty_weight']}"

@@ -31,9 +31,10 @@ if DEBIAS:
 
     rule train_debiased:
         input:
-            onehot="results/debias/onehot.npy",
+            onehot=debias_training_input(),
             index="results/encode/index.tsv",
             targets=targets_input(),
+            spans="results/debias/artifact_spans.tsv",
         output:
             model="results/debias/model.json",
             weights="results/debias/model.safetensors",
@@ -51,6 +52,7 @@ if DEBIAS:
             patience=config["train"]["patience"],
             max_minutes=config["train"]["max_minutes"],
             augment="--augment-rc" if config["train"]["augment_rc"] else "",
+            penalty=debias_penalty_args,
             seed=config["seed"],
             device=config["device"],
         threads: config["threads"]
@@ -71,9 +73,10 @@ if DEBIAS:
             " --architecture {params.architecture} --model-options {params.options}"
             " --epochs {params.epochs} --batch-size {params.batch_size}"
             " --learning-rate {params.learning_rate} --patience {params.patience}"
-            " --max-minutes {params.max_minutes} {params.augment} --seed {params.seed}"
-            " --device {params.device} --threads {threads} --out-model {output.model}"
-            " --metrics {output.metrics} --curve {output.curve} > {log} 2>&1"
+            " --max-minutes {params.max_minutes} {params.augment} {params.penalty}"
+            " --seed {params.seed} --device {params.device} --threads {threads}"
+            " --out-model {output.model} --metrics {output.metrics}"
+            " --curve {output.curve} > {log} 2>&1"
 
     rule attribute_debiased:
         input:
@@ -120,10 +123,16 @@ if DEBIAS:
             after="results/debias/attributions.npy",
             predictions_after="results/debias/predictions.tsv",
             targets=targets_input(),
+            onehot="results/encode/onehot.npy",
+            model_before="results/train/model.json",
+            model_after="results/debias/model.json",
         output:
             comparison="results/debias/comparison.tsv",
         params:
             column=q(attribution_target_column()),
+            target=q(config["attribution"]["target"]),
+            output=config["attribution"]["output"],
+            seed=config["seed"],
             name_column=q(config["data"]["name_column"]),
         log:
             "logs/compare_debias/compare_debias.log",
@@ -140,4 +149,7 @@ if DEBIAS:
             " --before {input.before} --predictions-before {input.predictions_before}"
             " --after {input.after} --predictions-after {input.predictions_after}"
             " --targets {input.targets} --column {params.column}"
-            " --name-column {params.name_column} --out {output.comparison} > {log} 2>&1"
+            " --name-column {params.name_column} --onehot {input.onehot}"
+            " --model-before {input.model_before} --model-after {input.model_after}"
+            " --target {params.target} --output {params.output} --seed {params.seed}"
+            " --out {output.comparison} > {log} 2>&1"
