@@ -135,3 +135,21 @@ def test_attribution_penalty_keeps_gradients_off_masked_positions(tmp_path: Path
         g = g - g.mean(dim=1, keepdim=True)
         share[w] = float((g[:, :, :10] ** 2).sum() / (g**2).sum())
     assert share[10.0] < 0.5 * share[0.0]
+
+
+def test_penalty_inputs_must_match(tmp_path: Path) -> None:
+    from seqlantern.io import SeqlanternError
+    from seqlantern.train import train
+
+    rng = np.random.default_rng(0)
+    fa = tmp_path / "t.fa"
+    write_fasta([(f"s{i}", "".join(rng.choice(list("ACGT"), 40))) for i in range(60)], fa)
+    pd.DataFrame({"name": [f"s{i}" for i in range(60)], "y": rng.normal(size=60)}).to_csv(
+        tmp_path / "y.tsv", sep="\t", index=False)  # fmt: skip
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv")
+    np.save(tmp_path / "other.npy", np.zeros((60, 4, 41), dtype=np.float32))
+    with pytest.raises(SeqlanternError, match="differs"):
+        train(tmp_path / "x.npy", tmp_path / "i.tsv", tmp_path / "y.tsv", tmp_path / "m.json",
+              tmp_path / "m.tsv", tmp_path / "c.png", columns=["y"], epochs=1,
+              penalty_spans=pd.DataFrame({"row": [0], "start": [0], "end": [5]}),
+              penalty_weight=1.0, penalty_onehot=tmp_path / "other.npy")  # fmt: skip

@@ -82,7 +82,7 @@ def cmd_train(a: argparse.Namespace) -> None:
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
               seed=a.seed, device=a.device, max_minutes=a.max_minutes,
               augment_rc=a.augment_rc, penalty_spans=spans,
-              penalty_weight=a.penalty_weight)  # fmt: skip
+              penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot)  # fmt: skip
     print(m.to_string(index=False))
 
 
@@ -394,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
         "not use (attribution penalty; mask-artifacts --out-spans)",
     )
     s.add_argument("--penalty-weight", type=float, default=0.0)
+    s.add_argument(
+        "--penalty-onehot",
+        help="inputs for the penalty when --onehot has the "
+        "artifacts neutralised (the original library)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=0)

@@ -9,11 +9,12 @@ the new model. The comparison reports how much attribution still lands on artifa
 how much prediction is still lost when the artifacts are destroyed (ablation drop), and
 what the change costs in accuracy on sequences that carry no artifact.
 
-The alternative, an attribution penalty during training (``seqlantern train
---penalty-spans``, Ross et al. 2017), is available for comparison, with a warning the
-ablation drop makes visible: on the demo it removes 92% of the attribution on adapters
-but only 4% of the ablation drop. A model can keep using a feature while its gradient
-there is flat, so gradient maps alone cannot certify that a shortcut is gone.
+An attribution penalty during training (``seqlantern train --penalty-spans``, Ross et
+al. 2017) can be added (the workflow's default, ``debias.method: both``: penalty on the
+original inputs, prediction loss on the neutralised ones) or used alone, with a warning
+the ablation drop makes visible: alone, on the demo, it removes 92% of the attribution on
+adapters but only 4% of the ablation drop. A model can keep using a feature while its
+gradient there is flat, so gradient maps alone cannot certify that a shortcut is gone.
 
 Spans are found by exact k-mer hits (default 12-mers, both strands) of the artifact
 library (and, on request, by position for constant regions,

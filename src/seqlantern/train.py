@@ -173,6 +173,7 @@ def train(
     augment_rc: bool = False,
     penalty_spans: pd.DataFrame | None = None,
     penalty_weight: float = 0.0,
+    penalty_onehot: str | Path | None = None,
 ) -> pd.DataFrame:
     """Train a model on the train split, early-stop on valid, report on test.
 
@@ -217,6 +218,12 @@ def train(
         ``penalty_weight`` x the mean squared mean-corrected input gradient (the
         hypothetical contributions of all four bases) at those positions, so the model
         learns predictions that do not depend on them; it costs a second backward pass.
+    penalty_onehot
+        Inputs the penalty is computed on, when they differ from the training inputs:
+        with artifact spans neutralised in ``onehot`` and the original library here, the
+        prediction loss cannot learn the artifact (it is gone from the inputs) and the
+        penalty teaches insensitivity to it (it is present where the gradient is taken),
+        only on the rows that carry a span.
 
     Returns
     -------
@@ -251,6 +258,10 @@ def train(
     history = []
     t0 = time.time()
     xa = np.asarray(x)  # training needs random access; one copy of the training array
+    xp = np.asarray(load_npy(penalty_onehot, what="penalty one-hot")) if penalty_onehot else None
+    if xp is not None and xp.shape != xa.shape:
+        raise SeqlanternError(f"{penalty_onehot}: shape {xp.shape} differs from {onehot} "
+                              f"{xa.shape}")  # fmt: skip
     masks: dict[int, np.ndarray] = {}
     if penalty_spans is not None and penalty_weight > 0:
         for r, g in penalty_spans.groupby("row"):
@@ -276,13 +287,22 @@ def train(
                 if augment_rc:
                     mrows = np.where(flip[:, None], mrows[:, ::-1], mrows)
                 mb = torch.from_numpy(np.ascontiguousarray(mrows)).to(dev)
-                xb.requires_grad_(True)
+                if xp is None:
+                    xg = xb.requires_grad_(True)
+                else:  # the penalty on the original inputs of the rows with spans
+                    keep = mrows.sum(axis=1) > 0
+                    xo = xp[b][keep]
+                    if augment_rc:
+                        xo = np.where(flip[keep][:, None, None], xo[:, ::-1, ::-1], xo)
+                    xg = torch.from_numpy(np.ascontiguousarray(xo)).to(dev).requires_grad_(True)
+                    mb = mb[torch.from_numpy(keep).to(dev)]
             with torch.set_grad_enabled(train_mode):
                 # train on the standardised scale, before the output buffers
                 out = model.standardised(xb)
                 loss = loss_fn(out, yb)
                 if mb is not None:
-                    (g,) = torch.autograd.grad(out.sum(), xb, create_graph=True)
+                    og = out if xp is None else model.standardised(xg)
+                    (g,) = torch.autograd.grad(og.sum(), xg, create_graph=True)
                     g = g - g.mean(dim=1, keepdim=True)
                     pen = ((g**2).sum(dim=1) * mb).sum() / mb.sum().clamp(min=1.0)
                     loss = loss + penalty_weight * pen

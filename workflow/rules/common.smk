@@ -148,6 +148,10 @@ def debias_training_input():
 
 
 def debias_penalty_args(wildcards, input):
-    if config["debias"]["method"] != "penalty":
+    method = config["debias"]["method"]
+    if method == "neutralise":
         return ""
-    return f"--penalty-spans {q(input.spans)} --penalty-weight {config['debias']['penalty_weight']}"
+    args = f"--penalty-spans {q(input.spans)} --penalty-weight {config['debias']['penalty_weight']}"
+    if method == "both":
+        args += f" --penalty-onehot {q(input.original)}"
+    return args

@@ -35,6 +35,7 @@ if DEBIAS:
             index="results/encode/index.tsv",
             targets=targets_input(),
             spans="results/debias/artifact_spans.tsv",
+            original="results/encode/onehot.npy",
         output:
             model="results/debias/model.json",
             weights="results/debias/model.safetensors",
