@@ -341,6 +341,18 @@ def cmd_report(a: argparse.Namespace) -> None:
                   dataset=a.dataset, debias=a.debias)  # fmt: skip
 
 
+def _add_model_args(s: argparse.ArgumentParser) -> None:
+    """Options that load a model (ours or a foreign one) and pick the output explained."""
+    s.add_argument("--model", help="seqlantern checkpoint JSON")
+    s.add_argument("--import-path", help="foreign model class, package.module:Class")
+    s.add_argument("--weights", help="foreign model weights (.safetensors or state dict)")
+    s.add_argument("--model-kwargs", type=_json, default={})
+    s.add_argument("--model-targets", type=_csv, default=[])
+    s.add_argument("--task", choices=["regression", "binary"], default="regression")
+    s.add_argument("--target", default="0", help="output index or target name")
+    s.add_argument("--output", choices=["logit", "activation"], default="logit")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(prog="seqlantern", description=__doc__.splitlines()[0])
@@ -410,14 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("attribute", help="gradient x input maps for chosen sequences")
     s.add_argument("--onehot", required=True)
     s.add_argument("--index", required=True)
-    s.add_argument("--model", help="seqlantern checkpoint JSON")
-    s.add_argument("--import-path", help="foreign model class, package.module:Class")
-    s.add_argument("--weights", help="foreign model weights (.safetensors or state dict)")
-    s.add_argument("--model-kwargs", type=_json, default={})
-    s.add_argument("--model-targets", type=_csv, default=[])
-    s.add_argument("--task", choices=["regression", "binary"], default="regression")
-    s.add_argument("--target", default="0", help="output index or target name")
-    s.add_argument("--output", choices=["logit", "activation"], default="logit")
+    _add_model_args(s)
     s.add_argument("--no-correction", action="store_true", help="skip gradient correction")
     s.add_argument("--which", default="test", help="all, train, valid or test")
     s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")
@@ -522,14 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--elements", required=True, help="elements table from annotate")
     s.add_argument("--groups", required=True, help="groups table from annotate")
     s.add_argument("--predictions", required=True, help="predictions.tsv of attribute")
-    s.add_argument("--model", help="seqlantern checkpoint JSON")
-    s.add_argument("--import-path", help="foreign model class, package.module:Class")
-    s.add_argument("--weights", help="foreign model weights (.safetensors or state dict)")
-    s.add_argument("--model-kwargs", type=_json, default={})
-    s.add_argument("--model-targets", type=_csv, default=[])
-    s.add_argument("--task", choices=["regression", "binary"], default="regression")
-    s.add_argument("--target", default="0", help="output index or target name")
-    s.add_argument("--output", choices=["logit", "activation"], default="logit")
+    _add_model_args(s)
     s.add_argument("--shuffles", type=int, default=5, help="ablations per element")
     s.add_argument("--backgrounds", type=int, default=10, help="insertion backgrounds")
     s.add_argument(
