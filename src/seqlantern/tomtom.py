@@ -237,14 +237,26 @@ def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
     f_hi = np.empty(m, dtype=np.int64)
     med = np.empty(m, dtype=np.int64)
     cnt = np.empty(n_bins + 1, dtype=np.int64)
+    cnt4 = np.empty((4, n_bins + 1), dtype=np.int64)
     for i in range(m):
-        cnt[:] = 0
         row = sbuf[i]
         grow = g[i]
         for j in range(c):  # vectorised; the histogram is a separate (scalar) pass
             grow[j] = min(np.int32((row[j] - lo_s) * scale + 0.5), n_bins)
-        for j in range(c):
-            cnt[grow[j]] += 1
+        # four interleaved counters: consecutive equal bins do not wait on each other
+        cnt4[:] = 0
+        j = 0
+        while j + 4 <= c:
+            cnt4[0, grow[j]] += 1
+            cnt4[1, grow[j + 1]] += 1
+            cnt4[2, grow[j + 2]] += 1
+            cnt4[3, grow[j + 3]] += 1
+            j += 4
+        while j < c:
+            cnt4[0, grow[j]] += 1
+            j += 1
+        for b in range(n_bins + 1):
+            cnt[b] = cnt4[0, b] + cnt4[1, b] + cnt4[2, b] + cnt4[3, b]
         acc = 0
         med[i] = -1
         f_lo[i] = -1
@@ -316,11 +328,10 @@ def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
         grow = g[i]
         base = m - 1 - i
         for t in range(k2):
+            d0 = seg[t] + base
             st = starts[t]
-            dst = tot[seg[t] + base : seg[t] + base + widths[t]]
-            src = grow[st : st + widths[t]]
             for j in range(widths[t]):
-                dst[j] += src[j]
+                tot[d0 + j] += grow[st + j]
     for t in range(k2):
         n = widths[t]
         k = t if t < kk else t - kk
