@@ -14,7 +14,8 @@ sequence), so maps on the probability scale shrink exactly where the model is su
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,24 @@ def resolve_target(target: int | str, names: list[str] | None, n_outputs: int) -
             f"attribution target {t} is out of range (model has {n_outputs} outputs)"
         )
     return t % n_outputs
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    """Parameters stop requiring gradients for the duration (restored afterwards).
+
+    Attribution needs gradients with respect to the input only; with the weights frozen,
+    autograd skips the weight-gradient half of every layer's backward pass (about 1.4x
+    faster on the default model).
+    """
+    flags = [p.requires_grad for p in model.parameters()]
+    try:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, f in zip(model.parameters(), flags, strict=True):
+            p.requires_grad_(f)
 
 
 def gradient_x_input(
@@ -74,11 +93,12 @@ def gradient_x_input(
     raw predictions (N, T).
     """
     x = x.detach().clone().requires_grad_(True)
-    out = model(x)
-    y = out[:, target]
-    if output == "activation":
-        y = torch.sigmoid(y)
-    (grad,) = torch.autograd.grad(y.sum(), x)
+    with frozen(model):
+        out = model(x)
+        y = out[:, target]
+        if output == "activation":
+            y = torch.sigmoid(y)
+        (grad,) = torch.autograd.grad(y.sum(), x)
     if correct:
         grad = grad - grad.mean(dim=1, keepdim=True)
     if hypothetical:
@@ -102,6 +122,10 @@ def attribute(
     device: str = "cpu",
     transform: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     out_hypothetical: str | Path | None = None,
+    method: str = "gradient_x_input",
+    steps: int = 32,
+    references: int = 8,
+    seed: int = 0,
 ) -> None:
     """Attribute ``onehot[rows]`` and stream the maps to ``out_npy`` chunk by chunk.
 
@@ -132,7 +156,12 @@ def attribute(
         Optional ``.npy`` for the hypothetical contributions (the corrected gradient at all
         four bases), which describe what the model would prefer at each position and make
         better motif queries than the observed sequence alone.
+    method, steps, references, seed
+        Attribution method (:data:`seqlantern.methods.METHODS`; default gradient x input)
+        and its options (integration steps, shuffled references, their seed).
     """
+    from seqlantern.methods import hypothetical, observed
+
     if output not in ("logit", "activation"):
         raise SeqlanternError(f"attribution.output {output!r} must be logit or activation")
     model = model.to(device).eval()
@@ -149,9 +178,18 @@ def attribute(
             if transform is not None:
                 xn = transform(xn, np.arange(i, i + len(b)))
             xb = torch.from_numpy(xn).to(device)
-            grad, pr = gradient_x_input(model, xb, target=target, output=output,
-                                        correct=correct, hypothetical=True)  # fmt: skip
-            out[i : i + len(b)] = (grad * xb).float().cpu().numpy()
+            if method == "gradient_x_input":
+                grad, pr = gradient_x_input(model, xb, target=target, output=output,
+                                            correct=correct, hypothetical=True)  # fmt: skip
+                obs = grad * xb
+            else:
+                grad = hypothetical(method, model, xb, target=target, output=output,
+                                    correct=correct, steps=steps, references=references,
+                                    seed=seed + i)  # fmt: skip
+                obs = observed(method, grad, xb)
+                with torch.no_grad():
+                    pr = model(xb)
+            out[i : i + len(b)] = obs.float().cpu().numpy()
             if hyp is not None:
                 hyp[i : i + len(b)] = grad.float().cpu().numpy()
             preds.append(pr.float().cpu().numpy())

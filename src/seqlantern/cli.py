@@ -121,7 +121,8 @@ def cmd_attribute(a: argparse.Namespace) -> None:
     t = resolve_target(a.target, meta.get("targets"), n_out)
     options = {"target": t, "target_names": meta.get("targets"), "output": a.output,
                "correct": not a.no_correction, "batch_size": a.batch_size,
-               "device": resolve_device(a.device)}  # fmt: skip
+               "device": resolve_device(a.device), "method": a.method, "steps": a.steps,
+               "references": a.references}  # fmt: skip
     names = index["name"].iloc[rows].tolist()
     if a.shuffles:
         attribute_controls(model, x, rows, names, a.out, a.predictions, shuffles=a.shuffles,
@@ -424,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--index", required=True)
     _add_model_args(s)
     s.add_argument("--no-correction", action="store_true", help="skip gradient correction")
+    s.add_argument("--method", default="gradient_x_input",
+                   choices=["gradient_x_input", "saliency", "integrated_gradients",
+                            "expected_gradients", "ism", "grad_cam"])  # fmt: skip
+    s.add_argument("--steps", type=int, default=32, help="integration steps (IG, EG)")
+    s.add_argument(
+        "--references", type=int, default=8, help="shuffled references (expected gradients)"
+    )
     s.add_argument("--which", default="test", help="all, train, valid or test")
     s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")
     s.add_argument("--shuffles", type=int, default=0,

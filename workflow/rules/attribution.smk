@@ -14,6 +14,7 @@ rule attribute_sequences:
         output=config["attribution"]["output"],
         correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
         batch_size=config["attribution"]["batch_size"],
+        method=method_args(),
         device=config["device"],
         seed=config["seed"],
     threads: config["threads"]
@@ -30,7 +31,8 @@ rule attribute_sequences:
     shell:
         "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
         " {params.selection} --target {params.target} --output {params.output}"
-        " {params.correction} --batch-size {params.batch_size} --device {params.device}"
+        " {params.correction} {params.method} --batch-size {params.batch_size}"
+        " --device {params.device}"
         " --threads {threads} --seed {params.seed} --out {output.attributions}"
         " --hypothetical {output.hypothetical}"
         " --predictions {output.predictions} > {log} 2>&1"
@@ -51,6 +53,7 @@ rule attribute_controls:
         output=config["attribution"]["output"],
         correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
         batch_size=config["attribution"]["batch_size"],
+        method=method_args(),
         shuffles=config["seqlets"]["shuffles"],
         device=config["device"],
         seed=config["seed"],
@@ -68,7 +71,8 @@ rule attribute_controls:
     shell:
         "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
         " {params.selection} --target {params.target} --output {params.output}"
-        " {params.correction} --batch-size {params.batch_size} --device {params.device}"
+        " {params.correction} {params.method} --batch-size {params.batch_size}"
+        " --device {params.device}"
         " --threads {threads} --seed {params.seed} --shuffles {params.shuffles}"
         " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
 

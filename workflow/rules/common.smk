@@ -155,3 +155,9 @@ def debias_penalty_args(wildcards, input):
     if method == "both":
         args += f" --penalty-onehot {q(input.original)}"
     return args
+
+
+def method_args():
+    """Attribution method options for `seqlantern attribute`."""
+    a = config["attribution"]
+    return f"--method {a['method']} --steps {a['steps']} --references {a['references']}"

@@ -95,6 +95,7 @@ if DEBIAS:
                 "" if config["attribution"]["gradient_correction"] else "--no-correction"
             ),
             batch_size=config["attribution"]["batch_size"],
+            method=method_args(),
             device=config["device"],
             seed=config["seed"],
         threads: config["threads"]
@@ -111,7 +112,8 @@ if DEBIAS:
         shell:
             "seqlantern attribute --onehot {input.onehot} --index {input.index}"
             " --model {input.model} {params.selection} --target {params.target}"
-            " --output {params.output} {params.correction} --batch-size {params.batch_size}"
+            " --output {params.output} {params.correction} {params.method}"
+            " --batch-size {params.batch_size}"
             " --device {params.device} --threads {threads} --seed {params.seed}"
             " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
 

@@ -1,0 +1,127 @@
+"""Attribution methods against independent oracles (captum, naive ISM)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from seqlantern.methods import (
+    METHODS,
+    expected_gradients,
+    grad_cam,
+    hypothetical,
+    integrated_gradients,
+    ism,
+    observed,
+    saliency,
+)
+from seqlantern.models import SeqCNN
+from seqlantern.shuffle import shuffle_onehot
+
+captum_attr = pytest.importorskip("captum.attr")
+
+
+def _model(**kw: object) -> SeqCNN:
+    torch.manual_seed(0)
+    m = SeqCNN(1, length=40, filters=[8], kernel_sizes=[7], dense=8, **kw)  # type: ignore[arg-type]
+    with torch.no_grad():  # non-trivial output buffers
+        m.output_scale.fill_(1.7)
+        m.output_shift.fill_(0.3)
+    return m.eval()
+
+
+def _x(n: int = 3, length: int = 40, seed: int = 1) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+                            .transpose(0, 2, 1).copy())  # fmt: skip
+
+
+def test_saliency_matches_captum() -> None:
+    m, x = _model(), _x()
+    ref = captum_attr.Saliency(m).attribute(x, target=0, abs=True)
+    assert torch.allclose(saliency(m, x), ref, atol=1e-6)
+
+
+def test_integrated_gradients_matches_captum_and_completeness() -> None:
+    m, x = _model(), _x()
+    ours = integrated_gradients(m, x, steps=64)
+    ref = captum_attr.IntegratedGradients(m).attribute(
+        x, baselines=torch.zeros_like(x), target=0, n_steps=64, method="riemann_middle"
+    )
+    assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    # completeness: contributions sum to f(x) - f(0)
+    with torch.no_grad():
+        gap = (m(x) - m(torch.zeros_like(x)))[:, 0]
+    assert torch.allclose(ours.sum(dim=(1, 2)), gap, rtol=0.05, atol=0.05)
+
+
+def test_expected_gradients_is_captum_ig_averaged_over_shuffles() -> None:
+    m, x = _model(), _x()
+    ours = expected_gradients(m, x, references=3, steps=16, seed=4)
+    rng = np.random.default_rng(4)
+    ig = captum_attr.IntegratedGradients(m)
+    total = torch.zeros_like(x)
+    for _ in range(3):
+        refs = torch.from_numpy(np.stack([shuffle_onehot(s, rng) for s in x.numpy()])
+                                .astype(np.float32))  # fmt: skip
+        total += ig.attribute(x, baselines=refs, target=0, n_steps=16, method="riemann_middle")
+    assert torch.allclose(ours, total / 3, rtol=1e-4, atol=1e-5)
+    obs = observed("expected_gradients", ours, x)
+    assert torch.allclose(obs.sum(dim=1), ours.sum(dim=1), atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{}, {"first_activation": "relu"}, {"batch_norm": True}])
+def test_fast_ism_equals_naive(kw: dict) -> None:
+    m, x = _model(**kw), _x()
+    if kw.get("batch_norm"):
+        with torch.no_grad():  # non-trivial running statistics
+            m.body[1].running_mean.uniform_(-0.5, 0.5)
+            m.body[1].running_var.uniform_(0.5, 2.0)
+    fast = ism(m, x, fast=True)
+    naive = ism(m, x, fast=False)
+    assert (fast - naive).abs().max() < 1e-5
+    # the observed base's raw effect is 0: centring leaves minus the mean of the others
+    assert torch.allclose(fast.sum(dim=1), torch.zeros(x.shape[0], x.shape[2]), atol=1e-5)
+
+
+def test_fast_ism_is_faster_on_200bp() -> None:
+    torch.manual_seed(0)
+    m = SeqCNN(1, length=200, filters=[64], kernel_sizes=[15], dense=32).eval()
+    x = _x(2, 200)
+    ism(m, x[:1], fast=True)
+    t = time.perf_counter()
+    ism(m, x, fast=True)
+    fast = time.perf_counter() - t
+    t = time.perf_counter()
+    ism(m, x, fast=False)
+    naive = time.perf_counter() - t
+    assert naive > 2 * fast  # the benchmark script measures the real ratio
+
+
+def test_grad_cam_and_dispatch() -> None:
+    m, x = _model(), _x()
+    cam = grad_cam(m, x)
+    assert cam.shape == x.shape and (cam >= 0).all()
+    for method in METHODS:
+        h = hypothetical(method, m, x, steps=8, references=2)
+        assert h.shape == x.shape and torch.isfinite(h).all()
+    with pytest.raises(Exception, match="unknown"):
+        hypothetical("lime", m, x)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "ism"])
+def test_attribute_stage_with_method(tmp_path, method: str) -> None:  # type: ignore[no-untyped-def]
+    from seqlantern.attribute import attribute
+
+    m, x = _model(), _x(5)
+    attribute(m, x.numpy(), np.arange(5), [f"s{i}" for i in range(5)], tmp_path / "a.npy",
+              tmp_path / "p.tsv", out_hypothetical=tmp_path / "h.npy", method=method,
+              steps=8, batch_size=2)  # fmt: skip
+    a, h = np.load(tmp_path / "a.npy"), np.load(tmp_path / "h.npy")
+    assert a.shape == h.shape == x.shape
+    assert np.all(a[x.numpy() == 0] == 0)  # only observed bases carry the map
+    expected = observed(method, torch.from_numpy(h), x).numpy()
+    assert np.allclose(a, expected, atol=1e-6)
