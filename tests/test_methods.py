@@ -125,3 +125,25 @@ def test_attribute_stage_with_method(tmp_path, method: str) -> None:  # type: ig
     assert np.all(a[x.numpy() == 0] == 0)  # only observed bases carry the map
     expected = observed(method, torch.from_numpy(h), x).numpy()
     assert np.allclose(a, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{}, {"first_activation": "relu"}, {"batch_norm": True}])
+@pytest.mark.parametrize("output", ["logit", "activation"])
+def test_fast_input_gradient_equals_autograd(kw: dict, output: str) -> None:
+    from seqlantern.attribute import _fast_input_gradient, frozen
+
+    m, x = _model(**kw), _x(6)
+    if kw.get("batch_norm"):
+        with torch.no_grad():
+            m.body[1].running_mean.uniform_(-0.5, 0.5)
+            m.body[1].running_var.uniform_(0.5, 2.0)
+            m.body[1].weight.uniform_(0.5, 1.5)
+    fast = _fast_input_gradient(m, x, 0, output)
+    assert fast is not None
+    xx = x.clone().requires_grad_(True)
+    with frozen(m):
+        y = m(xx)[:, 0]
+        y = torch.sigmoid(y) if output == "activation" else y
+        (g,) = torch.autograd.grad(y.sum(), xx)
+    assert torch.allclose(fast[0], g, atol=1e-5, rtol=1e-4)
+    assert torch.allclose(fast[1], m(x).detach(), atol=1e-6)

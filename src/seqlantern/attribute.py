@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,84 @@ def frozen(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+def _bn_scale(bn: nn.BatchNorm1d) -> torch.Tensor:
+    """Per-channel slope of a batch-norm layer in eval mode: weight / sqrt(var + eps)."""
+    var: torch.Tensor = bn.running_var  # type: ignore[assignment]
+    return bn.weight / torch.sqrt(var + bn.eps)
+
+
+def _fast_input_gradient(
+    model: nn.Module, x: torch.Tensor, target: int, output: str
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Input gradient of a one-convolution :class:`SeqCNN` with a global max pool, exactly.
+
+    Through a global max pool the gradient reaches each channel only at its maximum, so
+    the input gradient is a sum of the channels' kernels placed at their maxima, scaled
+    by the head's gradient and the activation's slope there. Only the forward
+    convolution is computed in full; the backward convolution is replaced by a scatter of
+    ``channels x kernel`` values (about 2x faster than autograd on the default model;
+    checked equal to autograd in the tests). Returns ``None`` for other models.
+    """
+    from seqlantern.methods import _fast_ism_layers
+    from seqlantern.models import Exp
+
+    layers = _fast_ism_layers(model)
+    if layers is None:
+        return None
+    conv, bn, act = layers
+    if not isinstance(act, (Exp, nn.ReLU)):
+        return None
+    with torch.no_grad():
+        z = conv(x)
+        # The activation (exp or ReLU) is monotone and batch norm in eval mode is affine
+        # per channel, so each channel's maximum sits at the maximum of z (or at its
+        # minimum where the batch-norm scale is negative): no need to activate every
+        # position. Ties only occur where the slope is 0, so the gradient is unchanged.
+        bn_scale = _bn_scale(bn) if bn is not None else None
+        if bn_scale is not None:
+            sign = torch.sign(bn_scale)
+            sign = torch.where(sign == 0, torch.ones_like(sign), sign)[None, :, None]
+            _, idx = (z * sign).max(dim=2, keepdim=True)
+        else:
+            _, idx = z.max(dim=2, keepdim=True)
+        zsel = torch.gather(z, 2, idx)
+        zb = bn(zsel) if bn is not None else zsel
+        pooled = act(zb)
+    p = pooled.detach().requires_grad_(True)
+    with frozen(model), torch.enable_grad():
+        head: Any = model.head
+        scale: torch.Tensor = model.output_scale  # type: ignore[assignment]
+        shift: torch.Tensor = model.output_shift  # type: ignore[assignment]
+        out = head(p) * scale + shift
+        y = out[:, target]
+        if output == "activation":
+            y = torch.sigmoid(y)
+        (g_pool,) = torch.autograd.grad(y.sum(), p)
+    with torch.no_grad():
+        zi = zb  # pre-activation at each channel's maximum
+        if isinstance(act, Exp):
+            slope = torch.where(zi <= 20.0, torch.exp(torch.clamp(zi, max=20.0)),
+                                torch.zeros_like(zi))  # fmt: skip
+        else:
+            slope = (zi > 0).to(zi.dtype)
+        coef = (g_pool * slope)[:, :, 0]  # (N, C)
+        if bn_scale is not None:
+            coef = coef * bn_scale[None]
+        w = conv.weight  # (C, 4, k)
+        n, c = coef.shape
+        k = w.shape[2]
+        pad = conv.padding[0] if isinstance(conv.padding, tuple) else 0
+        length = x.shape[2]
+        contrib = coef[:, :, None, None] * w[None]  # (N, C, 4, k)
+        pos = idx[:, :, 0, None] - pad + torch.arange(k, device=x.device)  # (N, C, k)
+        buf = torch.zeros(n, 4, length + 2 * k, dtype=x.dtype, device=x.device)
+        index = (pos + k).clamp(0, length + 2 * k - 1)  # outside positions go to margins
+        src = contrib.permute(0, 2, 1, 3).reshape(n, 4, c * k)
+        buf.scatter_add_(2, index.reshape(n, 1, c * k).expand(n, 4, c * k), src)
+        grad = buf[:, :, k : k + length]
+    return grad, out.detach()
+
+
 def gradient_x_input(
     model: nn.Module,
     x: torch.Tensor,
@@ -92,13 +171,17 @@ def gradient_x_input(
     Attributions (N, 4, L) (zero except at observed bases, unless ``hypothetical``) and the
     raw predictions (N, T).
     """
-    x = x.detach().clone().requires_grad_(True)
-    with frozen(model):
-        out = model(x)
-        y = out[:, target]
-        if output == "activation":
-            y = torch.sigmoid(y)
-        (grad,) = torch.autograd.grad(y.sum(), x)
+    fast = _fast_input_gradient(model, x, target, output)
+    if fast is not None:
+        grad, out = fast
+    else:
+        x = x.detach().clone().requires_grad_(True)
+        with frozen(model):
+            out = model(x)
+            y = out[:, target]
+            if output == "activation":
+                y = torch.sigmoid(y)
+            (grad,) = torch.autograd.grad(y.sum(), x)
     if correct:
         grad = grad - grad.mean(dim=1, keepdim=True)
     if hypothetical:

@@ -125,7 +125,9 @@ def expected_gradients(
     return total / references
 
 
-def _fast_ism_layers(model: nn.Module) -> tuple[nn.Conv1d, nn.Module | None, nn.Module] | None:
+def _fast_ism_layers(
+    model: nn.Module,
+) -> tuple[nn.Conv1d, nn.BatchNorm1d | None, nn.Module] | None:
     """(conv, batch norm or None, activation) for a :class:`SeqCNN` with one conv block
     and a global max pool (its forward is known: head(body(x)) x scale + shift)."""
     from seqlantern.models import SeqCNN
@@ -168,7 +170,7 @@ def _ism_naive(
 
 def _ism_fast(
     model: nn.Module, x: torch.Tensor, target: int, output: str,
-    layers: tuple[nn.Conv1d, nn.Module | None, nn.Module],
+    layers: tuple[nn.Conv1d, nn.BatchNorm1d | None, nn.Module],
 ) -> torch.Tensor:  # fmt: skip
     conv, bn, act = layers
     head: Callable[[torch.Tensor], torch.Tensor] = model.head  # type: ignore[assignment]
@@ -179,41 +181,49 @@ def _ism_fast(
     out = torch.zeros_like(x)
     with torch.no_grad():
         ref_out = _output(model, x, target, output)
-        pre = conv(x)  # (N, C, L') before activation
+        pre = conv(x)  # (N, C, L') before batch norm and activation
         lp = pre.shape[2]
+        # Batch norm (eval) is affine per channel and the activation monotone, so the
+        # pooled maximum of a channel sits at the maximum of s * z, s = the sign of the
+        # batch-norm slope (1 without batch norm): work on s * z, activate the winners.
+        if bn is not None:
+            var: torch.Tensor = bn.running_var  # type: ignore[assignment]
+            sgn = torch.sign(bn.weight / torch.sqrt(var + bn.eps))
+            sgn = torch.where(sgn == 0, torch.ones_like(sgn), sgn)
+        else:
+            sgn = torch.ones(w.shape[0], device=x.device)
+        pos = torch.arange(length, device=x.device)
+        taps = torch.arange(k, device=x.device)
+        jj = pos[:, None] + pad - taps[None, :]  # (L, k): output j seeing p through tap t
+        valid = (jj >= 0) & (jj < lp)
+        jc = jj.clamp(0, lp - 1)
+        j0 = (pos + pad - k + 1).clamp(min=0)  # first / last output touched by p
+        j1 = (pos + pad).clamp(max=lp - 1)
+        scale: torch.Tensor = model.output_scale  # type: ignore[assignment]
+        shift: torch.Tensor = model.output_shift  # type: ignore[assignment]
+        wt = w.permute(1, 0, 2)  # (4, C, k)
+        neg = torch.tensor(-torch.inf, device=x.device)
         for i in range(n):
             xi = x[i]
-            obs = xi.argmax(dim=0)  # observed base (all-zero columns: treated as base 0)
-            has = xi.sum(dim=0) > 0
-            z = pre[i]  # (C, L')
-            a = act(bn(z[None])[0] if bn is not None else z)
-            # prefix / suffix maxima of the activations over positions
-            pref = torch.cummax(a, dim=1).values
-            suf = torch.flip(torch.cummax(torch.flip(a, [1]), dim=1).values, [1])
-            pooled = []
-            for p in range(length):
-                j0 = max(p + pad - k + 1, 0)
-                j1 = min(p + pad, lp - 1)
-                if j1 < j0:
-                    pooled.append(a.max(dim=1).values[None].repeat(4, 1))
-                    continue
-                js = torch.arange(j0, j1 + 1, device=x.device)
-                taps = p + pad - js  # kernel tap that sees position p from output j
-                old = w[:, obs[p], taps] * has[p]  # (C, nj)
-                new = w[:, :, taps].permute(1, 0, 2)  # (4, C, nj)
-                zz = z[:, j0 : j1 + 1][None] - old[None] + new  # (4, C, nj)
-                if bn is not None:
-                    zz = bn(zz)
-                aw = act(zz).max(dim=2).values  # (4, C)
-                rest = torch.full_like(aw[0], -torch.inf)
-                if j0 > 0:
-                    rest = torch.maximum(rest, pref[:, j0 - 1])
-                if j1 < lp - 1:
-                    rest = torch.maximum(rest, suf[:, j1 + 1])
-                pooled.append(torch.maximum(aw, rest[None]))
-            pool = torch.stack(pooled).reshape(length * 4, -1)[:, :, None]  # (4L, C, 1)
-            scale: torch.Tensor = model.output_scale  # type: ignore[assignment]
-            shift: torch.Tensor = model.output_shift  # type: ignore[assignment]
+            obs = xi.argmax(dim=0)
+            has = (xi.sum(dim=0) > 0).to(w.dtype)
+            sz = pre[i] * sgn[:, None]  # (C, L')
+            # maxima of s*z outside each window, from prefix and suffix maxima
+            pref = torch.cummax(sz, dim=1).values
+            suf = torch.flip(torch.cummax(torch.flip(sz, [1]), dim=1).values, [1])
+            left = torch.where(j0 > 0, pref[:, (j0 - 1).clamp(min=0)], neg)  # (C, L)
+            right = torch.where(j1 < lp - 1, suf[:, (j1 + 1).clamp(max=lp - 1)], neg)
+            rest = torch.maximum(left, right).T  # (L, C)
+            # z in each window after each substitution: z - w[obs] + w[b], per tap
+            zw = pre[i][:, jc]  # (C, L, k)
+            old = wt[obs][:, :, :] * has[:, None, None]  # (L, C, k)
+            zz = zw.permute(1, 0, 2)[:, None] - old[:, None] + wt[None]  # (L, 4, C, k)
+            szz = torch.where(valid[:, None, None, :], zz * sgn[None, None, :, None], neg)
+            best = torch.maximum(szz.max(dim=3).values, rest[:, None, :])  # (L, 4, C)
+            zbest = best * sgn[None, None, :]
+            if bn is not None:
+                zbest = bn(zbest.reshape(length * 4, -1, 1))[:, :, 0].reshape(length, 4, -1)
+            pool = act(zbest).reshape(length * 4, -1, 1)
             y = head(pool)[:, target] * scale[target] + shift[target]
             if output == "activation":
                 y = torch.sigmoid(y)
