@@ -18,6 +18,7 @@ def _config(tmp: Path, **over: object) -> Path:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["demo"].update(n=800, motifs=str(ROOT / cfg["demo"]["motifs"]))
     cfg["train"].update(epochs=2, options={"filters": [16], "dense": 8})
+    cfg["diagnostics"].update(sequences=8, methods=["gradient_x_input", "ism"])
     cfg["annotate"].update(
         motifs=str(ROOT / "resources/motifs/demo_motifs.meme"),
         families=str(ROOT / cfg["annotate"]["families"]),
@@ -46,6 +47,7 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
               "logs/train_model/train_model.log", "results/annotate/constant.tsv",
               "results/shortcuts/elements.tsv", "results/shortcuts/dataset.tsv",
               "results/debias/comparison.tsv", "logs/train_debiased/train_debiased.log",
+              "results/methods/comparison.tsv", "results/methods/erf.tsv",
               "benchmarks/attribute_sequences/attribute_sequences.tsv"):  # fmt: skip
         assert (tmp_path / f).is_file(), f
     ev = (tmp_path / "results/evaluate/evaluation.tsv").read_text()

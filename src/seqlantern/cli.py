@@ -305,6 +305,48 @@ def _target_series(values: Any, names: Any) -> Any:
     return pd.Series(v, index=list(names))
 
 
+def cmd_compare_methods(a: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from seqlantern.attribute import resolve_target
+    from seqlantern.diagnostics import compare_methods, effective_receptive_field
+    from seqlantern.encode import names_subset, read_index
+    from seqlantern.io import atomic_outputs, load_npy
+    from seqlantern.methods import METHODS
+    from seqlantern.models import load_model, n_outputs
+
+    _threads(a.threads)
+    torch.manual_seed(a.seed)
+    unknown = [m for m in a.methods if m not in METHODS]
+    if unknown or len(a.methods) < 2:
+        raise SeqlanternError(f"compare-methods: give 2+ methods of {list(METHODS)} "
+                              f"(unknown: {unknown})")  # fmt: skip
+    model, meta = load_model(_model_spec(a))
+    model.eval()
+    index = read_index(a.index)
+    x = load_npy(a.onehot, what="one-hot")
+    rows = names_subset(index, a.which)
+    if len(rows) == 0:
+        raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
+    rng = np.random.default_rng(a.seed)
+    rows = np.sort(rng.choice(rows, size=min(a.n, len(rows)), replace=False))
+    xs = np.asarray(x[rows], dtype=np.float32)
+    t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
+    table, curves = compare_methods(model, xs, methods=a.methods, target=t, output=a.output,
+                                    steps=a.steps, references=a.references,
+                                    seed=a.seed)  # fmt: skip
+    profile, erf = effective_receptive_field(model, x.shape[2], seed=a.seed)
+    outs = (a.out_table, a.out_curves, a.out_erf, a.out_erf_profile)
+    with atomic_outputs(*outs) as tmps:
+        for df, tmp in zip((table, curves, erf, profile), tmps, strict=True):
+            pd.DataFrame(df).to_csv(tmp, sep="\t", index=False, float_format="%.5g")
+    print(f"{len(rows)} sequences; methods by deletion-curve gain: "
+          + ", ".join(f"{m} {g:.3f}" for m, g in zip(table["method"], table["deletion_gain"],
+                                                        strict=True)))  # fmt: skip
+
+
 def cmd_export(a: argparse.Namespace) -> None:
     from seqlantern.export import export
 
@@ -339,7 +381,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   attributions=a.attributions, predictions=a.predictions, motifs=a.motifs,
                   metrics=a.metrics, curve=a.curve, evaluation=a.evaluation,
                   config=a.config, examples=a.examples, groups=a.groups,
-                  dataset=a.dataset, debias=a.debias)  # fmt: skip
+                  dataset=a.dataset, debias=a.debias, methods=a.methods, curves=a.curves,
+                  erf=a.erf, erf_profile=a.erf_profile)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -590,6 +633,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_compare_debias)
 
+    s = sub.add_parser("compare-methods",
+                       help="faithfulness, stability and ISM agreement of 2+ methods")  # fmt: skip
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    _add_model_args(s)
+    s.add_argument("--methods", type=_csv, required=True, help="comma-separated methods")
+    s.add_argument("--which", default="test", help="all, train, valid or test")
+    s.add_argument("--n", type=int, default=64, help="sequences compared (seeded sample)")
+    s.add_argument("--steps", type=int, default=32)
+    s.add_argument("--references", type=int, default=8)
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out-table", required=True)
+    s.add_argument("--out-curves", required=True)
+    s.add_argument("--out-erf", required=True)
+    s.add_argument("--out-erf-profile", required=True)
+    s.set_defaults(func=cmd_compare_methods)
+
     s = sub.add_parser("export", help="BED6+ files of candidates, artifacts and all elements")
     s.add_argument("--elements", required=True)
     s.add_argument("--index", required=True)
@@ -631,6 +692,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--groups", help="groups table from annotate --groups")
     s.add_argument("--dataset", help="dataset-level shortcut figures (shortcuts --out-dataset)")
     s.add_argument("--debias", help="compare-debias table")
+    s.add_argument("--methods", help="compare-methods table")
+    s.add_argument("--curves", help="compare-methods faithfulness curves")
+    s.add_argument("--erf", help="compare-methods receptive-field summary")
+    s.add_argument("--erf-profile", help="compare-methods receptive-field profiles")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
     return p

@@ -105,6 +105,10 @@ def render_report(
     groups: str | Path | None = None,
     dataset: str | Path | None = None,
     debias: str | Path | None = None,
+    methods: str | Path | None = None,
+    curves: str | Path | None = None,
+    erf: str | Path | None = None,
+    erf_profile: str | Path | None = None,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
@@ -139,6 +143,45 @@ def render_report(
             + f"; <b>{n_short}</b> artifact elements are shortcuts (the prediction depends "
             "on them).</p>"
         )  # fmt: skip
+    # attribution methods compared: which map to trust, on evidence
+    if methods and Path(methods).is_file():
+        mt = read_tsv(methods, what="method comparison")
+        parts.append(
+            "<h2>Attribution methods compared</h2><p>Same model, same sequences. "
+            "Deletion/insertion gain: area between the random-order curve and the map-order "
+            "curve (higher = more faithful); stability: correlation of maps under reverse "
+            "complement, 1-5 bp shifts and 3 mutations away from the top positions; ISM "
+            "agreement: top-10 overlap and sign disagreement with in-silico mutagenesis. "
+            "Rows are ranked by deletion gain.</p>" + _table(mt))  # fmt: skip
+        if curves and Path(curves).is_file():
+            cv = read_tsv(curves, what="faithfulness curves", floats=("fraction", "prediction"))
+            fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+            for ax, curve in zip(axes, ("deletion", "insertion"), strict=True):
+                for k, (meth, g) in enumerate(cv[cv["curve"] == curve].groupby("method")):
+                    mg = g[g["order"] == "map"].sort_values("fraction")
+                    ax.plot(mg["fraction"], mg["prediction"], label=meth, color=f"C{k}")
+                rg = cv[(cv["curve"] == curve) & (cv["order"] == "random")]
+                rg = rg[rg["method"] == rg["method"].iloc[0]].sort_values("fraction")
+                ax.plot(rg["fraction"], rg["prediction"], "k--", label="random order")
+                ax.set_xlabel(
+                    f"fraction of positions {'deleted' if curve == 'deletion' else 'inserted'}"
+                )
+                ax.set_ylabel("mean prediction")
+                ax.set_title(curve)
+            axes[1].legend(fontsize=7)
+            parts.append(_png(fig))
+        if erf and erf_profile and Path(erf_profile).is_file():
+            pr = read_tsv(erf_profile, what="receptive field", ints=("block", "offset"),
+                          floats=("gradient",))  # fmt: skip
+            fig, ax = plt.subplots(figsize=(6, 2.2))
+            for b, g in pr.groupby("block"):
+                ax.plot(g["offset"], g["gradient"] / max(g["gradient"].max(), 1e-12),
+                        label=f"block {b}")  # fmt: skip
+            ax.set_xlabel("offset from the unit's centre (bp)")
+            ax.set_ylabel("mean |gradient| (scaled)")
+            ax.set_title("effective receptive field")
+            ax.legend(fontsize=7)
+            parts.append(_table(read_tsv(erf, what="receptive field")) + _png(fig))
     # groups first: what a biologist reads before single elements
     gt = None
     if groups and Path(groups).is_file():

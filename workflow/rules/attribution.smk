@@ -109,3 +109,45 @@ rule call_seqlets:
         " --min-length {params.min_length} --max-length {params.max_length}"
         " --flank {params.flank} --pvalue {params.pvalue} {params.null}"
         " --signs {params.signs} --seed {params.seed} --out {output.seqlets} > {log} 2>&1"
+
+
+if config["diagnostics"]["enabled"]:
+
+    rule compare_methods:
+        input:
+            unpack(model_inputs),
+            onehot="results/encode/onehot.npy",
+            index="results/encode/index.tsv",
+        output:
+            table="results/methods/comparison.tsv",
+            curves="results/methods/faithfulness_curves.tsv",
+            erf="results/methods/erf.tsv",
+            erf_profile="results/methods/erf_profile.tsv",
+        params:
+            model=model_args(),
+            methods=q(csv(config["diagnostics"]["methods"])),
+            n=config["diagnostics"]["sequences"],
+            which=config["diagnostics"]["which"],
+            target=q(config["attribution"]["target"]),
+            output=config["attribution"]["output"],
+            steps=config["attribution"]["steps"],
+            references=config["attribution"]["references"],
+            seed=config["seed"],
+        threads: config["threads"]
+        log:
+            "logs/compare_methods/compare_methods.log",
+        benchmark:
+            "benchmarks/compare_methods/compare_methods.tsv"
+        resources:
+            mem_mb=4000,
+            runtime=60,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern compare-methods --onehot {input.onehot} --index {input.index}"
+            " {params.model} --methods {params.methods} --which {params.which} --n {params.n}"
+            " --target {params.target} --output {params.output} --steps {params.steps}"
+            " --references {params.references} --threads {threads} --seed {params.seed}"
+            " --out-table {output.table} --out-curves {output.curves} --out-erf {output.erf}"
+            " --out-erf-profile {output.erf_profile} > {log} 2>&1"

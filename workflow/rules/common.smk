@@ -110,14 +110,20 @@ def report_inputs(wildcards):
         out["evaluation"] = "results/evaluate/evaluation.tsv"
     if DEBIAS:
         out["debias"] = "results/debias/comparison.tsv"
+    if config["diagnostics"]["enabled"]:
+        out["methods"] = "results/methods/comparison.tsv"
+        out["curves"] = "results/methods/faithfulness_curves.tsv"
+        out["erf"] = "results/methods/erf.tsv"
+        out["erf_profile"] = "results/methods/erf_profile.tsv"
     return out
 
 
 def report_optional(input):
     args = ""
-    for key in ("metrics", "curve", "evaluation", "debias"):
+    for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
+                "erf_profile"):
         if key in input.keys():
-            args += f" --{key} {q(input[key])}"
+            args += f" --{key.replace('_', '-')} {q(input[key])}"
     return args
 
 
