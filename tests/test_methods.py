@@ -147,3 +147,26 @@ def test_fast_input_gradient_equals_autograd(kw: dict, output: str) -> None:
         (g,) = torch.autograd.grad(y.sum(), xx)
     assert torch.allclose(fast[0], g, atol=1e-5, rtol=1e-4)
     assert torch.allclose(fast[1], m(x).detach(), atol=1e-6)
+
+
+def test_grad_cam_matches_captum_layer_grad_cam() -> None:
+    m, x = _model(), _x()
+    ref = captum_attr.LayerGradCam(m, m.body[1]).attribute(x, target=0, relu_attributions=True)
+    ours = grad_cam(m, x)
+    assert torch.allclose(ours[:, 0, :], ref[:, 0, :], atol=1e-5, rtol=1e-4)
+
+
+def test_shuffled_baseline_and_rc_average() -> None:
+    m, x = _model(), _x()
+    ours = hypothetical("integrated_gradients", m, x, steps=16, baseline="shuffled", seed=3)
+    rng = np.random.default_rng(3)
+    ref = torch.from_numpy(np.stack([shuffle_onehot(s, rng) for s in x.numpy()])
+                           .astype(np.float32))  # fmt: skip
+    cap = captum_attr.IntegratedGradients(m).attribute(x, baselines=ref, target=0, n_steps=16,
+                                                       method="riemann_middle")  # fmt: skip
+    assert torch.allclose(ours, cap, rtol=1e-4, atol=1e-5)
+    # the RC-averaged map of the reverse complement is the flipped map of the sequence
+    rc = torch.flip(x, dims=[1, 2])
+    a = hypothetical("gradient_x_input", m, x, rc_average=True)
+    b = hypothetical("gradient_x_input", m, rc, rc_average=True)
+    assert torch.allclose(torch.flip(b, dims=[1, 2]), a, atol=1e-5)

@@ -209,6 +209,8 @@ def attribute(
     steps: int = 32,
     references: int = 8,
     seed: int = 0,
+    baseline: str = "zero",
+    rc_average: bool = False,
 ) -> None:
     """Attribute ``onehot[rows]`` and stream the maps to ``out_npy`` chunk by chunk.
 
@@ -239,9 +241,11 @@ def attribute(
         Optional ``.npy`` for the hypothetical contributions (the corrected gradient at all
         four bases), which describe what the model would prefer at each position and make
         better motif queries than the observed sequence alone.
-    method, steps, references, seed
+    method, steps, references, seed, baseline, rc_average
         Attribution method (:data:`seqlantern.methods.METHODS`; default gradient x input)
-        and its options (integration steps, shuffled references, their seed).
+        and its options (integration steps, shuffled references, their seed, the
+        integrated-gradients baseline, reverse-complement averaging; see
+        :func:`seqlantern.methods.hypothetical`).
     """
     from seqlantern.methods import hypothetical, observed
 
@@ -261,14 +265,15 @@ def attribute(
             if transform is not None:
                 xn = transform(xn, np.arange(i, i + len(b)))
             xb = torch.from_numpy(xn).to(device)
-            if method == "gradient_x_input":
+            if method == "gradient_x_input" and not rc_average:
                 grad, pr = gradient_x_input(model, xb, target=target, output=output,
                                             correct=correct, hypothetical=True)  # fmt: skip
                 obs = grad * xb
             else:
                 grad = hypothetical(method, model, xb, target=target, output=output,
                                     correct=correct, steps=steps, references=references,
-                                    seed=seed + i)  # fmt: skip
+                                    seed=seed + i, baseline=baseline,
+                                    rc_average=rc_average)  # fmt: skip
                 obs = observed(method, grad, xb)
                 with torch.no_grad():
                     pr = model(xb)

@@ -122,7 +122,8 @@ def cmd_attribute(a: argparse.Namespace) -> None:
     options = {"target": t, "target_names": meta.get("targets"), "output": a.output,
                "correct": not a.no_correction, "batch_size": a.batch_size,
                "device": resolve_device(a.device), "method": a.method, "steps": a.steps,
-               "references": a.references}  # fmt: skip
+               "references": a.references, "baseline": a.baseline,
+               "rc_average": a.rc_average}  # fmt: skip
     names = index["name"].iloc[rows].tolist()
     if a.shuffles:
         attribute_controls(model, x, rows, names, a.out, a.predictions, shuffles=a.shuffles,

@@ -278,17 +278,28 @@ def grad_cam(
     return cam[:, None, :].expand(-1, 4, -1).contiguous()
 
 
-def hypothetical(
-    method: str, model: nn.Module, x: torch.Tensor, *, target: int = 0, output: str = "logit",
-    correct: bool = True, steps: int = 32, references: int = 8, seed: int = 0,
+def _one(
+    method: str, model: nn.Module, x: torch.Tensor, *, target: int, output: str,
+    correct: bool, steps: int, references: int, seed: int, baseline: str,
 ) -> torch.Tensor:  # fmt: skip
-    """Dispatch ``method`` (one of :data:`METHODS`) on a batch."""
     if method == "gradient_x_input":
         return gradient_x_input(model, x, target=target, output=output, correct=correct)
     if method == "saliency":
         return saliency(model, x, target=target, output=output)
     if method == "integrated_gradients":
-        return integrated_gradients(model, x, target=target, output=output, steps=steps)
+        ref = None
+        if baseline == "shuffled":
+            rng = np.random.default_rng(seed)
+            ref = torch.from_numpy(
+                np.stack([shuffle_onehot(s, rng) for s in x.detach().cpu().numpy()]).astype(
+                    np.float32
+                )
+            )
+            ref = ref.to(x.device)  # fmt: skip
+        elif baseline != "zero":
+            raise SeqlanternError(f"attribution.baseline {baseline!r}: zero or shuffled")
+        return integrated_gradients(model, x, target=target, output=output, baseline=ref,
+                                    steps=steps)  # fmt: skip
     if method == "expected_gradients":
         return expected_gradients(
             model,
@@ -304,3 +315,25 @@ def hypothetical(
     if method == "grad_cam":
         return grad_cam(model, x, target=target, output=output)
     raise SeqlanternError(f"attribution.method {method!r} unknown; known: {list(METHODS)}")
+
+
+def hypothetical(
+    method: str, model: nn.Module, x: torch.Tensor, *, target: int = 0, output: str = "logit",
+    correct: bool = True, steps: int = 32, references: int = 8, seed: int = 0,
+    baseline: str = "zero", rc_average: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """Dispatch ``method`` (one of :data:`METHODS`) on a batch.
+
+    ``baseline`` (integrated gradients): ``zero`` or ``shuffled`` (one seeded
+    dinucleotide shuffle per sequence). ``rc_average``: average the map of ``x`` with the
+    map of its reverse complement turned back (positions and bases flipped), which
+    removes strand asymmetries the model has no reason to have (for strand-symmetric
+    assays only).
+    """
+    opts = {"target": target, "output": output, "correct": correct, "steps": steps,
+            "references": references, "seed": seed, "baseline": baseline}  # fmt: skip
+    h = _one(method, model, x, **opts)  # type: ignore[arg-type]
+    if rc_average:
+        rc = torch.flip(x, dims=[1, 2])  # ACGT: complement = reversed channels
+        h = 0.5 * (h + torch.flip(_one(method, model, rc, **opts), dims=[1, 2]))  # type: ignore[arg-type]
+    return h

@@ -153,6 +153,18 @@ def render_report(
             "complement, 1-5 bp shifts and 3 mutations away from the top positions; ISM "
             "agreement: top-10 overlap and sign disagreement with in-silico mutagenesis. "
             "Rows are ranked by deletion gain.</p>" + _table(mt))  # fmt: skip
+        gx = mt[mt["method"] == "gradient_x_input"]
+        if len(gx):
+            ov = float(gx["ism_topk_overlap"].iloc[0])
+            dis = float(gx["ism_sign_disagreement"].iloc[0])
+            flag = ov < 0.5 or dis > 0.2
+            parts.append(
+                f"<p><b>Saturation check: {'WARNING' if flag else 'ok'}.</b> Gradient x input "
+                f"and ISM share {ov:.0%} of their top-10 positions and disagree in sign on "
+                f"{dis:.0%} of them"
+                + (": the model is saturated or strongly non-linear here, so gradient maps "
+                   "are unreliable; prefer ISM or expected gradients.</p>" if flag
+                   else ".</p>"))  # fmt: skip
         if curves and Path(curves).is_file():
             cv = read_tsv(curves, what="faithfulness curves", floats=("fraction", "prediction"))
             fig, axes = plt.subplots(1, 2, figsize=(10, 3))

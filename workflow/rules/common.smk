@@ -166,4 +166,6 @@ def debias_penalty_args(wildcards, input):
 def method_args():
     """Attribution method options for `seqlantern attribute`."""
     a = config["attribution"]
-    return f"--method {a['method']} --steps {a['steps']} --references {a['references']}"
+    rc = " --rc-average" if a["rc_average"] else ""
+    return (f"--method {a['method']} --steps {a['steps']} --references {a['references']}"
+            f" --baseline {a['baseline']}{rc}")
