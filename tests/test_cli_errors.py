@@ -112,3 +112,24 @@ def test_read_meme_error_from_cli(tmp_path: Path, demo_small: dict[str, Path],
     code, err = _run(args, capsys)
     _check(code, err, "bad.meme", "line 4", "motif A", "w=2")
     assert not (tmp_path / "f.fa").exists()
+
+
+def test_every_workflow_option_is_a_cli_option() -> None:
+    """Each `--option` the rules pass must exist on the subcommand they call."""
+    import re
+
+    from conftest import ROOT
+    from seqlantern.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    known = {name: {o for act in p._actions for o in act.option_strings}
+             for name, p in sub.choices.items()}  # type: ignore[union-attr]  # fmt: skip
+    common = (ROOT / "workflow/rules/common.smk").read_text()
+    text = "".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
+    for block in re.findall(r'"seqlantern ([a-z-]+)(.*?)> \{log\}', text, flags=re.S):
+        name, body = block
+        for opt in set(re.findall(r"(--[a-z][a-z-]*)", body)):
+            assert opt in known[name], f"{name} has no {opt}"
+    for opt in set(re.findall(r"(--[a-z][a-z-]*)", common)):
+        assert any(opt in k for k in known.values()), opt

@@ -476,6 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--references", type=int, default=8, help="shuffled references (expected gradients)"
     )
+    s.add_argument("--baseline", choices=["zero", "shuffled"], default="zero",
+                   help="integrated-gradients baseline")  # fmt: skip
+    s.add_argument(
+        "--rc-average",
+        action="store_true",
+        help="average with the reverse complement's map (strand-symmetric assays)",
+    )
     s.add_argument("--which", default="test", help="all, train, valid or test")
     s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")
     s.add_argument("--shuffles", type=int, default=0,
