@@ -248,7 +248,9 @@ def cmd_mask_artifacts(a: argparse.Namespace) -> None:
     constant = read_constant(a.constant) if a.constant else []
     index = read_index(a.index)
     x = load_npy(a.onehot, what="one-hot")
-    spans = find_artifact_spans(x, index, arts, constant, k=a.k)
+    kinds = ("adapter", "primer", "vector", "artifact") + (
+        ("constant",) if a.include_constant else ())  # fmt: skip
+    spans = find_artifact_spans(x, index, arts, constant, k=a.k, kinds=kinds)
     neutralise(x, spans, a.out_onehot, seed=a.seed)
     write_tsv(spans, a.out_spans)
     print(f"{len(spans)} artifact spans in {spans['row'].nunique()} of {x.shape[0]} "
@@ -611,11 +613,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_shortcuts)
 
     s = sub.add_parser("mask-artifacts",
-                       help="copy of the one-hot array with artifact spans shuffled")  # fmt: skip
+                       help="the one-hot array with artifact spans neutralised")  # fmt: skip
     s.add_argument("--onehot", required=True)
     s.add_argument("--index", required=True)
     s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
     s.add_argument("--constant", help="constant regions from find-constant (TSV)")
+    s.add_argument(
+        "--include-constant",
+        action="store_true",
+        help="neutralise the constant regions too (off: every input carries them)",
+    )
     s.add_argument("--k", type=int, default=12, help="k-mer length of the exact hits")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out-onehot", required=True)
