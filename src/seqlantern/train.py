@@ -257,8 +257,8 @@ def train(
     best, best_state, bad_epochs = math.inf, None, 0
     history = []
     t0 = time.time()
-    xa = np.asarray(x)  # training needs random access; one copy of the training array
-    xp = np.asarray(load_npy(penalty_onehot, what="penalty one-hot")) if penalty_onehot else None
+    xa = x  # memory-mapped: each batch reads its rows (memory does not grow with N)
+    xp = load_npy(penalty_onehot, what="penalty one-hot") if penalty_onehot else None
     if xp is not None and xp.shape != xa.shape:
         raise SeqlanternError(f"{penalty_onehot}: shape {xp.shape} differs from {onehot} "
                               f"{xa.shape}")  # fmt: skip
