@@ -443,6 +443,11 @@ def call_seqlets(
         raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
     null = null or fit_null(attr, params)
     a = _call_arrays(attr, params, null, min(chunk, max(256, -(-attr.shape[0] // 2))))
+    return _frame(a, names, rows)
+
+
+def _frame(a: dict[str, np.ndarray], names: list[str], rows: np.ndarray) -> pd.DataFrame:
+    """The seqlet table of call arrays, sorted by row, start, end (extra arrays kept)."""
     names_arr = np.asarray(names, dtype=object)
     rows_arr = np.asarray(rows, dtype=np.int64)
     order = np.lexsort((a["end"], a["start"], rows_arr[a["track"]]))  # stable
@@ -455,7 +460,16 @@ def call_seqlets(
         "start": a["start"], "end": a["end"], "sign": np.where(a["sign"] > 0, "+", "-"),
         "score": a["score"], "max_abs": a["max_abs"], "pvalue": a["pvalue"],
     })  # fmt: skip
+    for k in a:
+        if k not in ("track", "sign", "start", "end", "score", "max_abs", "pvalue"):
+            df[k] = a[k]
     return df
+
+
+def _positive(sign: object) -> np.ndarray:
+    """Sign column as booleans: "+"/"-" strings or +1/-1 numbers."""
+    s = np.asarray(sign)
+    return s == "+" if s.dtype.kind in "OUS" else s > 0
 
 
 def _strength(df: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
@@ -490,11 +504,11 @@ def control_statistics(
     -------
     p-values and q-values aligned with ``real``'s rows.
     """
-    pvals = np.ones(len(real))
-    qvals = np.ones(len(real))
+    n_real = len(np.asarray(real["score"]))
+    pvals = np.ones(n_real)
+    qvals = np.ones(n_real)
     t_real, t_ctrl = _strength(real), _strength(control)
-    r_pos = np.asarray(real["sign"]) == "+"
-    c_pos = np.asarray(control["sign"]) == "+"
+    r_pos, c_pos = _positive(real["sign"]), _positive(control["sign"])
     for positive in (True, False):
         r_idx = np.flatnonzero(r_pos == positive)
         if r_idx.size == 0:
@@ -535,15 +549,19 @@ def call_with_control(
             f"ones {attr.shape}; make both with the same attribute run"
         )
     shuffles = control_attr.shape[0] // attr.shape[0]
+    if params.min_length > params.max_length or params.window > params.max_length:
+        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
     null = fit_null(attr, params)
-    real = call_seqlets(attr, names, rows, params, null=null)
+    ra = _call_arrays(attr, params, null, max(256, -(-attr.shape[0] // 2)))
     ca = _call_arrays(control_attr, params, null, 1024)
-    sign = np.full(len(ca["sign"]), "-", dtype=object)
-    sign[ca["sign"] > 0] = "+"
-    control = {"sign": sign, "score": ca["score"], "start": ca["start"], "end": ca["end"]}
-    p, q = control_statistics(real, control, shuffles=shuffles)
-    real = real.assign(null_pvalue=real["pvalue"], pvalue=p, qvalue=q)
-    return real[real["qvalue"] <= fdr].reset_index(drop=True)
+    p, q = control_statistics(ra, ca, shuffles=shuffles)
+    # statistics on the arrays; the table (and its ids) only for the calls kept
+    keep = q <= fdr
+    kept = {k: v[keep] for k, v in ra.items()}
+    kept["null_pvalue"], kept["pvalue"], kept["qvalue"] = kept["pvalue"], p[keep], q[keep]
+    df = _frame(kept, names, rows)
+    cols = [c for c in df.columns if c not in ("null_pvalue", "qvalue")]
+    return df[[*cols, "null_pvalue", "qvalue"]]
 
 
 def write_seqlets(df: pd.DataFrame, path: str | Path) -> None:
