@@ -193,6 +193,7 @@ def annotate(
     hypothetical_npy: str | Path | None = None,
     groups_tsv: str | Path | None = None,
     constant_tsv: str | Path | None = None,
+    shard: bool = False,
 ) -> pd.DataFrame:
     """Annotate every seqlet and write ``elements.tsv``.
 
@@ -209,6 +210,11 @@ def annotate(
     As second evidence, the best-matching motif is scanned over the same window
     (FIMO-style log-odds, exact p-value under a uniform background, both strands): the
     ``site_*`` columns give its best site (sequence coordinates), score (bits) and p-value.
+
+    With ``shard``, the attributions and predictions are one shard of a sharded run:
+    only the seqlets of its sequences are annotated, and ``out_tsv`` gets the per-element
+    columns at full precision for :func:`gather_elements`, which adds what needs every
+    element (position hotspots, groups, group matches).
 
     Returns
     -------
@@ -235,13 +241,96 @@ def annotate(
         )
     preds = read_tsv(predictions_tsv, what="predictions", ints=("row",))
     attr_row = {int(r): i for i, r in enumerate(preds["row"])}
-    kinds = {a.name: a.kind for a in matcher.artifacts}
+    if shard:
+        seqlets = seqlets[seqlets["row"].isin(attr_row)]
+    else:
+        missing = ~seqlets["row"].isin(attr_row)
+        if missing.any():
+            raise SeqlanternError(
+                f"{seqlets_tsv}: seqlet {seqlets['seqlet_id'].iloc[int(missing.argmax())]} "
+                f"is on a sequence missing from {predictions_tsv}; call seqlets on the "
+                "attributions of the same attribute run"
+            )
     constant = read_constant(constant_tsv) if constant_tsv else []
+    starts, lengths = _record_positions(index, x.shape[2])
+    df = _element_rows(seqlets, x, attr, hyp, attr_row, starts, lengths, motifs, fams, db,
+                       matcher, constant, p)  # fmt: skip
+    if shard:
+        write_tsv(df, out_tsv, float_format=None)
+        return df
+    return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv)
+
+
+def gather_elements(
+    element_tsvs: list[str | Path],
+    onehot_npy: str | Path,
+    index_tsv: str | Path,
+    motif_db: str | Path,
+    out_tsv: str | Path,
+    *,
+    families: str | Path | None = None,
+    params: AnnotateParams | None = None,
+    groups_tsv: str | Path | None = None,
+) -> pd.DataFrame:
+    """Gather the shards' element tables (``annotate(shard=True)``) and finish them.
+
+    Concatenates them in seqlet order (row, start, end), then marks position hotspots,
+    groups the elements and lends de novo groups' matches to their members, exactly as
+    an unsharded :func:`annotate` does; the one-hot array is only read for the members of
+    matched de novo groups.
+    """
+    p = params or AnnotateParams()
+    motifs = read_motifs(motif_db)
+    fams = read_families(families, motifs)
+    db = MotifIndex.build(motifs)
+    index = read_index(index_tsv)
+    x = load_npy(onehot_npy, what="one-hot")
+    parts = [read_elements(t) for t in element_tsvs]
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ELEMENT_COLUMNS)
+    order = np.lexsort((df["end"].to_numpy(), df["start"].to_numpy(), df["row"].to_numpy()))
+    df = df.iloc[order].reset_index(drop=True)
+    return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv)
+
+
+_ELEMENT_INTS = ("start", "end", "row", "motif_offset", "site_start", "site_end",
+                 "artifact_start", "artifact_end")  # fmt: skip
+_ELEMENT_FLOATS = ("score", "pvalue", "motif_pvalue", "motif_qvalue", "motif_evalue",
+                   "site_score", "site_pvalue", "dust", "max_abs")  # fmt: skip
+
+
+def read_elements(path: str | Path) -> pd.DataFrame:
+    """Read one shard's element table (``annotate(shard=True)``) with its column types."""
+    return read_tsv(path, what="elements", ints=_ELEMENT_INTS,
+                    floats=(*_ELEMENT_FLOATS, "artifact_score"))  # fmt: skip
+
+
+def _record_positions(index: pd.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each encoded row's offset in its record and the record's length (hotspot axes)."""
     starts = index["start"].to_numpy(dtype=np.int64)
     lengths = index["source_length"].to_numpy(dtype=np.int64)
     if (index["coords"] == "genome").any():
         starts = np.zeros_like(starts)  # genomic windows: no shared record positions
-        lengths = np.full_like(lengths, x.shape[2])
+        lengths = np.full_like(lengths, length)
+    return starts, lengths
+
+
+def _element_rows(
+    seqlets: pd.DataFrame,
+    x: np.ndarray,
+    attr: np.ndarray,
+    hyp: np.ndarray | None,
+    attr_row: dict[int, int],
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    motifs: list[Motif],
+    fams: dict[str, frozenset[str]],
+    db: MotifIndex,
+    matcher: ArtifactMatcher,
+    constant: list,
+    p: AnnotateParams,
+) -> pd.DataFrame:
+    """The per-element columns: motif match, best site, artifact match, constant, DUST."""
+    kinds = {a.name: a.kind for a in matcher.artifacts}
     scanner = SiteScanner()
     length = x.shape[2]
     # all motif queries first: one batched comparison (threads over queries)
@@ -306,11 +395,26 @@ def annotate(
             "sign": s.sign, "max_abs": s.max_abs, "seqlet_id": s.seqlet_id, "row": s.row,
             "sequence": seq_core,
         })  # fmt: skip
-    df = pd.DataFrame(out, columns=ELEMENT_COLUMNS)
+    return pd.DataFrame(out, columns=ELEMENT_COLUMNS)
+
+
+def _finish(
+    df: pd.DataFrame,
+    x: np.ndarray,
+    index: pd.DataFrame,
+    motifs: list[Motif],
+    fams: dict[str, frozenset[str]],
+    db: MotifIndex,
+    p: AnnotateParams,
+    out_tsv: str | Path,
+    groups_tsv: str | Path | None,
+) -> pd.DataFrame:
+    """What needs every element: hotspots, groups, group matches, genome coordinates."""
+    starts, lengths = _record_positions(index, x.shape[2])
     _mark_hotspots(df, starts, lengths, p)
     groups, df["group"] = group_elements(df, db=db)
     df["motif_evidence"] = np.where(df["label"] == "motif", "element", "NA")
-    _adopt_group_matches(df, groups, motifs, fams, x, scanner, p)
+    _adopt_group_matches(df, groups, motifs, fams, x, SiteScanner(), p)
     if (index["coords"] == "genome").any() and len(df):
         rows = index.iloc[df["row"].to_numpy()]
         gi = [genome_interval(r, st, en) for (_, r), st, en in

@@ -211,6 +211,7 @@ def attribute(
     seed: int = 0,
     baseline: str = "zero",
     rc_average: bool = False,
+    position_offset: int = 0,
 ) -> None:
     """Attribute ``onehot[rows]`` and stream the maps to ``out_npy`` chunk by chunk.
 
@@ -246,6 +247,10 @@ def attribute(
         and its options (integration steps, shuffled references, their seed, the
         integrated-gradients baseline, reverse-complement averaging; see
         :func:`seqlantern.methods.hypothetical`).
+    position_offset
+        Position of ``rows[0]`` in the whole selection when this call attributes one
+        shard of it: random draws (shuffled controls, references) are seeded by the
+        position in the whole selection, so a shard's maps equal the unsharded run's rows.
     """
     from seqlantern.methods import hypothetical, observed
 
@@ -263,7 +268,7 @@ def attribute(
             b = rows[i : i + batch_size]
             xn = np.asarray(onehot[b], dtype=np.float32)
             if transform is not None:
-                xn = transform(xn, np.arange(i, i + len(b)))
+                xn = transform(xn, position_offset + np.arange(i, i + len(b)))
             xb = torch.from_numpy(xn).to(device)
             if method == "gradient_x_input" and not rc_average:
                 grad, pr = gradient_x_input(model, xb, target=target, output=output,
@@ -272,7 +277,8 @@ def attribute(
             else:
                 grad = hypothetical(method, model, xb, target=target, output=output,
                                     correct=correct, steps=steps, references=references,
-                                    seed=seed + i, baseline=baseline,
+                                    seed=seed + position_offset + i,
+                                    baseline=baseline,
                                     rc_average=rc_average)  # fmt: skip
                 obs = observed(method, grad, xb)
                 with torch.no_grad():
@@ -286,7 +292,12 @@ def attribute(
         if hyp is not None:
             hyp.flush()
             del hyp
-        pred = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=np.float32)
+        if preds:
+            pred = np.concatenate(preds)
+        else:  # an empty shard: keep the prediction columns of the others
+            with torch.no_grad():
+                n_out = model(torch.zeros((1, 4, length), device=device)).shape[1]
+            pred = np.zeros((0, n_out), dtype=np.float32)
         tn = target_names or [str(j) for j in range(pred.shape[1])]
         if len(tn) != pred.shape[1]:
             tn = [str(j) for j in range(pred.shape[1])]
@@ -308,13 +319,16 @@ def attribute_controls(
     *,
     shuffles: int = 5,
     seed: int = 0,
+    position_offset: int = 0,
     **options: object,
 ) -> None:
     """Attribute ``shuffles`` dinucleotide-shuffled copies of each sequence in ``rows``.
 
     Output row ``i * shuffles + j`` is copy ``j`` of ``rows[i]``, named ``<name>#shuf<j>``;
     each copy is seeded by (seed, its output position), so controls do not depend on the
-    batch size. Same model, target and method options as :func:`attribute`.
+    batch size. Same model, target and method options as :func:`attribute`;
+    ``position_offset`` is the position of ``rows[0]`` in the whole selection (a shard's
+    copies are then those of the unsharded run).
     """
     from seqlantern.shuffle import shuffle_onehot
 
@@ -331,4 +345,5 @@ def attribute_controls(
         return out
 
     attribute(model, onehot, rep_rows, rep_names, out_npy, out_predictions,
-              transform=shuffle_batch, **options)  # type: ignore[arg-type]  # fmt: skip
+              transform=shuffle_batch, position_offset=position_offset * shuffles,
+              **options)  # type: ignore[arg-type]  # fmt: skip

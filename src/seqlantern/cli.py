@@ -124,20 +124,37 @@ def cmd_attribute(a: argparse.Namespace) -> None:
                "device": resolve_device(a.device), "method": a.method, "steps": a.steps,
                "references": a.references, "baseline": a.baseline,
                "rc_average": a.rc_average}  # fmt: skip
+    lo, hi = _shard(a, len(rows))
+    rows = rows[lo:hi]
     names = index["name"].iloc[rows].tolist()
     if a.shuffles:
         attribute_controls(model, x, rows, names, a.out, a.predictions, shuffles=a.shuffles,
-                           seed=a.seed, **options)  # fmt: skip
+                           seed=a.seed, position_offset=lo, **options)  # fmt: skip
     else:
         attribute(model, x, rows, names, a.out, a.predictions,
-                  out_hypothetical=a.hypothetical, **options)  # fmt: skip
+                  out_hypothetical=a.hypothetical, position_offset=lo, **options)  # fmt: skip
+
+
+def _shard(a: argparse.Namespace, n: int) -> tuple[int, int]:
+    """This job's ``(start, end)`` in the selection of ``n`` sequences (``--shard``)."""
+    from seqlantern.shards import shard_bounds
+
+    if not 0 <= a.shard < a.shards:
+        raise SeqlanternError(f"--shard {a.shard} must be in 0..{a.shards - 1} (--shards)")
+    return shard_bounds(n, a.shards, align=a.batch_size)[a.shard]
 
 
 def cmd_call_seqlets(a: argparse.Namespace) -> None:
     import numpy as np
 
-    from seqlantern.io import load_npy, read_tsv
-    from seqlantern.seqlets import SeqletParams, call_seqlets, call_with_control, write_seqlets
+    from seqlantern.io import atomic_outputs, load_npy, read_tsv, write_tsv
+    from seqlantern.seqlets import (
+        call_seqlets,
+        call_shard,
+        call_with_control,
+        read_null,
+        write_seqlets,
+    )
 
     attr = load_npy(a.attributions, what="attribution")
     preds = read_tsv(a.predictions, what="predictions")
@@ -146,17 +163,84 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
             f"{a.predictions}: {len(preds)} rows but {a.attributions} has {attr.shape[0]}; "
             "they must come from the same attribute run"
         )
-    params = SeqletParams(window=a.window, min_length=a.min_length, max_length=a.max_length,
-                          flank=a.flank, extend_fraction=a.extend_fraction, pvalue=a.pvalue,
-                          null=a.null, signs=a.signs, seed=a.seed)  # fmt: skip
+    params = _seqlet_params(a)
     names, rows = preds["name"].tolist(), preds["row"].astype(np.int64).to_numpy()
-    if a.control_attributions:
-        control = load_npy(a.control_attributions, what="control attribution")
+    control = (load_npy(a.control_attributions, what="control attribution")
+               if a.control_attributions else None)  # fmt: skip
+    if a.null_file:  # one shard of a sharded run: candidates for merge-seqlets
+        if control is not None and not a.control_out:
+            raise SeqlanternError("--null-file with --control-attributions needs --control-out")
+        df, strengths = call_shard(attr, names, rows, params, null=read_null(a.null_file),
+                                   control_attr=control)  # fmt: skip
+        if strengths is None:
+            write_tsv(df, a.out, float_format=None)
+        else:
+            with atomic_outputs(a.out, a.control_out) as (t_out, t_ctrl):
+                df.to_csv(t_out, sep="\t", index=False, na_rep="NA")
+                np.save(t_ctrl, strengths)
+        print(f"{len(df)} candidate seqlets in {attr.shape[0]} sequences")
+        return
+    if control is not None:
         df = call_with_control(attr, names, rows, control, params, fdr=a.fdr)
     else:
         df = call_seqlets(attr, names, rows, params)
     write_seqlets(df, a.out)
     print(f"{len(df)} seqlets in {attr.shape[0]} sequences")
+
+
+def _seqlet_params(a: argparse.Namespace) -> Any:
+    from seqlantern.seqlets import SeqletParams
+
+    return SeqletParams(window=a.window, min_length=a.min_length, max_length=a.max_length,
+                        flank=a.flank, extend_fraction=a.extend_fraction, pvalue=a.pvalue,
+                        null=a.null, signs=a.signs, seed=a.seed)  # fmt: skip
+
+
+def cmd_fit_null(a: argparse.Namespace) -> None:
+    from seqlantern.seqlets import fit_null, write_null
+    from seqlantern.shards import StackedRows
+
+    attr = StackedRows.load(a.attributions, what="attribution")
+    null = fit_null(attr, _seqlet_params(a))
+    write_null(null, a.out)
+    print(f"{a.null} null fitted on {attr.shape[0]} sequences in {len(a.attributions)} shard(s)")
+
+
+def cmd_merge_seqlets(a: argparse.Namespace) -> None:
+    import numpy as np
+
+    from seqlantern.io import read_tsv
+    from seqlantern.seqlets import merge_calls, write_seqlets
+
+    if a.control_strengths and len(a.control_strengths) != len(a.candidates):
+        raise SeqlanternError(
+            f"{len(a.candidates)} candidate tables but {len(a.control_strengths)} control "
+            "strength files; give one of each per shard, in shard order"
+        )
+    tables = [read_tsv(p, what="seqlet candidates", ints=("row", "start", "end"),
+                       floats=("score", "max_abs", "pvalue")) for p in a.candidates]  # fmt: skip
+    strengths = [np.load(p) for p in a.control_strengths] if a.control_strengths else None
+    df = merge_calls(tables, strengths, shuffles=a.shuffles, fdr=a.fdr)
+    write_seqlets(df, a.out)
+    print(f"{len(df)} seqlets from {len(a.candidates)} shard(s)")
+
+
+def _add_hotspot_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--hotspot-bin", type=int, default=10, help="position bin (bp)")
+    s.add_argument("--hotspot-fold", type=float, default=3.0,
+                   help="fold over uniform placement for a position hotspot (0: off)")  # fmt: skip
+
+
+def _add_seqlet_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--window", type=int, default=7)
+    s.add_argument("--min-length", type=int, default=5)
+    s.add_argument("--max-length", type=int, default=30)
+    s.add_argument("--flank", type=int, default=2)
+    s.add_argument("--extend-fraction", type=float, default=0.2)
+    s.add_argument("--pvalue", type=float, default=0.02)
+    s.add_argument("--null", default="laplace")
+    s.add_argument("--signs", choices=["both", "positive", "negative"], default="both")
+    s.add_argument("--seed", type=int, default=0)
 
 
 def cmd_annotate(a: argparse.Namespace) -> None:
@@ -171,12 +255,28 @@ def cmd_annotate(a: argparse.Namespace) -> None:
                             artifact_min_overlap=a.artifact_min_overlap,
                             low_complexity_dust=a.low_complexity_dust,
                             hotspot_bin=a.hotspot_bin, hotspot_fold=a.hotspot_fold)  # fmt: skip
+    if a.shard and a.groups:
+        raise SeqlanternError("annotate --shard writes no groups; group-elements does")
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
                   a.artifacts, a.out, families=a.families, params=params,
                   hypothetical_npy=a.hypothetical, groups_tsv=a.groups,
-                  constant_tsv=a.constant)  # fmt: skip
+                  constant_tsv=a.constant, shard=a.shard)  # fmt: skip
+    _label_summary(df)
+
+
+def _label_summary(df: Any) -> None:
     counts = df["label"].value_counts()
     print(f"{len(df)} elements: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def cmd_group_elements(a: argparse.Namespace) -> None:
+    from seqlantern.annotate import AnnotateParams, gather_elements
+
+    params = AnnotateParams(motif_qvalue=a.motif_qvalue, query_flank=a.query_flank,
+                            hotspot_bin=a.hotspot_bin, hotspot_fold=a.hotspot_fold)  # fmt: skip
+    df = gather_elements(a.elements, a.onehot, a.index, a.motifs, a.out, families=a.families,
+                         params=params, groups_tsv=a.groups)  # fmt: skip
+    _label_summary(df)
 
 
 def cmd_find_constant(a: argparse.Namespace) -> None:
@@ -497,26 +597,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--predictions", required=True)
     s.add_argument("--hypothetical", help="also write hypothetical contributions (.npy)")
+    s.add_argument("--shards", type=int, default=1,
+                   help="split the selection into this many blocks (multiples of the batch "
+                   "size) ...")  # fmt: skip
+    s.add_argument("--shard", type=int, default=0, help="... and attribute only this one (0-based)")
     s.set_defaults(func=cmd_attribute)
 
     s = sub.add_parser("call-seqlets", help="attribution peaks with p-values")
     s.add_argument("--attributions", required=True)
     s.add_argument("--predictions", required=True)
-    s.add_argument("--window", type=int, default=7)
-    s.add_argument("--min-length", type=int, default=5)
-    s.add_argument("--max-length", type=int, default=30)
-    s.add_argument("--flank", type=int, default=2)
-    s.add_argument("--extend-fraction", type=float, default=0.2)
-    s.add_argument("--pvalue", type=float, default=0.02)
-    s.add_argument("--null", default="laplace")
-    s.add_argument("--signs", choices=["both", "positive", "negative"], default="both")
+    _add_seqlet_args(s)
     s.add_argument("--control-attributions",
                    help="attributions of shuffled copies (attribute --shuffles): empirical "
                    "p-values and BH q-values from them")  # fmt: skip
     s.add_argument("--fdr", type=float, default=0.05, help="q-value cut-off with controls")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--null-file",
+                   help="null from fit-null (one shard of a sharded run): --out gets this "
+                   "shard's calls, or with controls every candidate, "
+                   "for merge-seqlets")  # fmt: skip
+    s.add_argument("--control-out", help="with --null-file and controls: control strengths (.npy)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_call_seqlets)
+
+    s = sub.add_parser("fit-null", help="seqlet candidate null fitted on all shards' maps")
+    s.add_argument("--attributions", nargs="+", required=True, help="every shard, in order")
+    _add_seqlet_args(s)
+    s.add_argument("--out", required=True, help="null table (TSV) for call-seqlets --null-file")
+    s.set_defaults(func=cmd_fit_null)
+
+    s = sub.add_parser("merge-seqlets", help="gather the shards' seqlet calls (q-values)")
+    s.add_argument("--candidates", nargs="+", required=True, help="every shard, in order")
+    s.add_argument("--control-strengths", nargs="*", default=[],
+                   help="each shard's call-seqlets --control-out "
+                   "(shuffled-control null)")  # fmt: skip
+    s.add_argument("--shuffles", type=int, default=1, help="control copies per sequence")
+    s.add_argument("--fdr", type=float, default=0.05, help="q-value cut-off with controls")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_merge_seqlets)
 
     s = sub.add_parser("annotate", help="match seqlets to motifs and artifacts, label them")
     s.add_argument("--seqlets", required=True)
@@ -555,15 +672,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="DUST score from which a seqlet is low complexity (0: off)",
     )
-    s.add_argument("--hotspot-bin", type=int, default=10, help="position bin (bp)")
-    s.add_argument(
-        "--hotspot-fold",
-        type=float,
-        default=3.0,
-        help="fold over uniform placement for a position hotspot (0: off)",
-    )
+    _add_hotspot_args(s)
+    s.add_argument("--shard", action="store_true",
+                   help="--attributions/--predictions are one shard: annotate its seqlets "
+                   "only, per element, for group-elements")  # fmt: skip
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_annotate)
+
+    s = sub.add_parser(
+        "group-elements", help="gather the shards' elements: hotspots, groups, group matches"
+    )
+    s.add_argument("--elements", nargs="+", required=True,
+                   help="every shard's annotate --shard table, in order")  # fmt: skip
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--motifs", required=True, help="MEME motif database")
+    s.add_argument("--families", help="TSV motif_id -> tf_family")
+    s.add_argument("--motif-qvalue", type=float, default=0.05)
+    s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
+    _add_hotspot_args(s)
+    s.add_argument("--out", required=True)
+    s.add_argument("--groups", required=True, help="element groups table (TSV)")
+    s.set_defaults(func=cmd_group_elements)
 
     s = sub.add_parser("find-constant",
                        help="sequence shared at the same position by most inputs")  # fmt: skip

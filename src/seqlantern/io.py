@@ -67,10 +67,17 @@ def atomic_outputs(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
         os.replace(tmp, final)
 
 
-def write_tsv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a table as TSV atomically (no index, ``NA`` for missing values)."""
+def write_tsv(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, float_format: str | None = "%.6g"
+) -> None:
+    """Write a table as TSV atomically (no index, ``NA`` for missing values).
+
+    Final tables round floats to 6 significant digits; intermediate tables between a
+    scatter and its gather pass ``float_format=None`` (shortest exact representation), so
+    that gathered statistics are computed on the very values an unsharded run has.
+    """
     with atomic_outputs(path) as (tmp,):
-        df.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        df.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format=float_format)
 
 
 def write_json(obj: Any, path: str | os.PathLike[str]) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from seqlantern.io import SeqlanternError, write_tsv
+from seqlantern.io import SeqlanternError, read_tsv, write_tsv
 
 SEQLET_COLUMNS = ["name", "row", "seqlet_id", "start", "end", "sign", "score", "max_abs", "pvalue"]
 CONTROL_COLUMNS = ["null_pvalue", "qvalue"]
@@ -137,6 +137,41 @@ NULLS: dict[str, type[LaplaceNull] | type[EmpiricalNull]] = {
     "laplace": LaplaceNull,
     "empirical": EmpiricalNull,
 }
+
+
+def write_null(null: LaplaceNull | EmpiricalNull, path: str | Path) -> None:
+    """Write a fitted null as TSV (exact floats), for the per-shard calling jobs.
+
+    Columns ``null length centre scale`` (Laplace, one row per span length) or
+    ``null length sum`` (empirical, one row per sampled span sum).
+    """
+    if isinstance(null, LaplaceNull):
+        ells = sorted(null.centre)
+        df = pd.DataFrame({"null": "laplace", "length": ells,
+                           "centre": [null.centre[e] for e in ells],
+                           "scale": [null.scale[e] for e in ells]})  # fmt: skip
+    else:
+        ells = sorted(null.sorted_sums)
+        df = pd.DataFrame({
+            "null": "empirical",
+            "length": np.concatenate([np.full(len(null.sorted_sums[e]), e) for e in ells]),
+            "sum": np.concatenate([null.sorted_sums[e] for e in ells]),
+        })  # fmt: skip
+    write_tsv(df, path, float_format=None)
+
+
+def read_null(path: str | Path) -> LaplaceNull | EmpiricalNull:
+    """Read a null written by :func:`write_null`."""
+    kind = read_tsv(path, what="seqlet null", ints=("length",))["null"]
+    if kind.empty or kind.iloc[0] not in NULLS:
+        raise SeqlanternError(f"{path}: not a seqlet null table; make it with fit-null")
+    if kind.iloc[0] == "laplace":
+        df = read_tsv(path, what="seqlet null", ints=("length",), floats=("centre", "scale"))
+        ells = df["length"].tolist()
+        return LaplaceNull(dict(zip(ells, df["centre"].tolist(), strict=True)),
+                           dict(zip(ells, df["scale"].tolist(), strict=True)))  # fmt: skip
+    df = read_tsv(path, what="seqlet null", ints=("length",), floats=("sum",))
+    return EmpiricalNull({int(e): g["sum"].to_numpy() for e, g in df.groupby("length")})
 
 
 @dataclass(frozen=True)
@@ -504,11 +539,17 @@ def control_statistics(
     -------
     p-values and q-values aligned with ``real``'s rows.
     """
-    n_real = len(np.asarray(real["score"]))
+    return _control_pq(_strength(real), _positive(real["sign"]), _strength(control),
+                       _positive(control["sign"]), shuffles)  # fmt: skip
+
+
+def _control_pq(
+    t_real: np.ndarray, r_pos: np.ndarray, t_ctrl: np.ndarray, c_pos: np.ndarray, shuffles: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`control_statistics` on strengths and signs."""
+    n_real = len(t_real)
     pvals = np.ones(n_real)
     qvals = np.ones(n_real)
-    t_real, t_ctrl = _strength(real), _strength(control)
-    r_pos, c_pos = _positive(real["sign"]), _positive(control["sign"])
     for positive in (True, False):
         r_idx = np.flatnonzero(r_pos == positive)
         if r_idx.size == 0:
@@ -543,25 +584,76 @@ def call_with_control(
     come from the control (:func:`control_statistics`), and ``null_pvalue`` keeps the
     nominal candidate p-value.
     """
-    if control_attr.shape[0] % max(attr.shape[0], 1) or control_attr.shape[1:] != attr.shape[1:]:
+    shuffles = control_attr.shape[0] // max(attr.shape[0], 1)
+    null = fit_null(attr, params)
+    cand, strengths = call_shard(attr, names, rows, params, null=null,
+                                 control_attr=control_attr)  # fmt: skip
+    return merge_calls([cand], [strengths] if strengths is not None else None,
+                       shuffles=shuffles, fdr=fdr)  # fmt: skip
+
+
+def call_shard(
+    attr: np.ndarray,
+    names: list[str],
+    rows: np.ndarray,
+    params: SeqletParams,
+    *,
+    null: LaplaceNull | EmpiricalNull,
+    control_attr: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The calls of one shard with a null fitted on all shards (:func:`fit_null`).
+
+    Without controls the table holds the shard's final calls. With ``control_attr`` (its
+    shuffled copies) it holds every candidate, and the second value is the signed
+    strength (+/- |score| / sqrt(length)) of each control call: all that
+    :func:`merge_calls` needs from the controls to compute p- and q-values over every
+    shard at once.
+    """
+    if params.min_length > params.max_length or params.window > params.max_length:
+        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
+    if control_attr is not None and (
+        control_attr.shape[0] % max(attr.shape[0], 1) or control_attr.shape[1:] != attr.shape[1:]
+    ):
         raise SeqlanternError(
             f"control attributions {control_attr.shape} are not whole shuffles of the real "
             f"ones {attr.shape}; make both with the same attribute run"
         )
-    shuffles = control_attr.shape[0] // attr.shape[0]
-    if params.min_length > params.max_length or params.window > params.max_length:
-        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
-    null = fit_null(attr, params)
     ra = _call_arrays(attr, params, null, max(256, -(-attr.shape[0] // 2)))
+    df = _frame(ra, names, rows)
+    if control_attr is None:
+        return df, None
     ca = _call_arrays(control_attr, params, null, 1024)
-    p, q = control_statistics(ra, ca, shuffles=shuffles)
-    # statistics on the arrays; the table (and its ids) only for the calls kept
+    return df, np.where(ca["sign"] > 0, 1.0, -1.0) * _strength(ca)
+
+
+def merge_calls(
+    candidates: list[pd.DataFrame],
+    control_strengths: list[np.ndarray] | None,
+    *,
+    shuffles: int = 1,
+    fdr: float = 0.05,
+) -> pd.DataFrame:
+    """Gather the shards' calls (:func:`call_shard`) into one table sorted by row and start.
+
+    With control strengths, each candidate gets its empirical p-value and BH q-value
+    against the controls of all shards (:func:`control_statistics`) and only q <= ``fdr``
+    is kept: ``pvalue`` is then the empirical p-value, ``null_pvalue`` the nominal
+    candidate p-value.
+    """
+    frames = [c for c in candidates if len(c)] or candidates[:1]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=SEQLET_COLUMNS)  # fmt: skip
+    order = np.lexsort((df["end"].to_numpy(), df["start"].to_numpy(),
+                        df["row"].to_numpy()))  # fmt: skip
+    df = df.iloc[order].reset_index(drop=True)
+    if control_strengths is None:
+        return df
+    ctrl = np.concatenate(control_strengths) if control_strengths else np.zeros(0)
+    p, q = _control_pq(_strength(df), _positive(df["sign"]), np.abs(ctrl), ctrl > 0, shuffles)
     keep = q <= fdr
-    kept = {k: v[keep] for k, v in ra.items()}
-    kept["null_pvalue"], kept["pvalue"], kept["qvalue"] = kept["pvalue"], p[keep], q[keep]
-    df = _frame(kept, names, rows)
-    cols = [c for c in df.columns if c not in ("null_pvalue", "qvalue")]
-    return df[[*cols, "null_pvalue", "qvalue"]]
+    df = df[keep].reset_index(drop=True)
+    df["null_pvalue"], df["pvalue"], df["qvalue"] = df["pvalue"], p[keep], q[keep]
+    return df
 
 
 def write_seqlets(df: pd.DataFrame, path: str | Path) -> None:
