@@ -1,8 +1,9 @@
 """Seqlet calling and motif matching vs tangermeme and memelite, on the same inputs.
 
-Run after the demo workflow (``snakemake --cores 2``); it reads ``results/``:
+Run after the demo workflow (``snakemake --cores 2``); it reads ``results/`` (or the
+``results`` folder given by ``--results``, e.g. of a ``scaling.py`` run):
 
-    python benchmarks/peers.py [--n-seqlet-maps 2006] [--n-queries 600]
+    python benchmarks/peers.py [--n-seqlet-maps 2006] [--n-queries 600] [--results DIR]
 
 Needs the dev extras (tangermeme, memelite). numba JIT is excluded on both sides: every
 timed function is called once on a small input first. Prints one Markdown table.
@@ -29,6 +30,16 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "results"
+
+
+def _shards(res: Path, name: str) -> list[Path]:
+    """A per-shard attribute output of every shard, in shard order."""
+    paths = sorted((res / "attribute/shards").glob(f"*/{name}"), key=lambda p: int(p.parent.name))
+    if not paths:
+        raise SystemExit(f"no {res}/attribute/shards/*/{name}: run the workflow first")
+    return paths
+
+
 JASPAR = ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.meme"
 FAMILIES = ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.families.tsv"
 
@@ -42,19 +53,20 @@ def _best(fn, reps: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
-def bench_seqlets(n_maps: int) -> list[tuple[str, float, float, str]]:
+def bench_seqlets(n_maps: int, res: Path = RES) -> list[tuple[str, float, float, str]]:
     import torch
     from tangermeme.seqlet import recursive_seqlets
 
     from seqlantern.io import load_npy, read_tsv
     from seqlantern.seqlets import SeqletParams, call_with_control
+    from seqlantern.shards import StackedRows
 
-    attr = load_npy(RES / "attribute/attributions.npy", what="attribution")[:n_maps]
-    ctrl_all = load_npy(RES / "attribute/controls.npy", what="controls")
-    preds = read_tsv(RES / "attribute/predictions.tsv", what="predictions", ints=("row",))
+    attr = load_npy(res / "attribute/attributions.npy", what="attribution")[:n_maps]
+    ctrl_all = StackedRows.load(_shards(res, "controls.npy"), what="controls")
+    preds = read_tsv(res / "attribute/predictions.tsv", what="predictions", ints=("row",))
     rows = preds["row"].to_numpy()[:n_maps]
     k = ctrl_all.shape[0] // len(preds)
-    ctrl = np.asarray(ctrl_all[: n_maps * k])
+    ctrl = ctrl_all[: min(n_maps, len(preds)) * k]
     names = [f"s{r}" for r in rows]
     attr = np.asarray(attr)
     params = SeqletParams(pvalue=0.1)  # the demo config's candidate threshold
@@ -75,20 +87,23 @@ def bench_seqlets(n_maps: int) -> list[tuple[str, float, float, str]]:
              t_ours, t_theirs, f"calls: ours {ours_n}, recursive_seqlets {theirs_n}")]  # fmt: skip
 
 
-def bench_matching(n_queries: int) -> tuple[list[tuple[str, float, float, str]], dict]:
+def bench_matching(
+    n_queries: int, res: Path = RES
+) -> tuple[list[tuple[str, float, float, str]], dict]:
     from memelite import tomtom as ml_tomtom
 
     from seqlantern.annotate import AnnotateParams, motif_queries
     from seqlantern.io import load_npy, read_tsv
     from seqlantern.motifs import read_families, read_meme
+    from seqlantern.shards import StackedRows
     from seqlantern.tomtom import MotifIndex, compare_many
 
-    seqlets = read_tsv(RES / "seqlets/seqlets.tsv", what="seqlets", ints=("start", "end", "row"))
+    seqlets = read_tsv(res / "seqlets/seqlets.tsv", what="seqlets", ints=("start", "end", "row"))
     seqlets = seqlets.iloc[:n_queries]
-    x = load_npy(RES / "encode/onehot.npy", what="one-hot")
-    attr = load_npy(RES / "attribute/attributions.npy", what="attribution")
-    hyp = load_npy(RES / "attribute/hypothetical.npy", what="hypothetical")
-    preds = read_tsv(RES / "attribute/predictions.tsv", what="predictions", ints=("row",))
+    x = load_npy(res / "encode/onehot.npy", what="one-hot")
+    attr = load_npy(res / "attribute/attributions.npy", what="attribution")
+    hyp = StackedRows.load(_shards(res, "hypothetical.npy"), what="hypothetical")
+    preds = read_tsv(res / "attribute/predictions.tsv", what="predictions", ints=("row",))
     attr_row = {int(r): i for i, r in enumerate(preds["row"])}
     rows = list(seqlets.itertuples(index=False))
     queries, weights, _ = motif_queries(rows, x, attr, hyp, attr_row, AnnotateParams())
@@ -156,12 +171,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-seqlet-maps", type=int, default=2006)
     ap.add_argument("--n-queries", type=int, default=600)
+    ap.add_argument("--results", type=Path, default=RES, help="a workflow run's results/")
     a = ap.parse_args()
     import numba
 
     print(f"threads: numba {numba.get_num_threads()}")
-    rows = bench_seqlets(a.n_seqlet_maps)
-    mrows, stats = bench_matching(a.n_queries)
+    rows = bench_seqlets(a.n_seqlet_maps, a.results)
+    mrows, stats = bench_matching(a.n_queries, a.results)
     print("\n| task | seqlantern (s) | peer (s) | speed-up | note |\n|---|---|---|---|---|")
     for name, ours, theirs, note in rows + mrows:
         print(f"| {name} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.2f}x | {note} |")

@@ -1,5 +1,8 @@
 """Summarise Snakemake's per-rule benchmark files (benchmarks/<rule>/*.tsv) as a table.
 
+Sharded rules write one file per shard (``benchmarks/<rule>/<shard>.tsv``): one row each,
+named ``rule[shard]``.
+
 Usage: python benchmarks/rule_times.py [benchmarks]   (after a workflow run)
 Columns: wall-clock seconds, peak RSS (MB) and CPU seconds as Snakemake measured them.
 """
@@ -16,7 +19,8 @@ def main(root: str = "benchmarks") -> None:
     rows = []
     for f in sorted(Path(root).glob("*/*.tsv")):
         b = pd.read_csv(f, sep="\t")
-        rows.append({"rule": f.parent.name, "seconds": float(b["s"].iloc[-1]),
+        name = f.parent.name if f.stem == f.parent.name else f"{f.parent.name}[{f.stem}]"
+        rows.append({"rule": name, "seconds": float(b["s"].iloc[-1]),
                      "max_rss_mb": float(b["max_rss"].iloc[-1]),
                      "cpu_seconds": float(b["cpu_time"].iloc[-1])})  # fmt: skip
     if not rows:

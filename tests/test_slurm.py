@@ -43,14 +43,17 @@ def _plugin_installed() -> bool:
 
 def test_demo_on_slurm(tmp_path: Path) -> None:
     required = os.environ.get("SEQLANTERN_REQUIRE_SLURM") == "1"
-    for ok, why in ((_cluster_up(), "no SLURM cluster answers (sinfo)"),
-                    (_plugin_installed(), "snakemake-executor-plugin-slurm is not installed")):
+    for ok, why in (
+        (_cluster_up(), "no SLURM cluster answers (sinfo)"),
+        (_plugin_installed(), "snakemake-executor-plugin-slurm is not installed"),
+    ):
         if not ok:
             if required:
                 pytest.fail(f"SEQLANTERN_REQUIRE_SLURM=1 but {why}")
             pytest.skip(why)
     # reduced demo, two shards: the scatter/gather rules run as separate SLURM jobs
-    cfg = _config(tmp_path, debias={"enabled": False}, diagnostics={"enabled": False})
+    cfg = _config(tmp_path, shards=2, debias={"enabled": False},
+                  diagnostics={"enabled": False})  # fmt: skip
     cmd = ["timeout", "-k", "30", "1200",
            "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
            "--configfile", str(cfg),
@@ -66,8 +69,23 @@ def test_demo_on_slurm(tmp_path: Path) -> None:
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     rules = set(re.findall(r"slurm_logs/rule_(\w+)/", log))
     assert len(submitted) >= 10, submitted
-    assert {"train_model", "attribute_sequences", "call_seqlets", "annotate_seqlets",
-            "render_report"} <= rules, rules
-    for f in ("results/report/report.html", "results/export/candidates.bed",
-              "results/evaluate/evaluation.tsv"):
+    assert {
+        "train_model",
+        "attribute_sequences",
+        "call_seqlets",
+        "annotate_seqlets",
+        "merge_seqlets",
+        "group_elements",
+        "render_report",
+    } <= rules, rules
+    # the per-shard rules ran as one SLURM job per shard
+    for rule in ("attribute_sequences", "call_seqlets", "annotate_seqlets"):
+        assert len(set(re.findall(rf"slurm_logs/rule_{rule}/(?:[^/\s]+/)?(\d+)\.log", log))) == 2, (
+            rule
+        )
+    for f in (
+        "results/report/report.html",
+        "results/export/candidates.bed",
+        "results/evaluate/evaluation.tsv",
+    ):
         assert (tmp_path / f).is_file(), f

@@ -196,6 +196,21 @@ def _seqlet_params(a: argparse.Namespace) -> Any:
                         null=a.null, signs=a.signs, seed=a.seed)  # fmt: skip
 
 
+def cmd_gather_attributions(a: argparse.Namespace) -> None:
+    from seqlantern.shards import concat_npy, concat_tsv
+
+    if len(a.attributions) != len(a.predictions):
+        raise SeqlanternError("give one --predictions table per --attributions file, in order")
+    shape = concat_npy(a.attributions, a.out, what="attribution")
+    rows = concat_tsv(a.predictions, a.out_predictions)
+    if rows != shape[0]:
+        raise SeqlanternError(
+            f"{a.out_predictions}: {rows} rows but the attributions have {shape[0]}; "
+            "gather the predictions of the same attribute runs"
+        )
+    print(f"{shape[0]} attribution rows from {len(a.attributions)} shard(s)")
+
+
 def cmd_fit_null(a: argparse.Namespace) -> None:
     from seqlantern.seqlets import fit_null, write_null
     from seqlantern.shards import StackedRows
@@ -618,6 +633,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--control-out", help="with --null-file and controls: control strengths (.npy)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_call_seqlets)
+
+    s = sub.add_parser("gather-attributions", help="concatenate the shards' attributions")
+    s.add_argument("--attributions", nargs="+", required=True, help="every shard, in order")
+    s.add_argument("--predictions", nargs="+", required=True, help="every shard, in order")
+    s.add_argument("--out", required=True)
+    s.add_argument("--out-predictions", required=True)
+    s.set_defaults(func=cmd_gather_attributions)
 
     s = sub.add_parser("fit-null", help="seqlet candidate null fitted on all shards' maps")
     s.add_argument("--attributions", nargs="+", required=True, help="every shard, in order")

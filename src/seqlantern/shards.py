@@ -118,3 +118,32 @@ def concat_npy(
         dst.flush()
         del dst
     return src.shape
+
+
+def concat_tsv(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> int:
+    """Concatenate TSV files with one header (which must be the same in all), line by line.
+
+    Returns
+    -------
+    Number of data rows written.
+    """
+    header: str | None = None
+    rows = 0
+    with atomic_outputs(out) as (tmp,), open(tmp, "w") as dst:
+        for p in paths:
+            with open(p) as src:
+                head = src.readline()
+                if not head:
+                    raise SeqlanternError(f"{p}: empty table; run the stage that makes it again")
+                if header is None:
+                    header = head
+                    dst.write(head)
+                elif head != header:
+                    raise SeqlanternError(
+                        f"{p}: header differs from {paths[0]}; make all shards with the same "
+                        "model and settings"
+                    )
+                for line in src:
+                    dst.write(line)
+                    rows += 1
+    return rows

@@ -8,6 +8,7 @@ rule find_constant:
     params:
         min_share=config["artifacts"]["constant_min_share"],
         min_length=config["artifacts"]["constant_min_length"],
+    threads: 1
     log:
         "logs/find_constant/find_constant.log",
     benchmark:
@@ -29,21 +30,16 @@ rule annotate_seqlets:
         constant="results/annotate/constant.tsv",
         seqlets="results/seqlets/seqlets.tsv",
         onehot="results/encode/onehot.npy",
-        attributions="results/attribute/attributions.npy",
-        hypothetical="results/attribute/hypothetical.npy",
-        predictions="results/attribute/predictions.tsv",
+        attributions="results/attribute/shards/{shard}/attributions.npy",
+        hypothetical="results/attribute/shards/{shard}/hypothetical.npy",
+        predictions="results/attribute/shards/{shard}/predictions.tsv",
         index="results/encode/index.tsv",
         motifs=config["annotate"]["motifs"],
         artifacts=config["annotate"]["artifacts"],
     output:
-        elements="results/annotate/elements.tsv",
-        groups="results/annotate/groups.tsv",
+        elements="results/annotate/shards/{shard}/elements.tsv",
     params:
-        families=(
-            f"--families {q(config['annotate']['families'])}"
-            if config["annotate"].get("families")
-            else ""
-        ),
+        families=families_arg(),
         motif_qvalue=config["annotate"]["motif_qvalue"],
         query_flank=config["annotate"]["query_flank"],
         hypothetical_weight=config["annotate"]["hypothetical_weight"],
@@ -54,12 +50,11 @@ rule annotate_seqlets:
         artifact_flank=config["annotate"]["artifact_flank"],
         artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
         dust=config["artifacts"]["low_complexity_dust"],
-        hotspot_bin=config["artifacts"]["hotspot_bin"],
-        hotspot_fold=config["artifacts"]["hotspot_fold"],
+    threads: config["threads"]
     log:
-        "logs/annotate_seqlets/annotate_seqlets.log",
+        "logs/annotate_seqlets/{shard}.log",
     benchmark:
-        "benchmarks/annotate_seqlets/annotate_seqlets.tsv"
+        "benchmarks/annotate_seqlets/{shard}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
@@ -67,8 +62,9 @@ rule annotate_seqlets:
     conda:
         ENV
     shell:
-        "seqlantern annotate --seqlets {input.seqlets} --onehot {input.onehot}"
-        " --attributions {input.attributions} --predictions {input.predictions}"
+        "NUMBA_NUM_THREADS={threads} seqlantern annotate --shard --seqlets {input.seqlets}"
+        " --onehot {input.onehot} --attributions {input.attributions}"
+        " --predictions {input.predictions}"
         " --index {input.index} --motifs {input.motifs} {params.families}"
         " --artifacts {input.artifacts} --motif-qvalue {params.motif_qvalue}"
         " --query-flank {params.query_flank} --hypothetical {input.hypothetical}"
@@ -79,6 +75,39 @@ rule annotate_seqlets:
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"
         " --constant {input.constant} --low-complexity-dust {params.dust}"
+        " --out {output.elements} > {log} 2>&1"
+
+
+rule group_elements:
+    input:
+        elements=shard_files("results/annotate/shards/{shard}/elements.tsv"),
+        onehot="results/encode/onehot.npy",
+        index="results/encode/index.tsv",
+        motifs=config["annotate"]["motifs"],
+    output:
+        elements="results/annotate/elements.tsv",
+        groups="results/annotate/groups.tsv",
+    params:
+        families=families_arg(),
+        motif_qvalue=config["annotate"]["motif_qvalue"],
+        query_flank=config["annotate"]["query_flank"],
+        hotspot_bin=config["artifacts"]["hotspot_bin"],
+        hotspot_fold=config["artifacts"]["hotspot_fold"],
+    threads: 1
+    log:
+        "logs/group_elements/group_elements.log",
+    benchmark:
+        "benchmarks/group_elements/group_elements.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern group-elements --elements {input.elements} --onehot {input.onehot}"
+        " --index {input.index} --motifs {input.motifs} {params.families}"
+        " --motif-qvalue {params.motif_qvalue} --query-flank {params.query_flank}"
         " --hotspot-bin {params.hotspot_bin} --hotspot-fold {params.hotspot_fold}"
         " --out {output.elements} --groups {output.groups} > {log} 2>&1"
 
@@ -113,6 +142,7 @@ rule test_shortcuts:
         mem_mb=4000,
         runtime=60,
         gpu=GPU,
+        gpu_model=GPU_MODEL,
     conda:
         ENV
     shell:
@@ -133,6 +163,7 @@ rule export_bed:
         candidates="results/export/candidates.bed",
         artifacts="results/export/artifacts.bed",
         all="results/export/all_elements.bed",
+    threads: 1
     log:
         "logs/export_bed/export_bed.log",
     benchmark:
@@ -160,11 +191,8 @@ if HAS_TRUTH:
         output:
             evaluation="results/evaluate/evaluation.tsv",
         params:
-            families=(
-                f"--families {q(config['annotate']['families'])}"
-                if config["annotate"].get("families")
-                else ""
-            ),
+            families=families_arg(),
+        threads: 1
         log:
             "logs/evaluate_truth/evaluate_truth.log",
         benchmark:

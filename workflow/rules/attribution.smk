@@ -1,12 +1,14 @@
+# Attribution, shuffled controls and seqlet calls run once per shard ({shard} in
+# 0..shards-1); gather rules combine only what needs every sequence (common.smk: SHARD_IDS).
 rule attribute_sequences:
     input:
         unpack(model_inputs),
         onehot="results/encode/onehot.npy",
         index="results/encode/index.tsv",
     output:
-        attributions="results/attribute/attributions.npy",
-        hypothetical="results/attribute/hypothetical.npy",
-        predictions="results/attribute/predictions.tsv",
+        attributions="results/attribute/shards/{shard}/attributions.npy",
+        hypothetical="results/attribute/shards/{shard}/hypothetical.npy",
+        predictions="results/attribute/shards/{shard}/predictions.tsv",
     params:
         model=model_args(),
         selection=attribution_selection(),
@@ -15,24 +17,26 @@ rule attribute_sequences:
         correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
         batch_size=config["attribution"]["batch_size"],
         method=method_args(),
+        shards=SHARDS,
         device=config["device"],
         seed=config["seed"],
     threads: config["threads"]
     log:
-        "logs/attribute_sequences/attribute_sequences.log",
+        "logs/attribute_sequences/{shard}.log",
     benchmark:
-        "benchmarks/attribute_sequences/attribute_sequences.tsv"
+        "benchmarks/attribute_sequences/{shard}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=GPU,
+        gpu_model=GPU_MODEL,
     conda:
         ENV
     shell:
         "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
         " {params.selection} --target {params.target} --output {params.output}"
         " {params.correction} {params.method} --batch-size {params.batch_size}"
-        " --device {params.device}"
+        " --shards {params.shards} --shard {wildcards.shard} --device {params.device}"
         " --threads {threads} --seed {params.seed} --out {output.attributions}"
         " --hypothetical {output.hypothetical}"
         " --predictions {output.predictions} > {log} 2>&1"
@@ -44,8 +48,8 @@ rule attribute_controls:
         onehot="results/encode/onehot.npy",
         index="results/encode/index.tsv",
     output:
-        attributions="results/attribute/controls.npy",
-        predictions="results/attribute/controls.tsv",
+        attributions="results/attribute/shards/{shard}/controls.npy",
+        predictions="results/attribute/shards/{shard}/controls.tsv",
     params:
         model=model_args(),
         selection=attribution_selection(),
@@ -55,48 +59,93 @@ rule attribute_controls:
         batch_size=config["attribution"]["batch_size"],
         method=method_args(),
         shuffles=config["seqlets"]["shuffles"],
+        shards=SHARDS,
         device=config["device"],
         seed=config["seed"],
     threads: config["threads"]
     log:
-        "logs/attribute_controls/attribute_controls.log",
+        "logs/attribute_controls/{shard}.log",
     benchmark:
-        "benchmarks/attribute_controls/attribute_controls.tsv"
+        "benchmarks/attribute_controls/{shard}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=GPU,
+        gpu_model=GPU_MODEL,
     conda:
         ENV
     shell:
         "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
         " {params.selection} --target {params.target} --output {params.output}"
         " {params.correction} {params.method} --batch-size {params.batch_size}"
-        " --device {params.device}"
+        " --shards {params.shards} --shard {wildcards.shard} --device {params.device}"
         " --threads {threads} --seed {params.seed} --shuffles {params.shuffles}"
         " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
+
+
+rule gather_attributions:
+    input:
+        attributions=shard_files("results/attribute/shards/{shard}/attributions.npy"),
+        predictions=shard_files("results/attribute/shards/{shard}/predictions.tsv"),
+    output:
+        attributions="results/attribute/attributions.npy",
+        predictions="results/attribute/predictions.tsv",
+    threads: 1
+    log:
+        "logs/gather_attributions/gather_attributions.log",
+    benchmark:
+        "benchmarks/gather_attributions/gather_attributions.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern gather-attributions --attributions {input.attributions}"
+        " --predictions {input.predictions} --out {output.attributions}"
+        " --out-predictions {output.predictions} > {log} 2>&1"
+
+
+rule fit_seqlet_null:
+    input:
+        attributions=shard_files("results/attribute/shards/{shard}/attributions.npy"),
+    output:
+        null="results/seqlets/null.tsv",
+    params:
+        options=seqlet_args(),
+    threads: 1
+    log:
+        "logs/fit_seqlet_null/fit_seqlet_null.log",
+    benchmark:
+        "benchmarks/fit_seqlet_null/fit_seqlet_null.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern fit-null --attributions {input.attributions} {params.options}"
+        " --out {output.null} > {log} 2>&1"
 
 
 rule call_seqlets:
     input:
         unpack(seqlet_inputs),
-        attributions="results/attribute/attributions.npy",
-        predictions="results/attribute/predictions.tsv",
+        attributions="results/attribute/shards/{shard}/attributions.npy",
+        predictions="results/attribute/shards/{shard}/predictions.tsv",
+        null="results/seqlets/null.tsv",
     output:
-        seqlets="results/seqlets/seqlets.tsv",
+        **seqlet_outputs(),
     params:
-        window=config["seqlets"]["window"],
-        min_length=config["seqlets"]["min_length"],
-        max_length=config["seqlets"]["max_length"],
-        flank=config["seqlets"]["flank"],
-        pvalue=config["seqlets"]["pvalue"],
-        null=seqlet_null_args,
-        signs=config["seqlets"]["signs"],
-        seed=config["seed"],
+        options=seqlet_args(),
+        controls=seqlet_control_args,
+    threads: config["threads"]
     log:
-        "logs/call_seqlets/call_seqlets.log",
+        "logs/call_seqlets/{shard}.log",
     benchmark:
-        "benchmarks/call_seqlets/call_seqlets.tsv"
+        "benchmarks/call_seqlets/{shard}.tsv"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -105,10 +154,31 @@ rule call_seqlets:
         ENV
     shell:
         "seqlantern call-seqlets --attributions {input.attributions}"
-        " --predictions {input.predictions} --window {params.window}"
-        " --min-length {params.min_length} --max-length {params.max_length}"
-        " --flank {params.flank} --pvalue {params.pvalue} {params.null}"
-        " --signs {params.signs} --seed {params.seed} --out {output.seqlets} > {log} 2>&1"
+        " --predictions {input.predictions} {params.options} --null-file {input.null}"
+        " {params.controls} --out {output.candidates} > {log} 2>&1"
+
+
+rule merge_seqlets:
+    input:
+        unpack(merge_seqlet_inputs),
+    output:
+        seqlets="results/seqlets/seqlets.tsv",
+    params:
+        controls=merge_seqlet_args,
+    threads: 1
+    log:
+        "logs/merge_seqlets/merge_seqlets.log",
+    benchmark:
+        "benchmarks/merge_seqlets/merge_seqlets.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "seqlantern merge-seqlets --candidates {input.candidates} {params.controls}"
+        " --out {output.seqlets} > {log} 2>&1"
 
 
 if config["diagnostics"]["enabled"]:

@@ -13,6 +13,7 @@ GENOMIC = (not DEMO) and bool(config["data"].get("bed"))
 LOAD_MODEL = bool(config["model"].get("checkpoint") or config["model"].get("import_path"))
 HAS_TRUTH = DEMO or bool(config["data"].get("truth"))
 GPU = 1 if config["device"] == "cuda" else 0
+GPU_MODEL = config.get("gpu_model", "") if GPU else ""
 DEBIAS = (not LOAD_MODEL) and bool(config["debias"]["enabled"])
 
 
@@ -80,16 +81,59 @@ def attribution_selection():
 
 
 SHUFFLED = config["seqlets"]["null_model"] == "shuffled"
+SHARDS = int(config["shards"])
+SHARD_IDS = [str(s) for s in range(SHARDS)]
+
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
+def shard_files(pattern):
+    """One path per shard, in shard order (the gather rules' inputs)."""
+    return expand(pattern, shard=SHARD_IDS)
+
+
+def seqlet_args():
+    """Seqlet calling options shared by fit-null and call-seqlets (same null, same calls)."""
+    s = config["seqlets"]
+    null = "laplace" if SHUFFLED else s["null_model"]
+    return (f"--window {s['window']} --min-length {s['min_length']}"
+            f" --max-length {s['max_length']} --flank {s['flank']} --pvalue {s['pvalue']}"
+            f" --null {null} --signs {s['signs']} --seed {config['seed']}")
 
 
 def seqlet_inputs(wildcards):
-    return {"controls": "results/attribute/controls.npy"} if SHUFFLED else {}
-
-
-def seqlet_null_args(wildcards, input):
     if SHUFFLED:
-        return f"--control-attributions {q(input.controls)} --fdr {config['seqlets']['fdr']}"
-    return f"--null {config['seqlets']['null_model']}"
+        return {"controls": f"results/attribute/shards/{wildcards.shard}/controls.npy"}
+    return {}
+
+
+def seqlet_outputs():
+    out = {"candidates": "results/seqlets/shards/{shard}/candidates.tsv"}
+    if SHUFFLED:
+        out["strengths"] = "results/seqlets/shards/{shard}/control_strengths.npy"
+    return out
+
+
+def seqlet_control_args(wildcards, input, output):
+    if SHUFFLED:
+        return f"--control-attributions {q(input.controls)} --control-out {q(output.strengths)}"
+    return ""
+
+
+def merge_seqlet_inputs(wildcards):
+    out = {"candidates": shard_files("results/seqlets/shards/{shard}/candidates.tsv")}
+    if SHUFFLED:
+        out["strengths"] = shard_files("results/seqlets/shards/{shard}/control_strengths.npy")
+    return out
+
+
+def merge_seqlet_args(wildcards, input):
+    if SHUFFLED:
+        return (f"--control-strengths {' '.join(q(p) for p in input.strengths)}"
+                f" --shuffles {config['seqlets']['shuffles']} --fdr {config['seqlets']['fdr']}")
+    return ""
 
 
 def report_inputs(wildcards):
@@ -161,6 +205,12 @@ def debias_penalty_args(wildcards, input):
     if method == "both":
         args += f" --penalty-onehot {q(input.original)}"
     return args
+
+
+def families_arg():
+    """--families for the rules that name TF families (optional file)."""
+    f = config["annotate"].get("families")
+    return f"--families {q(f)}" if f else ""
 
 
 def method_args():

@@ -9,6 +9,7 @@ rule simulate_demo:
         n=config["demo"]["n"],
         length=config["demo"]["length"],
         seed=config["seed"],
+    threads: 1
     log:
         "logs/simulate_demo/simulate_demo.log",
     benchmark:
@@ -42,6 +43,7 @@ rule encode_sequences:
         valid_chroms=q(csv(config["split"]["valid_chroms"])),
         test_chroms=q(csv(config["split"]["test_chroms"])),
         seed=config["seed"],
+    threads: 1
     log:
         "logs/encode_sequences/encode_sequences.log",
     benchmark:

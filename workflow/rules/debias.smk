@@ -13,6 +13,7 @@ if DEBIAS:
         params:
             k=config["debias"]["k"],
             seed=config["seed"],
+        threads: 1
         log:
             "logs/mask_artifacts/mask_artifacts.log",
         benchmark:
@@ -65,6 +66,7 @@ if DEBIAS:
             mem_mb=8000,
             runtime=120,
             gpu=GPU,
+            gpu_model=GPU_MODEL,
         conda:
             ENV
         shell:
@@ -107,6 +109,7 @@ if DEBIAS:
             mem_mb=4000,
             runtime=60,
             gpu=GPU,
+            gpu_model=GPU_MODEL,
         conda:
             ENV
         shell:
@@ -137,6 +140,7 @@ if DEBIAS:
             output=config["attribution"]["output"],
             seed=config["seed"],
             name_column=q(config["data"]["name_column"]),
+        threads: 1
         log:
             "logs/compare_debias/compare_debias.log",
         benchmark:

@@ -34,6 +34,7 @@ if not LOAD_MODEL:
             mem_mb=8000,
             runtime=120,
             gpu=GPU,
+            gpu_model=GPU_MODEL,
         conda:
             ENV
         shell:

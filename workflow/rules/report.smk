@@ -8,6 +8,7 @@ rule render_report:
         optional=lambda wildcards, input: report_optional(input),
         examples=config["report"]["examples"],
         config_yaml=q(yaml.safe_dump(config, sort_keys=False)),
+    threads: 1
     log:
         "logs/render_report/render_report.log",
     benchmark:
