@@ -194,6 +194,7 @@ def annotate(
     groups_tsv: str | Path | None = None,
     constant_tsv: str | Path | None = None,
     shard: bool = False,
+    block: int = 20_000,
 ) -> pd.DataFrame:
     """Annotate every seqlet and write ``elements.tsv``.
 
@@ -212,9 +213,10 @@ def annotate(
     ``site_*`` columns give its best site (sequence coordinates), score (bits) and p-value.
 
     With ``shard``, the attributions and predictions are one shard of a sharded run:
-    only the seqlets of its sequences are annotated, and ``out_tsv`` gets the per-element
-    columns at full precision for :func:`gather_elements`, which adds what needs every
-    element (position hotspots, groups, group matches).
+    only the seqlets of its sequences are annotated, ``block`` at a time, and ``out_tsv``
+    gets the per-element columns at full precision for :func:`gather_elements`, which adds
+    what needs every element (position hotspots, groups, group matches); the returned
+    table then only holds the ``label`` column (for a summary).
 
     Returns
     -------
@@ -253,11 +255,19 @@ def annotate(
             )
     constant = read_constant(constant_tsv) if constant_tsv else []
     starts, lengths = _record_positions(index, x.shape[2])
+    if shard:  # block by block, so that memory does not grow with the shard
+        counts: dict[str, int] = {}
+        with atomic_outputs(out_tsv) as (tmp,), open(tmp, "w") as fh:
+            for b0 in range(0, max(len(seqlets), 1), block):
+                df = _element_rows(seqlets.iloc[b0 : b0 + block], x, attr, hyp, attr_row,
+                                   starts, lengths, motifs, fams, db, matcher, constant,
+                                   p)  # fmt: skip
+                df.to_csv(fh, sep="\t", index=False, na_rep="NA", header=b0 == 0)
+                for k, v in df["label"].value_counts().items():
+                    counts[str(k)] = counts.get(str(k), 0) + int(v)
+        return pd.DataFrame({"label": [k for k, v in counts.items() for _ in range(v)]})
     df = _element_rows(seqlets, x, attr, hyp, attr_row, starts, lengths, motifs, fams, db,
                        matcher, constant, p)  # fmt: skip
-    if shard:
-        write_tsv(df, out_tsv, float_format=None)
-        return df
     return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv)
 
 

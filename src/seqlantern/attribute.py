@@ -14,7 +14,7 @@ sequence), so maps on the probability scale shrink exactly where the model is su
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,7 @@ def attribute(
     model: nn.Module,
     onehot: np.ndarray,
     rows: np.ndarray,
-    names: list[str],
+    names: Sequence[str],
     out_npy: str | Path,
     out_predictions: str | Path,
     *,
@@ -287,11 +287,9 @@ def attribute(
             if hyp is not None:
                 hyp[i : i + len(b)] = grad.float().cpu().numpy()
             preds.append(pr.float().cpu().numpy())
-        out.flush()
-        del out
+        out.close()
         if hyp is not None:
-            hyp.flush()
-            del hyp
+            hyp.close()
         if preds:
             pred = np.concatenate(preds)
         else:  # an empty shard: keep the prediction columns of the others
@@ -301,12 +299,31 @@ def attribute(
         tn = target_names or [str(j) for j in range(pred.shape[1])]
         if len(tn) != pred.shape[1]:
             tn = [str(j) for j in range(pred.shape[1])]
-        df = pd.DataFrame({"name": names, "row": rows})
-        for j, t in enumerate(tn):
-            df[f"pred_{t}"] = pred[:, j]
-            if output == "activation":
-                df[f"prob_{t}"] = 1 / (1 + np.exp(-pred[:, j]))
-        df.to_csv(tmp_pred, sep="\t", index=False, float_format="%.6g")
+        # the table in blocks: the names of millions of controls are never all held
+        with open(tmp_pred, "w") as fh:
+            for a in range(0, max(n, 1), 100_000):
+                df = pd.DataFrame({"name": list(names[a : a + 100_000]),
+                                   "row": rows[a : a + 100_000]})  # fmt: skip
+                for j, t in enumerate(tn):
+                    df[f"pred_{t}"] = pred[a : a + 100_000, j]
+                    if output == "activation":
+                        df[f"prob_{t}"] = 1 / (1 + np.exp(-pred[a : a + 100_000, j]))
+                df.to_csv(fh, sep="\t", index=False, header=a == 0, float_format="%.6g")
+
+
+class _CopyNames(Sequence[str]):
+    """``<name>#shuf<j>`` for every name and copy, made only when a slice is asked for."""
+
+    def __init__(self, names: Sequence[str], copies: int) -> None:
+        self.names, self.copies = names, copies
+
+    def __len__(self) -> int:
+        return len(self.names) * self.copies
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int):
+            return f"{self.names[key // self.copies]}#shuf{key % self.copies}"
+        return [self[i] for i in range(*key.indices(len(self)))]
 
 
 def attribute_controls(
@@ -335,7 +352,7 @@ def attribute_controls(
     if shuffles < 1:
         raise SeqlanternError("the number of shuffles must be >= 1")
     rep_rows = np.repeat(np.asarray(rows), shuffles)
-    rep_names = [f"{n}#shuf{j}" for n in names for j in range(shuffles)]
+    rep_names = _CopyNames(names, shuffles)
 
     def shuffle_batch(xb: np.ndarray, positions: np.ndarray) -> np.ndarray:
         out = np.empty_like(xb)

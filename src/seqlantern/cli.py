@@ -147,12 +147,13 @@ def _shard(a: argparse.Namespace, n: int) -> tuple[int, int]:
 def cmd_call_seqlets(a: argparse.Namespace) -> None:
     import numpy as np
 
-    from seqlantern.io import atomic_outputs, load_npy, read_tsv, write_tsv
+    from seqlantern.io import atomic_outputs, load_npy, read_tsv
     from seqlantern.seqlets import (
+        SEQLET_COLUMNS,
         call_seqlets,
-        call_shard,
         call_with_control,
         read_null,
+        shard_blocks,
         write_seqlets,
     )
 
@@ -170,15 +171,22 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
     if a.null_file:  # one shard of a sharded run: candidates for merge-seqlets
         if control is not None and not a.control_out:
             raise SeqlanternError("--null-file with --control-attributions needs --control-out")
-        df, strengths = call_shard(attr, names, rows, params, null=read_null(a.null_file),
-                                   control_attr=control)  # fmt: skip
-        if strengths is None:
-            write_tsv(df, a.out, float_format=None)
-        else:
-            with atomic_outputs(a.out, a.control_out) as (t_out, t_ctrl):
-                df.to_csv(t_out, sep="\t", index=False, na_rep="NA")
-                np.save(t_ctrl, strengths)
-        print(f"{len(df)} candidate seqlets in {attr.shape[0]} sequences")
+        blocks = shard_blocks(attr, names, rows, params, null=read_null(a.null_file),
+                              control_attr=control)  # fmt: skip
+        outs = [a.out, a.control_out] if control is not None else [a.out]
+        n_calls, strengths = 0, []
+        # block by block: the shard's candidates are never all in memory
+        with atomic_outputs(*outs) as tmps, open(tmps[0], "w") as fh:
+            for i, (df, ctrl) in enumerate(blocks):
+                df.to_csv(fh, sep="\t", index=False, na_rep="NA", header=i == 0)
+                n_calls += len(df)
+                if ctrl is not None:
+                    strengths.append(ctrl)
+            if n_calls == 0 and fh.tell() == 0:
+                fh.write("\t".join(SEQLET_COLUMNS) + "\n")
+            if control is not None:
+                np.save(tmps[1], np.concatenate(strengths or [np.zeros(0)]))
+        print(f"{n_calls} candidate seqlets in {attr.shape[0]} sequences")
         return
     if control is not None:
         df = call_with_control(attr, names, rows, control, params, fdr=a.fdr)
@@ -222,22 +230,16 @@ def cmd_fit_null(a: argparse.Namespace) -> None:
 
 
 def cmd_merge_seqlets(a: argparse.Namespace) -> None:
-    import numpy as np
-
-    from seqlantern.io import read_tsv
-    from seqlantern.seqlets import merge_calls, write_seqlets
+    from seqlantern.seqlets import merge_files
 
     if a.control_strengths and len(a.control_strengths) != len(a.candidates):
         raise SeqlanternError(
             f"{len(a.candidates)} candidate tables but {len(a.control_strengths)} control "
             "strength files; give one of each per shard, in shard order"
         )
-    tables = [read_tsv(p, what="seqlet candidates", ints=("row", "start", "end"),
-                       floats=("score", "max_abs", "pvalue")) for p in a.candidates]  # fmt: skip
-    strengths = [np.load(p) for p in a.control_strengths] if a.control_strengths else None
-    df = merge_calls(tables, strengths, shuffles=a.shuffles, fdr=a.fdr)
-    write_seqlets(df, a.out)
-    print(f"{len(df)} seqlets from {len(a.candidates)} shard(s)")
+    n = merge_files(a.candidates, a.control_strengths or None, a.out, shuffles=a.shuffles,
+                    fdr=a.fdr)  # fmt: skip
+    print(f"{n} seqlets from {len(a.candidates)} shard(s)")
 
 
 def _add_hotspot_args(s: argparse.ArgumentParser) -> None:

@@ -144,8 +144,7 @@ def neutralise(
                     else:
                         x[r, :, a:b] = np.eye(4, dtype=np.float32)[rng.choice(4, b - a, p=comp)].T
             w[c0 : c0 + len(x)] = x
-        w.flush()
-        del w
+        w.close()
 
 
 def _share_on_spans(attr: np.ndarray, rows: np.ndarray, spans: pd.DataFrame) -> tuple[float, float]:

@@ -183,8 +183,7 @@ def _write(
                 (it.name, it.chrom, start, start + length, it.strand,
                  split.assign(it.name, it.chrom), it.source_length, coords)
             )  # fmt: skip
-        out.flush()
-        del out
+        out.close()
         pd.DataFrame(rows, columns=INDEX_COLUMNS).to_csv(tmp_idx, sep="\t", index=False)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -203,17 +204,93 @@ def write_fasta(
                 fh.write(seq[i : i + width] + "\n")
 
 
-def open_npy_writer(path: Path, shape: tuple[int, ...], dtype: Any = np.float32) -> np.memmap:
-    """Open a ``.npy`` file as a writable memory map, so that it fills chunk by chunk."""
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+class NpyWriter:
+    """Write a ``.npy`` file front to back, one block of rows at a time.
+
+    The header is written first and rows are appended with plain file writes, so the
+    process never maps the file: its resident memory stays at one block however large
+    the array (a writable memory map would keep every written page resident until the
+    file is closed). ``w[i:j] = block`` must continue exactly where the last one ended.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.pos = 0
+        self._fh = open(path, "wb")
+        np.lib.format.write_array_header_1_0(
+            self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                       "fortran_order": False, "shape": self.shape})  # fmt: skip
+
+    def __setitem__(self, key: int | slice, block: np.ndarray) -> None:
+        start = key if isinstance(key, int) else (key.start or 0)
+        rows = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, *self.shape[1:])
+        if start != self.pos or start + len(rows) > self.shape[0]:
+            raise ValueError(f"rows {start}.. written out of order (next row is {self.pos})")
+        self._fh.write(rows.tobytes())
+        self.pos += len(rows)
+
+    def close(self) -> None:
+        """Close the file; every row must have been written."""
+        self._fh.close()
+        if self.pos != self.shape[0]:
+            raise ValueError(f"{self.pos} of {self.shape[0]} rows written")
 
 
-def load_npy(path: str | os.PathLike[str], *, what: str = "array") -> np.ndarray:
-    """Memory-map a ``.npy`` file read-only (rows are read only when used)."""
+def open_npy_writer(path: Path, shape: tuple[int, ...], dtype: Any = np.float32) -> NpyWriter:
+    """Open a ``.npy`` file to be written block by block (:class:`NpyWriter`)."""
+    return NpyWriter(path, shape, dtype)
+
+
+class NpyArray:
+    """Read-only rows of a memory-mapped ``.npy`` file, with flat resident memory.
+
+    Indexing returns a copy (an ordinary array) and, once ``budget`` bytes have been
+    read, the mapping's pages are handed back to the kernel (``madvise(MADV_DONTNEED)``):
+    they stay in the page cache, so reading them again is cheap, but they no longer
+    count in the process's resident memory. Without this, a job streaming through a
+    10^6-row array would end up with the whole file resident (and reported as its peak
+    RSS by SLURM and Snakemake) even though it holds only one chunk at a time.
+    """
+
+    def __init__(self, mm: np.memmap, *, budget: int = 256 << 20) -> None:
+        self._mm = mm
+        self._budget = budget
+        self._read = 0
+        self.shape: tuple[int, ...] = mm.shape
+        self.dtype = mm.dtype
+        self.ndim = mm.ndim
+        self.size = mm.size
+        self.nbytes = mm.nbytes
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> Any:
+        out = np.array(self._mm[key])
+        self._read += out.nbytes
+        if self._read > self._budget:
+            self.release()
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.array(self._mm, dtype=dtype)
+
+    def release(self) -> None:
+        """Drop the mapped pages from resident memory (they stay in the page cache)."""
+        self._read = 0
+        mm = getattr(self._mm, "_mmap", None)
+        if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED)
+
+
+def load_npy(path: str | os.PathLike[str], *, what: str = "array") -> NpyArray:
+    """Memory-map a ``.npy`` file read-only (rows are read only when used; :class:`NpyArray`)."""
     p = Path(path)
     if not p.is_file():
         raise SeqlanternError(f"{p}: {what} file not found; run the stage that makes it first")
     try:
-        return np.load(p, mmap_mode="r")
+        mm = np.load(p, mmap_mode="r")
     except ValueError as exc:
         raise SeqlanternError(f"{p}: not a readable .npy file ({exc})") from None
+    return NpyArray(mm)

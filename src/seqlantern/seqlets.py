@@ -23,6 +23,7 @@ interface.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -618,12 +619,39 @@ def call_shard(
             f"control attributions {control_attr.shape} are not whole shuffles of the real "
             f"ones {attr.shape}; make both with the same attribute run"
         )
-    ra = _call_arrays(attr, params, null, max(256, -(-attr.shape[0] // 2)))
-    df = _frame(ra, names, rows)
+    parts = list(shard_blocks(attr, names, rows, params, null=null, control_attr=control_attr))
+    df = pd.concat([f for f, _ in parts], ignore_index=True) if parts else _frame(
+        _call_arrays(attr, params, null, 256), names, rows)  # fmt: skip
     if control_attr is None:
         return df, None
-    ca = _call_arrays(control_attr, params, null, 1024)
-    return df, np.where(ca["sign"] > 0, 1.0, -1.0) * _strength(ca)
+    return df, np.concatenate([c for _, c in parts if c is not None] or [np.zeros(0)])
+
+
+def shard_blocks(
+    attr: np.ndarray,
+    names: list[str],
+    rows: np.ndarray,
+    params: SeqletParams,
+    *,
+    null: LaplaceNull | EmpiricalNull,
+    control_attr: np.ndarray | None = None,
+    block: int = 32768,
+) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
+    """:func:`call_shard` ``block`` sequences at a time (memory flat in the shard's size).
+
+    Each block's table is sorted by row and start; :func:`merge_calls` sorts them all.
+    """
+    n = attr.shape[0]
+    k = control_attr.shape[0] // max(n, 1) if control_attr is not None else 0
+    for c0 in range(0, n, block):
+        c1 = min(c0 + block, n)
+        ra = _call_arrays(attr[c0:c1], params, null, max(256, -(-(c1 - c0) // 2)))
+        df = _frame(ra, names[c0:c1], rows[c0:c1])
+        if control_attr is None:
+            yield df, None
+            continue
+        ca = _call_arrays(control_attr[c0 * k : c1 * k], params, null, 1024)
+        yield df, np.where(ca["sign"] > 0, 1.0, -1.0) * _strength(ca)
 
 
 def merge_calls(
@@ -654,6 +682,58 @@ def merge_calls(
     df = df[keep].reset_index(drop=True)
     df["null_pvalue"], df["pvalue"], df["qvalue"] = df["pvalue"], p[keep], q[keep]
     return df
+
+
+def merge_files(
+    candidates: list[str | Path],
+    control_strengths: list[str | Path] | None,
+    out: str | Path,
+    *,
+    shuffles: int = 1,
+    fdr: float = 0.05,
+    chunk: int = 200_000,
+) -> int:
+    """:func:`merge_calls` on the shards' files, in two passes over them.
+
+    The first pass reads only the columns the statistics need (sign, score, start, end);
+    the second streams each table in chunks and keeps the calls that pass, so memory
+    holds the final table, not every candidate. Returns the number of calls written.
+    """
+    for path in [*candidates, *(control_strengths or [])]:
+        if not Path(path).is_file():
+            raise SeqlanternError(f"{path}: seqlet shard file not found; run call-seqlets first")
+    keep = None
+    if control_strengths is not None:
+        cols = ["start", "end", "sign", "score"]
+        first = [pd.read_csv(c, sep="\t", usecols=cols, dtype={"sign": str},
+                             keep_default_na=False) for c in candidates]  # fmt: skip
+        real = pd.concat(first, ignore_index=True)
+        ctrl = np.concatenate([np.load(c) for c in control_strengths] or [np.zeros(0)])
+        p, q = _control_pq(_strength(real), _positive(real["sign"]), np.abs(ctrl), ctrl > 0,
+                           shuffles)  # fmt: skip
+        keep = q <= fdr
+        del first, real, ctrl
+    kept, offset = [], 0
+    for c in candidates:
+        for part in pd.read_csv(c, sep="\t", dtype=str, keep_default_na=False, chunksize=chunk):
+            for col, kind in (("row", "int64"), ("start", "int64"), ("end", "int64"),
+                              ("score", "float64"), ("max_abs", "float64"),
+                              ("pvalue", "float64")):  # fmt: skip
+                part[col] = part[col].astype(kind)
+            if keep is not None:
+                sel = keep[offset : offset + len(part)]
+                part = part[sel].copy()
+                part["null_pvalue"] = part["pvalue"]
+                part["pvalue"], part["qvalue"] = p[offset : offset + len(sel)][sel], q[
+                    offset : offset + len(sel)][sel]  # fmt: skip
+                offset += len(sel)
+            kept.append(part)
+    cols = SEQLET_COLUMNS + (CONTROL_COLUMNS if keep is not None else [])
+    df = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=cols)
+    order = np.lexsort((df["end"].to_numpy(), df["start"].to_numpy(), df["row"].to_numpy()))
+    df = df.iloc[order].reset_index(drop=True)
+    write_seqlets(df, out)
+    return len(df)
 
 
 def write_seqlets(df: pd.DataFrame, path: str | Path) -> None:

@@ -115,8 +115,7 @@ def concat_npy(
                 block = np.asarray(a[i : i + chunk])
                 dst[pos : pos + len(block)] = block
                 pos += len(block)
-        dst.flush()
-        del dst
+        dst.close()
     return src.shape
 
 
