@@ -23,7 +23,7 @@ from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.constant import dust_score, position_hotspots, read_constant
 from seqlantern.encode import decode, genome_interval, read_index
 from seqlantern.groups import group_elements
-from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
 from seqlantern.motifs import Motif, SiteScanner, read_families, read_motifs
 from seqlantern.tomtom import MotifIndex, compare_many
 
@@ -60,7 +60,7 @@ def _adopt_group_matches(
     groups: pd.DataFrame,
     motifs: list[Motif],
     fams: dict[str, frozenset[str]],
-    x: np.ndarray,
+    x: RowSource,
     scanner: SiteScanner,
     p: AnnotateParams,
 ) -> None:
@@ -148,9 +148,9 @@ def _mark_hotspots(
 
 def motif_queries(
     rows: list,
-    x: np.ndarray,
-    attr: np.ndarray,
-    hyp: np.ndarray | None,
+    x: RowSource,
+    attr: RowSource,
+    hyp: RowSource | None,
     attr_row: dict[int, int],
     p: AnnotateParams,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[int, int]]]:
@@ -326,9 +326,9 @@ def _record_positions(index: pd.DataFrame, length: int) -> tuple[np.ndarray, np.
 
 def _element_rows(
     seqlets: pd.DataFrame,
-    x: np.ndarray,
-    attr: np.ndarray,
-    hyp: np.ndarray | None,
+    x: RowSource,
+    attr: RowSource,
+    hyp: RowSource | None,
     attr_row: dict[int, int],
     starts: np.ndarray,
     lengths: np.ndarray,
@@ -410,7 +410,7 @@ def _element_rows(
 
 def _finish(
     df: pd.DataFrame,
-    x: np.ndarray,
+    x: RowSource,
     index: pd.DataFrame,
     motifs: list[Motif],
     fams: dict[str, frozenset[str]],

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from seqlantern.io import SeqlanternError, atomic_outputs, open_npy_writer
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, open_npy_writer
 
 
 def resolve_target(target: int | str, names: list[str] | None, n_outputs: int) -> int:
@@ -191,7 +191,7 @@ def gradient_x_input(
 
 def attribute(
     model: nn.Module,
-    onehot: np.ndarray,
+    onehot: RowSource,
     rows: np.ndarray,
     names: Sequence[str],
     out_npy: str | Path,
@@ -328,7 +328,7 @@ class _CopyNames(Sequence[str]):
 
 def attribute_controls(
     model: nn.Module,
-    onehot: np.ndarray,
+    onehot: RowSource,
     rows: np.ndarray,
     names: list[str],
     out_npy: str | Path,

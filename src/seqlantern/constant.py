@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from seqlantern.io import SeqlanternError, atomic_outputs, read_tsv
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, read_tsv
 
 CONSTANT_COLUMNS = ["name", "anchor", "start", "end", "share", "coverage", "sequence"]
 
@@ -53,7 +53,7 @@ class ConstantRegion:
 
 
 def _position_counts(
-    onehot: np.ndarray, index: pd.DataFrame, chunk: int
+    onehot: RowSource, index: pd.DataFrame, chunk: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Base counts per record position, from the start and from the end: 2 x (4, maxlen)."""
     lengths = index["source_length"].to_numpy(dtype=np.int64)
@@ -75,7 +75,7 @@ def _position_counts(
 
 
 def find_constant(
-    onehot: np.ndarray,
+    onehot: RowSource,
     index: pd.DataFrame,
     *,
     min_share: float = 0.9,

@@ -36,14 +36,14 @@ import pandas as pd
 from seqlantern.artifacts import Artifact
 from seqlantern.constant import ConstantRegion
 from seqlantern.encode import decode, reverse_complement
-from seqlantern.io import SeqlanternError, atomic_outputs, open_npy_writer, write_tsv
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, open_npy_writer, write_tsv
 from seqlantern.shuffle import shuffle_onehot
 
 SPAN_COLUMNS = ["row", "start", "end", "name", "kind"]
 
 
 def find_artifact_spans(
-    onehot: np.ndarray,
+    onehot: RowSource,
     index: pd.DataFrame,
     artifacts: list[Artifact],
     constant: list[ConstantRegion],
@@ -110,7 +110,7 @@ def find_artifact_spans(
 
 
 def neutralise(
-    onehot: np.ndarray, spans: pd.DataFrame, out: str | Path, *, seed: int = 0,
+    onehot: RowSource, spans: pd.DataFrame, out: str | Path, *, seed: int = 0,
     mode: str = "background", chunk: int = 4096,
 ) -> None:  # fmt: skip
     """Write a copy of ``onehot`` with every artifact span neutralised.
@@ -147,7 +147,7 @@ def neutralise(
         w.close()
 
 
-def _share_on_spans(attr: np.ndarray, rows: np.ndarray, spans: pd.DataFrame) -> tuple[float, float]:
+def _share_on_spans(attr: RowSource, rows: np.ndarray, spans: pd.DataFrame) -> tuple[float, float]:
     """Share of |attribution| on spans, and the spans' share of the positions.
 
     Both over the attributed sequences that carry spans. The second is what the first
@@ -173,7 +173,7 @@ def _share_on_spans(attr: np.ndarray, rows: np.ndarray, spans: pd.DataFrame) -> 
 
 
 def ablation_drop(
-    model: Any, x: np.ndarray, rows: np.ndarray, spans: pd.DataFrame, *, target: int = 0,
+    model: Any, x: RowSource, rows: np.ndarray, spans: pd.DataFrame, *, target: int = 0,
     output: str = "logit", shuffles: int = 5, seed: int = 0,
 ) -> float:  # fmt: skip
     """Mean prediction drop when every artifact span of ``rows`` is shuffled.
@@ -203,8 +203,8 @@ def ablation_drop(
 
 def compare_debias(
     spans: pd.DataFrame,
-    before: tuple[np.ndarray, pd.DataFrame],
-    after: tuple[np.ndarray, pd.DataFrame],
+    before: tuple[RowSource, pd.DataFrame],
+    after: tuple[RowSource, pd.DataFrame],
     targets: pd.Series,
     out: str | Path,
     *,

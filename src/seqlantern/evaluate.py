@@ -49,36 +49,37 @@ def evaluate(
     attributed = set(read_tsv(predictions_tsv, what="predictions")["name"])
     truth = truth[truth["name"].isin(attributed)].reset_index(drop=True)
     fams = read_families(families, read_motifs(motif_db))
-    by_name = {n: g for n, g in el.groupby("name")}
-    el_hit = np.zeros(len(el), dtype=bool)
-    el_pos = {idx: k for k, idx in enumerate(el.index)}
-    found, right, flagged, as_art, shortcut, plausible = [], [], [], [], [], []
+    el = el.reset_index(drop=True)
     has_decision = "decision" in el.columns
-    for t in truth.itertuples(index=False):
-        g = by_name.get(t.name)
-        need = min(min_overlap, t.end - t.start)
-        if g is None:
-            ov = pd.DataFrame(columns=el.columns)
-        else:
-            overlap = np.minimum(g["end"], t.end) - np.maximum(g["start"], t.start)
-            ov = g[overlap >= need]
-            for idx in ov.index:
-                el_hit[el_pos[idx]] = True
-        labels = set(ov["label"])
-        f = len(ov) > 0
-        found.append(f)
-        planted_fam = fams.get(t.motif, frozenset({t.motif}))
-        right.append(any(
-            r.label == "motif" and bool(fams.get(r.motif_id, frozenset()) & planted_fam)
-            for r in ov.itertuples(index=False)
-        ))  # fmt: skip
-        flagged.append("artifact" in labels)
-        as_art.append(f and "artifact" in labels and "motif" not in labels)
-        if has_decision:
-            shortcut.append(bool((ov["shortcut"].astype(str) == "True").any()))
-            plausible.append(bool((ov["decision"] == "plausible").any()))
-    found_a, right_a = np.array(found, bool), np.array(right, bool)
-    flagged_a, as_art_a = np.array(flagged, bool), np.array(as_art, bool)
+    # every (planted site, call) pair on the same sequence, then the overlapping ones:
+    # vectorised, so the cost is linear in the number of sites and calls
+    e_cols = ["name", "start", "end", "label", "motif_id"] + (
+        ["shortcut", "decision"] if has_decision else [])  # fmt: skip
+    pairs = truth[["name", "start", "end", "motif"]].assign(_t=np.arange(len(truth))).merge(
+        el[e_cols].assign(_e=np.arange(len(el))), on="name", suffixes=("_t", "_e"))  # fmt: skip
+    need = np.minimum(min_overlap, pairs["end_t"] - pairs["start_t"])
+    overlap = np.minimum(pairs["end_e"], pairs["end_t"]) - np.maximum(pairs["start_e"],
+                                                                      pairs["start_t"])  # fmt: skip
+    pairs = pairs[(overlap >= need).to_numpy()]
+    el_hit = np.zeros(len(el), dtype=bool)
+    el_hit[pairs["_e"].to_numpy()] = True
+    t_idx = pairs["_t"].to_numpy()
+
+    def any_of(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(t_idx[mask], minlength=len(truth)) > 0
+
+    same_family = {
+        (m, p): bool(fams.get(m, frozenset()) & fams.get(p, frozenset({p})))
+        for m, p in set(zip(pairs["motif_id"], pairs["motif"], strict=True))
+    }
+    is_motif = (pairs["label"] == "motif").to_numpy()
+    is_art = (pairs["label"] == "artifact").to_numpy()
+    fam_ok = np.array([same_family[k] for k in zip(pairs["motif_id"], pairs["motif"],
+                                                    strict=True)], dtype=bool)  # fmt: skip
+    found_a = any_of(np.ones(len(pairs), dtype=bool))
+    right_a = any_of(is_motif & fam_ok)
+    flagged_a = any_of(is_art)
+    as_art_a = found_a & flagged_a & ~any_of(is_motif)
     kind = truth["kind"].to_numpy()
     func, art, decoy = kind == "functional", kind == "artifact", kind == "decoy"
 
@@ -95,7 +96,8 @@ def evaluate(
         row("calls_matching_nothing", int((~el_hit).sum()), len(el)),
     ]
     if has_decision:
-        sc_a, pl_a = np.array(shortcut, bool), np.array(plausible, bool)
+        sc_a = any_of((pairs["shortcut"].astype(str) == "True").to_numpy())
+        pl_a = any_of((pairs["decision"] == "plausible").to_numpy())
         rows += [
             row("artifact_shortcut", int(sc_a[art].sum()), int(art.sum())),
             row("functional_plausible", int(pl_a[func].sum()), int(found_a[func].sum())),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seqlantern.encode import reverse_complement
+from seqlantern.io import RowSource
 from seqlantern.tomtom import MotifIndex, compare
 
 GROUP_COLUMNS = ["group", "label", "name", "elements", "sequences", "mean_score",
@@ -140,7 +141,7 @@ def aligned_frequencies(members: pd.DataFrame, *, min_overlap: int = 6) -> np.nd
 
 
 def aligned_denovo_matrix(
-    members: pd.DataFrame, attr: np.ndarray, attr_row: dict[int, int], *, min_overlap: int = 6
+    members: pd.DataFrame, attr: RowSource, attr_row: dict[int, int], *, min_overlap: int = 6
 ) -> np.ndarray:
     """Mean attribution (W, 4) of a de novo group's members aligned to its strongest one."""
     ref = members.iloc[int(np.argmax(members["score"].abs().to_numpy()))]

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -202,6 +202,28 @@ def write_fasta(
             fh.write(f">{name}\n")
             for i in range(0, len(seq), width):
                 fh.write(seq[i : i + width] + "\n")
+
+
+class RowSource(Protocol):
+    """What stages need of a large array: its shape and rows by index (a copy each).
+
+    An ``np.ndarray``, a :class:`NpyArray` (a ``.npy`` file read lazily) and a
+    :class:`seqlantern.shards.StackedRows` (several shards read as one) all qualify;
+    functions that take one read rows in chunks instead of the whole array.
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> Any: ...
+
+    @property
+    def ndim(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: Any, /) -> Any: ...
 
 
 class NpyWriter:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from seqlantern.encode import read_index
-from seqlantern.io import atomic_outputs, load_npy, read_tsv
+from seqlantern.io import RowSource, atomic_outputs, load_npy, read_tsv
 from seqlantern.motifs import Motif, information_content, read_motifs
 
 
@@ -48,7 +48,7 @@ def _logo(ax: Any, mat: np.ndarray, title: str) -> None:
 
 
 def aggregate_motif_attribution(
-    group: pd.DataFrame, motif: Motif, attr: np.ndarray, attr_row: dict[int, int]
+    group: pd.DataFrame, motif: Motif, attr: RowSource, attr_row: dict[int, int]
 ) -> np.ndarray:
     """Mean attribution (W, 4) of a motif's elements, aligned in the motif's orientation.
 
@@ -74,7 +74,7 @@ def aggregate_motif_attribution(
 
 
 def _span_matrix(
-    members: pd.DataFrame, attr: np.ndarray, attr_row: dict[int, int], width: int = 30
+    members: pd.DataFrame, attr: RowSource, attr_row: dict[int, int], width: int = 30
 ) -> np.ndarray | None:
     """Mean attribution (width, 4) of elements aligned at their start (for logos)."""
     mats = []

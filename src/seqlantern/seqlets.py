@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from seqlantern.io import SeqlanternError, read_tsv, write_tsv
+from seqlantern.io import RowSource, SeqlanternError, read_tsv, write_tsv
 
 SEQLET_COLUMNS = ["name", "row", "seqlet_id", "start", "end", "sign", "score", "max_abs", "pvalue"]
 CONTROL_COLUMNS = ["null_pvalue", "qvalue"]
@@ -201,7 +201,7 @@ def per_position(attr: np.ndarray) -> np.ndarray:
     return a if a.ndim == 2 else a.sum(axis=1)
 
 
-def fit_null(attr: np.ndarray, params: SeqletParams) -> LaplaceNull | EmpiricalNull:
+def fit_null(attr: RowSource, params: SeqletParams) -> LaplaceNull | EmpiricalNull:
     """Fit the configured null on a seeded sample of sequences (bounded memory)."""
     if params.null not in NULLS:
         raise SeqlanternError(f"seqlets.null {params.null!r} unknown; known: {sorted(NULLS)}")
@@ -403,7 +403,7 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
 
 
 def _call_arrays(
-    attr: np.ndarray,
+    attr: RowSource,
     params: SeqletParams,
     null: LaplaceNull | EmpiricalNull,
     chunk: int,
@@ -442,7 +442,7 @@ def _call_arrays(
 
 
 def call_seqlets(
-    attr: np.ndarray,
+    attr: RowSource,
     names: list[str],
     rows: np.ndarray,
     params: SeqletParams,
@@ -570,10 +570,10 @@ def _control_pq(
 
 
 def call_with_control(
-    attr: np.ndarray,
+    attr: RowSource,
     names: list[str],
     rows: np.ndarray,
-    control_attr: np.ndarray,
+    control_attr: RowSource,
     params: SeqletParams,
     *,
     fdr: float = 0.05,
@@ -594,13 +594,13 @@ def call_with_control(
 
 
 def call_shard(
-    attr: np.ndarray,
+    attr: RowSource,
     names: list[str],
     rows: np.ndarray,
     params: SeqletParams,
     *,
     null: LaplaceNull | EmpiricalNull,
-    control_attr: np.ndarray | None = None,
+    control_attr: RowSource | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The calls of one shard with a null fitted on all shards (:func:`fit_null`).
 
@@ -628,13 +628,13 @@ def call_shard(
 
 
 def shard_blocks(
-    attr: np.ndarray,
+    attr: RowSource,
     names: list[str],
     rows: np.ndarray,
     params: SeqletParams,
     *,
     null: LaplaceNull | EmpiricalNull,
-    control_attr: np.ndarray | None = None,
+    control_attr: RowSource | None = None,
     block: int = 32768,
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
     """:func:`call_shard` ``block`` sequences at a time (memory flat in the shard's size).

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, open_npy_writer
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, load_npy, open_npy_writer
 
 
 def shard_bounds(n: int, shards: int, *, align: int = 1) -> list[tuple[int, int]]:
@@ -51,7 +51,7 @@ class StackedRows:
     rows of all shards without holding any of them.
     """
 
-    def __init__(self, arrays: Sequence[np.ndarray]) -> None:
+    def __init__(self, arrays: Sequence[RowSource]) -> None:
         if not arrays:
             raise SeqlanternError("no arrays to stack")
         tail = arrays[0].shape[1:]

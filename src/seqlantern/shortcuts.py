@@ -37,6 +37,7 @@ import torch
 from scipy.stats import t as student_t
 from torch import nn
 
+from seqlantern.io import RowSource
 from seqlantern.shuffle import shuffle_onehot
 
 
@@ -54,19 +55,26 @@ class ShortcutParams:
 
 def predict(
     model: nn.Module,
-    x: np.ndarray,
+    x: RowSource,
     *,
     target: int,
     output: str = "logit",
     batch_size: int = 256,
     device: str = "cpu",
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One output of ``model`` for every sequence of ``x`` (n, 4, L), in batches."""
+    """One output of ``model`` for every sequence of ``x`` (n, 4, L), in batches.
+
+    With ``rows``, for ``x[rows]``, read one batch at a time (``x`` may be a memory map of
+    the whole library: only a batch is ever in memory).
+    """
     model.eval()
-    out = np.empty(len(x))
+    n = len(x) if rows is None else len(rows)
+    out = np.empty(n)
     with torch.no_grad():
-        for b in range(0, len(x), batch_size):
-            xb = torch.as_tensor(np.asarray(x[b : b + batch_size], dtype=np.float32), device=device)
+        for b in range(0, n, batch_size):
+            xn = x[b : b + batch_size] if rows is None else x[rows[b : b + batch_size]]
+            xb = torch.as_tensor(np.asarray(xn, dtype=np.float32), device=device)
             y = model(xb)[:, target]
             if output == "activation":
                 y = torch.sigmoid(y)
@@ -87,6 +95,20 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     return m, m - half, m + half
 
 
+def mean_ci_rows(values: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """:func:`mean_ci` of every row of a 2-D array at once: (n, 3) mean, low, high."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0 or not np.isfinite(v).all():
+        return np.array([mean_ci(r, level) for r in v]).reshape(-1, 3)
+    m = v.mean(axis=1)
+    if v.shape[1] < 2:
+        nan = np.full(len(v), np.nan)
+        return np.column_stack([m, nan, nan])
+    k = v.shape[1]
+    half = student_t.ppf(0.5 + level / 2, k - 1) * v.std(axis=1, ddof=1) / np.sqrt(k)
+    return np.column_stack([m, m - half, m + half])
+
+
 def _excludes_zero(lo: float, hi: float, sign: float) -> bool:
     """Interval excludes 0 on the side of ``sign`` (+1: above 0, -1: below 0)."""
     return bool(lo > 0) if sign > 0 else bool(hi < 0)
@@ -94,7 +116,7 @@ def _excludes_zero(lo: float, hi: float, sign: float) -> bool:
 
 def run_shortcut_tests(
     model: nn.Module,
-    x: np.ndarray,
+    x: RowSource,
     elements: pd.DataFrame,
     groups: pd.DataFrame,
     attributed_rows: np.ndarray,
@@ -139,7 +161,7 @@ def run_shortcut_tests(
     ends = el["end"].to_numpy(dtype=np.int64)
     k = max(p.shuffles, 1)
     base_rows, inv = np.unique(rows, return_inverse=True)
-    base = predict(model, x[base_rows], **opts) if len(base_rows) else np.zeros(0)
+    base = predict(model, x, rows=base_rows, **opts) if len(base_rows) else np.zeros(0)
     # ablation, streamed per chunk of elements (memory independent of the table's size)
     effect = np.full((len(el), k), np.nan)
     chunk = max(1, 4096 // k)
@@ -155,7 +177,7 @@ def run_shortcut_tests(
                 batch.append(xa)
         pred = predict(model, np.stack(batch), **opts).reshape(len(idx), k)
         effect[c0 : c0 + len(idx)] = base[inv[list(idx)]][:, None] - pred
-    stats = np.array([mean_ci(e) for e in effect]).reshape(-1, 3)
+    stats = mean_ci_rows(effect)
     el["effect"], el["effect_low"], el["effect_high"] = stats[:, 0], stats[:, 1], stats[:, 2]
     sign = np.where(el["sign"].to_numpy() == "+", 1.0, -1.0)
 
@@ -171,8 +193,9 @@ def run_shortcut_tests(
         "effect", "effect_low", "effect_high", "insertion_effect", "insertion_low",
         "insertion_high")}  # fmt: skip
     shortcut_group = np.zeros(len(g), dtype=bool)
+    by_group = pd.Series(np.arange(len(el))).groupby(el["group"].to_numpy()).indices
     for gi, name in enumerate(g["group"]):
-        members = np.flatnonzero(el["group"].to_numpy() == name)
+        members = by_group.get(name, np.zeros(0, dtype=np.int64))
         if len(members) == 0:
             continue
         m, lo, hi = mean_ci(el["effect"].to_numpy()[members])
@@ -226,7 +249,7 @@ def run_shortcut_tests(
     g["shortcut"] = shortcut_group & (g["label"] == "artifact").to_numpy()
 
     # dataset level: neutralise every artifact span in the top decile of predictions
-    pool_pred = predict(model, x[np.sort(pool)], **opts) if len(pool) else np.zeros(0)
+    pool_pred = predict(model, x, rows=np.sort(pool), **opts) if len(pool) else np.zeros(0)
     ds: dict[str, Any] = {"sequences": len(pool)}
     if len(pool):
         order = np.sort(pool)
@@ -235,7 +258,10 @@ def run_shortcut_tests(
         cut = np.quantile(pool_pred, 0.9)
         top_rows = order[pool_pred >= cut]
         art = el[el["decision"] == "artifact"]
-        with_art = [r for r in top_rows if r in set(art["row"])]
+        art_rows = set(art["row"].tolist())
+        with_art = [r for r in top_rows if r in art_rows]
+        spans_of = {r: list(zip(g_["start"], g_["end"], strict=True))
+                    for r, g_ in art[art["row"].isin(with_art)].groupby("row")}  # fmt: skip
         orig = pool_pred[np.searchsorted(order, top_rows)]
         neutral = orig.copy()
         if with_art:
@@ -243,8 +269,8 @@ def run_shortcut_tests(
             batch = []
             for r in with_art:
                 xr = np.asarray(x[r]).copy()
-                for a in art[art["row"] == r].itertuples():
-                    xr[:, a.start : a.end] = shuffle_onehot(xr[:, a.start : a.end], rng2)
+                for a0, a1 in spans_of[r]:
+                    xr[:, a0:a1] = shuffle_onehot(xr[:, a0:a1], rng2)
                 batch.append(xr)
             neutral_art = predict(model, np.stack(batch), **opts)
             pos = {r: j for j, r in enumerate(top_rows)}

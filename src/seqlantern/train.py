@@ -14,7 +14,7 @@ from scipy import stats
 from torch import nn
 
 from seqlantern.encode import read_index
-from seqlantern.io import SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
 from seqlantern.models import build_model, save_checkpoint
 
 
@@ -122,7 +122,7 @@ def metrics_table(y: np.ndarray, pred: np.ndarray, targets: list[str], task: str
 
 def predict(
     model: nn.Module,
-    x: np.ndarray,
+    x: RowSource,
     rows: np.ndarray,
     *,
     batch_size: int = 256,
