@@ -2,6 +2,7 @@
 
     python benchmarks/scaling.py [--sizes 10000 100000 1000000] [--shards 1]
                                  [--workdir scaling_runs] [--cores 2] [--peers]
+                                 [--until RULE ...] [--reuse]
 
 For each size N it runs the real workflow (``snakemake``, this repository's Snakefile)
 on a seeded demo library of N x 250 bp, with a model trained once on the smallest
@@ -14,6 +15,10 @@ of sequences.
 Peak memory is what Snakemake's ``benchmark:`` directive records for each job
 (``max_rss``, the resident set of the job's process tree, sampled with psutil); the
 sharded rules report one figure per shard job. Time is the job's wall clock.
+
+``--until`` stops every run after the named rules (Snakemake's ``--until``), e.g. to
+measure the attribution and seqlet stages alone at 10^6; ``--reuse`` reads the benchmark
+files of a size already run in ``--workdir`` instead of running it again.
 
 With ``--peers``, tangermeme (saliency, recursive_seqlets), captum (InputXGradient) and
 memelite (tomtom) run on the same inputs as the smallest size (dev extras needed).
@@ -92,19 +97,27 @@ def _rule_table(work: Path) -> pd.DataFrame:
                                   max_rss_mb=("max_rss_mb", "max"))  # fmt: skip
 
 
-def run_size(root: Path, n: int, model: Path, shards: int, cores: int) -> pd.DataFrame:
+def run_size(
+    root: Path, n: int, model: Path, shards: int, cores: int, until: list[str], reuse: bool
+) -> pd.DataFrame:
     work = root / f"n{n}"
     work.mkdir(parents=True, exist_ok=True)
-    cfg = _config(work, n, model, shards)
-    t0 = time.perf_counter()
-    run = subprocess.run(
-        ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(work),
-         "--configfile", str(cfg), "--cores", str(cores)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    wall = time.perf_counter() - t0
-    if run.returncode != 0:
-        sys.exit(f"workflow failed for N={n}:\n{run.stderr[-3000:]}")
+    done = work / "wall_seconds.txt"
+    if reuse and done.is_file():
+        wall = float(done.read_text())
+    else:
+        cfg = _config(work, n, model, shards)
+        t0 = time.perf_counter()
+        run = subprocess.run(
+            ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(work),
+             "--configfile", str(cfg), "--cores", str(cores),
+             *(["--until", *until] if until else [])],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        wall = time.perf_counter() - t0
+        if run.returncode != 0:
+            sys.exit(f"workflow failed for N={n}:\n{run.stderr[-3000:]}")
+        done.write_text(f"{wall:.1f}\n")
     df = _rule_table(work)
     df["n"] = n
     df.attrs["wall"] = wall
@@ -119,13 +132,16 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--workdir", type=Path, default=Path("scaling_runs"))
     ap.add_argument("--peers", action="store_true", help="also time the peers on the inputs")
+    ap.add_argument("--until", nargs="*", default=[], help="stop after these rules")
+    ap.add_argument("--reuse", action="store_true", help="reuse sizes already run")
     a = ap.parse_args()
     root = a.workdir.resolve()
     root.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}; cores {a.cores}, shards {a.shards}")  # fmt: skip
     model = _train_model(root, a.cores)
-    tables = [run_size(root, n, model, a.shards, a.cores) for n in sorted(a.sizes)]
+    tables = [run_size(root, n, model, a.shards, a.cores, a.until, a.reuse)
+              for n in sorted(a.sizes)]  # fmt: skip
     walls = {int(t["n"].iloc[0]): t.attrs["wall"] for t in tables}
     df = pd.concat(tables).reset_index()
     sizes = sorted(walls)
@@ -136,22 +152,25 @@ def main() -> None:
     print(f"\n### Seconds (sequences/s) per rule\n\n| rule | {head} |")
     print("|---" * (len(sizes) + 1) + "|")
     for r in order:
-        cells = [f"{secs.loc[r, n]:.1f} ({n / max(secs.loc[r, n], 1e-9):,.0f}/s)" for n in sizes]
+        cells = [f"{secs.loc[r, n]:.1f} ({n / max(secs.loc[r, n], 1e-9):,.0f}/s)"
+                 if pd.notna(secs.loc[r, n]) else "not run" for n in sizes]  # fmt: skip
         print(f"| {r} | " + " | ".join(cells) + " |")
     print("| end to end (wall) | " + " | ".join(f"{walls[n]:.0f}" for n in sizes) + " |")
     print(f"\n### Peak RSS per job (MB)\n\n| rule | {head} |")
     print("|---" * (len(sizes) + 1) + "|")
     for r in order:
-        print(f"| {r} | " + " | ".join(f"{rss.loc[r, n]:.0f}" for n in sizes) + " |")
+        print(f"| {r} | " + " | ".join(f"{rss.loc[r, n]:.0f}" if pd.notna(rss.loc[r, n])
+                                       else "not run" for n in sizes) + " |")  # fmt: skip
     if len(sizes) >= 2:
         a0, a1 = sizes[-2], sizes[-1]
         f = a1 / a0
-        ratio = (secs[a1] / (f * secs[a0])).loc[order]
+        both = [r for r in order if pd.notna(secs.loc[r, a0]) and pd.notna(secs.loc[r, a1])]
+        ratio = (secs[a1] / (f * secs[a0])).loc[both]
         print(f"\n### Time at N={a1:,} over {f:g} x time at N={a0:,} (1.0 = linear)\n")
-        for r in order:
+        for r in both:
             print(f"- {r}: {ratio[r]:.2f}")
-        tot = secs[a1].sum() / (f * secs[a0].sum())
-        print(f"- all rules: {tot:.2f}; end to end (wall): {walls[a1] / (f * walls[a0]):.2f}")
+        tot = secs.loc[both, a1].sum() / (f * secs.loc[both, a0].sum())
+        print(f"- these rules together: {tot:.2f}")
     if a.peers:
         res = root / f"n{sizes[0]}" / "results"
         subprocess.run([sys.executable, str(ROOT / "benchmarks/peers.py"), "--results",
