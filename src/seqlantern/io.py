@@ -93,21 +93,46 @@ def read_tsv(
     what: str = "table",
     ints: Sequence[str] = (),
     floats: Sequence[str] = (),
+    chunk: int = 200_000,
 ) -> pd.DataFrame:
     """Read a TSV with a header row (all columns as text except ``ints`` and ``floats``).
 
     A missing or empty file, a missing numeric column or a non-numeric value is a one-line
-    error naming the file (and the line).
+    error naming the file (and the line). The file is parsed ``chunk`` rows at a time and
+    repeated strings (labels, motif names ...) are stored once, so a table of millions of
+    elements costs little more than its distinct texts.
     """
     p = Path(path)
     if not p.is_file():
         raise SeqlanternError(f"{p}: {what} file not found; check the path in the config")
+    parts = []
     try:
-        df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None)
+        reader = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None,
+                             chunksize=chunk)  # fmt: skip
+        for k, df in enumerate(reader):
+            parts.append(_typed(df, p, what, ints, floats, first_line=2 + k * chunk))
     except pd.errors.EmptyDataError:
         raise SeqlanternError(f"{p}: {what} file is empty; it needs a header row") from None
     except pd.errors.ParserError as exc:
         raise SeqlanternError(f"{p}: not a valid TSV ({str(exc).splitlines()[-1]})") from None
+    if not parts:  # header only
+        empty = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, nrows=0)
+        parts.append(_typed(empty, p, what, ints, floats, first_line=2))
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _typed(
+    df: pd.DataFrame,
+    p: Path,
+    what: str,
+    ints: Sequence[str],
+    floats: Sequence[str],
+    *,
+    first_line: int,
+) -> pd.DataFrame:
+    """One chunk of :func:`read_tsv`: numeric columns converted, repeated texts shared."""
     for cols, kind in ((ints, "int64"), (floats, "float64")):
         for c in cols:
             if c not in df.columns:
@@ -115,9 +140,15 @@ def read_tsv(
             vals = pd.to_numeric(df[c].replace("NA", "nan"), errors="coerce")
             bad = vals.isna() & (df[c] != "NA") if kind == "float64" else vals.isna()
             if bad.any():
-                line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+                line = int(np.flatnonzero(bad.to_numpy())[0]) + first_line
                 raise SeqlanternError(f"{p}: line {line}: {c} is not a number")
             df[c] = vals.astype(kind)
+    numeric = set(ints) | set(floats)
+    for c in df.columns:
+        if c not in numeric and len(df) > 64:
+            codes, uniques = pd.factorize(df[c])
+            if len(uniques) < len(df) // 2:  # e.g. labels: one str object per distinct text
+                df[c] = np.asarray(uniques, dtype=object)[codes]
     return df
 
 
