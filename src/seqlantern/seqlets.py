@@ -610,15 +610,6 @@ def call_shard(
     :func:`merge_calls` needs from the controls to compute p- and q-values over every
     shard at once.
     """
-    if params.min_length > params.max_length or params.window > params.max_length:
-        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
-    if control_attr is not None and (
-        control_attr.shape[0] % max(attr.shape[0], 1) or control_attr.shape[1:] != attr.shape[1:]
-    ):
-        raise SeqlanternError(
-            f"control attributions {control_attr.shape} are not whole shuffles of the real "
-            f"ones {attr.shape}; make both with the same attribute run"
-        )
     parts = list(shard_blocks(attr, names, rows, params, null=null, control_attr=control_attr))
     df = pd.concat([f for f, _ in parts], ignore_index=True) if parts else _frame(
         _call_arrays(attr, params, null, 256), names, rows)  # fmt: skip
@@ -640,18 +631,32 @@ def shard_blocks(
     """:func:`call_shard` ``block`` sequences at a time (memory flat in the shard's size).
 
     Each block's table is sorted by row and start; :func:`merge_calls` sorts them all.
+    Inputs are checked at the call, before any block is made.
     """
-    n = attr.shape[0]
-    k = control_attr.shape[0] // max(n, 1) if control_attr is not None else 0
-    for c0 in range(0, n, block):
-        c1 = min(c0 + block, n)
-        ra = _call_arrays(attr[c0:c1], params, null, max(256, -(-(c1 - c0) // 2)))
-        df = _frame(ra, names[c0:c1], rows[c0:c1])
-        if control_attr is None:
-            yield df, None
-            continue
-        ca = _call_arrays(control_attr[c0 * k : c1 * k], params, null, 1024)
-        yield df, np.where(ca["sign"] > 0, 1.0, -1.0) * _strength(ca)
+    if params.min_length > params.max_length or params.window > params.max_length:
+        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
+    if control_attr is not None and (
+        control_attr.shape[0] % max(attr.shape[0], 1) or control_attr.shape[1:] != attr.shape[1:]
+    ):
+        raise SeqlanternError(
+            f"control attributions {control_attr.shape} are not whole shuffles of the real "
+            f"ones {attr.shape}; make both with the same attribute run"
+        )
+
+    def blocks() -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
+        n = attr.shape[0]
+        k = control_attr.shape[0] // max(n, 1) if control_attr is not None else 0
+        for c0 in range(0, n, block):
+            c1 = min(c0 + block, n)
+            ra = _call_arrays(attr[c0:c1], params, null, max(256, -(-(c1 - c0) // 2)))
+            df = _frame(ra, names[c0:c1], rows[c0:c1])
+            if control_attr is None:
+                yield df, None
+                continue
+            ca = _call_arrays(control_attr[c0 * k : c1 * k], params, null, 1024)
+            yield df, np.where(ca["sign"] > 0, 1.0, -1.0) * _strength(ca)
+
+    return blocks()
 
 
 def merge_calls(
