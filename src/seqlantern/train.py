@@ -134,7 +134,7 @@ def predict(
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
             xb = torch.from_numpy(np.asarray(x[np.sort(rows[i : i + batch_size])]))
-            outs.append(model(xb.to(device)).float().cpu().numpy())
+            outs.append(model(xb.to(device)).float().cpu().numpy().copy())  # no view kept
     if not outs:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(outs)
