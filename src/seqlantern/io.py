@@ -321,7 +321,12 @@ class NpyArray:
 
     def __getitem__(self, key: Any) -> Any:
         out = np.array(self._mm[key])
-        self._read += out.nbytes
+        rows = key[0] if isinstance(key, tuple) else key
+        if isinstance(rows, slice):
+            self._read += out.nbytes
+        else:  # rows by number: the kernel maps pages around each one (fault-around)
+            row_bytes = self.nbytes // max(self.shape[0], 1)
+            self._read += int(np.size(rows)) * max(row_bytes, 65536)
         if self._read > self._budget:
             self.release()
         return out
