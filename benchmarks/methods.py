@@ -1,9 +1,12 @@
 """Attribution speed vs peers on one model and batch (issue #5's benchmark).
 
     python benchmarks/methods.py [--n 512] [--length 200] [--device cpu]
+                                 [--model model.json --onehot onehot.npy]
 
 gradient x input (seqlantern) vs ``tangermeme.saliency`` and captum ``InputXGradient``
-on the same model (the default SeqCNN architecture, random weights) and batch; fast ISM
+on the same model (the default SeqCNN architecture, random weights, or a trained
+checkpoint with ``--model``) and batch (random sequences, or the first ``--n`` rows of an
+encoded library with ``--onehot``, e.g. of a ``scaling.py`` run); fast ISM
 vs naive ISM on 200-bp inputs (checked equal). Best of 3 after one warm-up call. Needs
 the dev extras (tangermeme, captum).
 """
@@ -33,6 +36,8 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=200)
     ap.add_argument("--ism-n", type=int, default=4)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", help="a seqlantern checkpoint (default: random SeqCNN)")
+    ap.add_argument("--onehot", help="an encoded library (default: random sequences)")
     a = ap.parse_args()
     from captum.attr import InputXGradient
     from tangermeme.saliency import saliency as tm_saliency
@@ -42,10 +47,20 @@ def main() -> None:
     from seqlantern.models import SeqCNN
 
     torch.manual_seed(0)
-    model = SeqCNN(1, length=a.length).to(a.device).eval()
+    if a.model:
+        from seqlantern.models import load_checkpoint
+
+        model = load_checkpoint(a.model)[0].to(a.device).eval()
+    else:
+        model = SeqCNN(1, length=a.length).to(a.device).eval()
     rng = np.random.default_rng(0)
-    x = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (a.n, a.length))]
-                         .transpose(0, 2, 1).copy()).to(a.device)  # fmt: skip
+    if a.onehot:
+        x = torch.from_numpy(np.load(a.onehot, mmap_mode="r")[: a.n].astype(np.float32))
+        x = x.to(a.device)
+        a.n, a.length = x.shape[0], x.shape[2]
+    else:
+        x = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (a.n, a.length))]
+                             .transpose(0, 2, 1).copy()).to(a.device)  # fmt: skip
     batch = 128
 
     def ours() -> None:
@@ -67,7 +82,8 @@ def main() -> None:
     t_fast = _best(lambda: ism(model, xi, fast=True))
     t_naive = _best(lambda: ism(model, xi, fast=False), reps=1)
     print(
-        f"device {a.device}, threads {torch.get_num_threads()}, SeqCNN default "
+        f"device {a.device}, threads {torch.get_num_threads()}, "
+        f"{'model ' + a.model if a.model else 'SeqCNN default (random weights)'} "
         f"(128 filters x 15 bp, global max pool), {a.n} x {a.length} bp, batch {batch}\n"
     )
     print("| task | seqlantern (s) | peer (s) | speed-up |\n|---|---|---|---|")

@@ -171,10 +171,13 @@ def main() -> None:
             print(f"- {r}: {ratio[r]:.2f}")
         tot = secs.loc[both, a1].sum() / (f * secs.loc[both, a0].sum())
         print(f"- these rules together: {tot:.2f}")
-    if a.peers:
+    if a.peers:  # on the inputs of the smallest size
         res = root / f"n{sizes[0]}" / "results"
         subprocess.run([sys.executable, str(ROOT / "benchmarks/peers.py"), "--results",
                         str(res), "--n-seqlet-maps", str(sizes[0])], check=True)  # fmt: skip
+        subprocess.run([sys.executable, str(ROOT / "benchmarks/methods.py"), "--model",
+                        str(model), "--onehot", str(res / "encode/onehot.npy"), "--n",
+                        "2048"], check=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -585,12 +585,34 @@ def call_with_control(
     come from the control (:func:`control_statistics`), and ``null_pvalue`` keeps the
     nominal candidate p-value.
     """
+    _check_inputs(attr, control_attr, params)
     shuffles = control_attr.shape[0] // max(attr.shape[0], 1)
     null = fit_null(attr, params)
-    cand, strengths = call_shard(attr, names, rows, params, null=null,
-                                 control_attr=control_attr)  # fmt: skip
-    return merge_calls([cand], [strengths] if strengths is not None else None,
-                       shuffles=shuffles, fdr=fdr)  # fmt: skip
+    # in one process the statistics run on the call arrays and the table (and its ids)
+    # is built for the kept calls only; the sharded path (call_shard + merge_calls) gives
+    # the same table
+    ra = _call_arrays(attr, params, null, max(256, -(-attr.shape[0] // 2)))
+    ca = _call_arrays(control_attr, params, null, 1024)
+    p, q = control_statistics(ra, ca, shuffles=shuffles)
+    keep = q <= fdr
+    kept = {k: v[keep] for k, v in ra.items()}
+    kept["null_pvalue"], kept["pvalue"], kept["qvalue"] = kept["pvalue"], p[keep], q[keep]
+    df = _frame(kept, names, rows)
+    cols = [c for c in df.columns if c not in ("null_pvalue", "qvalue")]
+    return df[[*cols, "null_pvalue", "qvalue"]]
+
+
+def _check_inputs(attr: RowSource, control_attr: RowSource | None, params: SeqletParams) -> None:
+    """One-line errors for inconsistent seqlet settings or control maps."""
+    if params.min_length > params.max_length or params.window > params.max_length:
+        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
+    if control_attr is not None and (
+        control_attr.shape[0] % max(attr.shape[0], 1) or control_attr.shape[1:] != attr.shape[1:]
+    ):
+        raise SeqlanternError(
+            f"control attributions {control_attr.shape} are not whole shuffles of the real "
+            f"ones {attr.shape}; make both with the same attribute run"
+        )
 
 
 def call_shard(
@@ -633,15 +655,7 @@ def shard_blocks(
     Each block's table is sorted by row and start; :func:`merge_calls` sorts them all.
     Inputs are checked at the call, before any block is made.
     """
-    if params.min_length > params.max_length or params.window > params.max_length:
-        raise SeqlanternError("seqlets: need min_length <= max_length and window <= max_length")
-    if control_attr is not None and (
-        control_attr.shape[0] % max(attr.shape[0], 1) or control_attr.shape[1:] != attr.shape[1:]
-    ):
-        raise SeqlanternError(
-            f"control attributions {control_attr.shape} are not whole shuffles of the real "
-            f"ones {attr.shape}; make both with the same attribute run"
-        )
+    _check_inputs(attr, control_attr, params)
 
     def blocks() -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
         n = attr.shape[0]
