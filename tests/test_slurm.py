@@ -41,7 +41,7 @@ def _plugin_installed() -> bool:
     return True
 
 
-def test_demo_on_slurm(tmp_path: Path) -> None:
+def test_demo_on_slurm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     required = os.environ.get("SEQLANTERN_REQUIRE_SLURM") == "1"
     for ok, why in (
         (_cluster_up(), "no SLURM cluster answers (sinfo)"),
@@ -64,7 +64,13 @@ def test_demo_on_slurm(tmp_path: Path) -> None:
            "--jobs", "4"]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     log = run.stdout + run.stderr
-    print(log[-6000:])
+    jobs = re.findall(
+        r"has been submitted with SLURM jobid (\d+) \(log: \S*slurm_logs/rule_(\w+)/", log
+    )
+    with capsys.disabled():  # the SLURM jobs, shown in the CI log even when the test passes
+        print(f"\nSLURM jobs of the demo run ({len(jobs)}):")
+        for jobid, rule in jobs:
+            print(f"  SLURM job {jobid}: {rule}")
     assert run.returncode == 0, log[-4000:]
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     rules = set(re.findall(r"slurm_logs/rule_(\w+)/", log))
