@@ -262,3 +262,19 @@ def test_shard_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         ]
     )
     assert code == 1 and "one --predictions table per" in capsys.readouterr().err
+
+
+def test_shard_options_errors(demo_small: dict[str, Path], trained_small: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    code = main(["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+                 str(demo_small["index"]), "--model", str(trained_small), "--shards", "2",
+                 "--shard", "2", "--out", str(tmp_path / "a.npy"), "--predictions",
+                 str(tmp_path / "p.tsv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "--shard 2 must be in 0..1" in err
+    assert not (tmp_path / "a.npy").exists() and not (tmp_path / "p.tsv").exists()
+    code = main(["annotate", "--shard", "--seqlets", "s.tsv", "--onehot", "x.npy",
+                 "--attributions", "a.npy", "--predictions", "p.tsv", "--index", "i.tsv",
+                 "--motifs", str(JASPAR), "--artifacts", str(ARTIFACTS), "--out",
+                 str(tmp_path / "e.tsv"), "--groups", str(tmp_path / "g.tsv")])  # fmt: skip
+    assert code == 1 and "group-elements" in capsys.readouterr().err
