@@ -17,6 +17,19 @@ def _tiny_db(rng: np.random.Generator) -> list[Motif]:
     return [Motif(f"M{k}", f"m{k}", rng.dirichlet(np.ones(4) * 0.5, 3)) for k in range(3)]
 
 
+def _tomtom_bins(s: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """TOMTOM's integer scores, re-derived: each row's lower median, scores relative to
+    it, an integer number of bins per unit from floor(smallest); the median is bin
+    ``offset``."""
+    med = np.sort(s, axis=1)[:, (s.shape[1] + 1) // 2 - 1]
+    z = s - med[:, None]
+    i_min = np.floor(z.min())
+    scale = max(np.floor(n_bins / max(z.max() - i_min, 1.0)), 1.0)
+    offset = int(-i_min * scale)
+    g = np.clip(np.floor((s - med[:, None]) * scale + offset + 0.5), 0, n_bins).astype(int)
+    return g, med, offset
+
+
 def test_pvalue_equals_brute_force_enumeration() -> None:
     """A width-3 query against width-3 motifs, full overlap only: one offset per strand.
 
@@ -30,8 +43,7 @@ def test_pvalue_equals_brute_force_enumeration() -> None:
     res = compare_many([query], db, min_overlap=3, n_bins=20)
     # independent re-derivation of the integer scores
     s = _standardise(query) @ db.std.T / 4  # (3, C)
-    lo, hi = s.min(), s.max()
-    g = np.minimum(np.floor((s - lo) * 20 / (hi - lo) + 0.5), 20).astype(int)
+    g, _, _ = _tomtom_bins(s, 20)
     sums = np.array([g[0, a] + g[1, b] + g[2, c]
                      for a, b, c in itertools.product(range(g.shape[1]), repeat=3)])  # fmt: skip
     for k in range(len(motifs)):
@@ -55,16 +67,13 @@ def test_overhanging_columns_score_their_median() -> None:
     assert set(res.overlaps[0]) == {3}
     assert set(res.offsets[0]) <= {0, -1, -2}
     s = _standardise(query) @ db.std.T / 4
-    lo, hi = s.min(), s.max()
-    g = np.minimum(np.floor((s - lo) * 100 / (hi - lo) + 0.5), 100).astype(int)
-    med = np.array([np.searchsorted(np.cumsum(np.bincount(r, minlength=101)), s.shape[1] / 2)
-                    for r in g])  # fmt: skip
+    _, med, _ = _tomtom_bins(s, 100)
     k = 0
     o = int(res.offsets[0, k])
     t = k + 3 * int(res.strands[0, k])
     aligned = [i for i in range(5) if 0 <= i + o < 3]
     expected = sum(s[i, db.starts[t] + i + o] for i in aligned) + sum(
-        med[i] * (hi - lo) / 100 + lo for i in range(5) if i not in aligned
+        med[i] for i in range(5) if i not in aligned
     )
     assert res.scores[0, k] == pytest.approx(expected)
 

@@ -9,16 +9,24 @@ offset that overlaps by at least ``min_overlap`` columns. The steps follow TOMTO
    seqlet's attribution magnitude) multiply column *i*'s scores, so flanks count less
    than the core; the null below is weighted identically, so weights never break
    calibration.
-2. **Discretisation.** The query's scores are mapped onto ``n_bins`` + 1 integers
-   (TOMTOM's *t* = 100) so that sums have an exact, finite distribution.
+2. **Discretisation** (TOMTOM's). Each query column's scores are taken relative to
+   their median over the database columns. With z the smallest of these relative
+   scores over the whole query and Z the largest, scores are mapped onto integers
+   ``floor((s - median) * scale + offset + 0.5)`` in [0, ``n_bins``] with
+   ``scale = floor(n_bins / max(Z - floor(z), 1))`` bins per unit and
+   ``offset = -floor(z) * scale``, the bin of every column's median, so that sums have
+   an exact, finite distribution (TOMTOM's *t* = ``n_bins`` = 100). An integer number
+   of bins per unit is what MEME's TOMTOM (and memelite) use; it also keeps each
+   column's histogram to the bins its scores really span.
 3. **Null per column.** The null distribution of query column *i*'s score is its
    histogram over *all* database columns: a random target column is a draw from the
    database's own columns, which is why p-values reflect what the database contains
    (a GC-rich query is less surprising against a GC-rich database).
 4. **Complete score.** An alignment's score sums the aligned columns' scores plus, for
-   each query column hanging over the target's end, that column's *median* null score.
-   Every alignment is then scored on all query columns, so offsets with small overlaps
-   are not favoured or penalised for their size (TOMTOM's default "complete scores").
+   each query column hanging over the target's end, that column's *median* score (bin
+   ``offset``). Every alignment is then scored on all query columns, so offsets with
+   small overlaps are not favoured or penalised for their size (TOMTOM's default
+   "complete scores").
 5. **Exact p-values.** The distribution of the sum of the aligned columns is built by
    dynamic programming (repeated convolution of the integer histograms) for every span
    of query columns an alignment can cover. The p-value of a target is that of the
@@ -30,7 +38,14 @@ offset that overlaps by at least ``min_overlap`` columns. The steps follow TOMTO
    database for each query.
 
 The kernels are compiled with numba (the first call compiles them once and caches the
-machine code next to this module); queries are spread over threads.
+machine code next to this module); queries are spread over threads. Per query the cost
+is a few passes over the database's columns for each query column (scores, range,
+median while the column is in cache, then integer scores and their histogram), one
+vectorised pass per query column for the scores of every offset of every target (the
+integer scores are laid out with a gap of zeros after each target, so that one shifted
+add covers all targets), the span distributions (about m^3/6 convolutions of
+histograms of ~50 bins) and one pass per target width for the p-values of every
+target of that width.
 """
 
 from __future__ import annotations
@@ -110,7 +125,7 @@ class Comparison:
 
     pvalues: np.ndarray
     qvalues: np.ndarray
-    scores: np.ndarray  # best complete score, in units of the query's score bins
+    scores: np.ndarray  # complete score (unbinned) of the best alignment
     offsets: np.ndarray
     strands: np.ndarray  # 0 = forward, 1 = reverse complement
     overlaps: np.ndarray
@@ -126,47 +141,167 @@ class Comparison:
 
 
 @njit(cache=True, fastmath=True)
-def _column_scores(q, w, kind, db, out):
-    """Weighted score of every query column against every database column.
+def _column_scores(qi, wi, kind, db, row):
+    """Weighted score of one query column against every database column (float32).
 
     ``db`` is (4, C) so that the loop over database columns is contiguous (SIMD).
-    Returns the smallest and largest score.
+    Single precision halves the memory traffic of this and every later pass over the
+    row; scores are then binned at ~1/50 of a unit, far above its 1e-7.
     """
-    m = q.shape[0]
     c = db.shape[1]
     d0 = db[0]
     d1 = db[1]
     d2 = db[2]
     d3 = db[3]
-    lo = np.inf
-    hi = -np.inf
+    if kind == 0:
+        k4 = np.float32(0.25 * wi)
+        q0, q1, q2, q3 = k4 * qi[0], k4 * qi[1], k4 * qi[2], k4 * qi[3]
+        for j in range(c):
+            row[j] = q0 * d0[j] + q1 * d1[j] + q2 * d2[j] + q3 * d3[j]
+    else:
+        nw = np.float32(-wi)
+        q0, q1, q2, q3 = qi[0], qi[1], qi[2], qi[3]
+        for j in range(c):
+            e0 = q0 - d0[j]
+            e1 = q1 - d1[j]
+            e2 = q2 - d2[j]
+            e3 = q3 - d3[j]
+            row[j] = nw * np.sqrt(e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3)
+
+
+@njit(cache=True)
+def _float_key(b):
+    """float32 bits -> int32 with the same order (its own inverse)."""
+    return b ^ ((b >> 31) & np.int32(0x7FFFFFFF))
+
+
+@njit(cache=True)
+def _row_stats(row, idx, cnt4):
+    """Smallest, largest and lower median (ceil(C/2)-th smallest) value of ``row``,
+    exactly.
+
+    The range comes from an integer min/max over the float32 bit patterns mapped to
+    order-preserving integers (integer reductions vectorise; floating-point ones do not
+    here). The values are then put into ``cnt4.shape[1]`` equal bins over the range (a
+    vectorised pass), one counting pass (four interleaved counters, so increments of
+    one bin do not wait on each other) finds the bin holding the median, and a last
+    pass reads only that bin's values, skipping blocks of 64 without one by a
+    vectorised test.
+    """
+    c = row.shape[0]
+    bits = row.view(np.int32)
+    k_lo = np.int32(0x7FFFFFFF)
+    k_hi = np.int32(-0x80000000)
+    for j in range(c):  # vectorised
+        kj = _float_key(bits[j])
+        k_lo = min(k_lo, kj)
+        k_hi = max(k_hi, kj)
+    ends = np.empty(2, dtype=np.int32)
+    ends[0] = _float_key(k_lo)
+    ends[1] = _float_key(k_hi)
+    fe = ends.view(np.float32)
+    lo = fe[0]
+    hi = fe[1]
+    if not hi > lo:  # a constant row
+        return float(lo), float(hi), float(lo)
+    nb = cnt4.shape[1]
+    k = np.float32(nb / (np.float64(hi) - np.float64(lo)))
+    top = np.float32(nb - 1)
+    for j in range(c):  # vectorised
+        idx[j] = np.int32(min((row[j] - lo) * k, top))
+    cnt4[:] = 0
+    c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
+    j = 0
+    while j + 4 <= c:
+        c0[idx[j]] += 1
+        c1[idx[j + 1]] += 1
+        c2[idx[j + 2]] += 1
+        c3[idx[j + 3]] += 1
+        j += 4
+    while j < c:
+        c0[idx[j]] += 1
+        j += 1
+    rank = (c + 1) // 2 - 1  # 0-based rank of the lower median
+    below = 0
+    b = 0
+    while True:
+        nbin = c0[b] + c1[b] + c2[b] + c3[b]
+        if below + nbin > rank:
+            break
+        below += nbin
+        b += 1
+    vals = np.empty(nbin, dtype=row.dtype)
+    n = 0
+    c64 = c - c % 64
+    for j0 in range(0, c64, 64):
+        hit = 0
+        for j in range(j0, j0 + 64):
+            hit += np.int32(idx[j] == b)
+        if hit:
+            for j in range(j0, j0 + 64):
+                if idx[j] == b:
+                    vals[n] = row[j]
+                    n += 1
+    for j in range(c64, c):
+        if idx[j] == b:
+            vals[n] = row[j]
+            n += 1
+    vals.sort()
+    return float(lo), float(hi), float(vals[rank - below])
+
+
+@njit(cache=True)
+def _bin_rows(sbuf, med, scale, offset, n_bins, starts, widths, pstart, g, gpad, f):
+    """Integer scores of every row (``g``; also copied into the padded ``gpad``) and
+    their histograms ``f`` (fractions of the database's columns)."""
+    m, c = sbuf.shape
+    k2 = starts.shape[0]
     for i in range(m):
-        wi = w[i]
-        row = out[i]
-        rlo = np.inf
-        rhi = -np.inf
-        if kind == 0:
-            k4 = 0.25 * wi
-            q0, q1, q2, q3 = k4 * q[i, 0], k4 * q[i, 1], k4 * q[i, 2], k4 * q[i, 3]
-            for j in range(c):
-                v = q0 * d0[j] + q1 * d1[j] + q2 * d2[j] + q3 * d3[j]
-                row[j] = v
-                rlo = v if v < rlo else rlo
-                rhi = v if v > rhi else rhi
+        row = sbuf[i]
+        gi = g[i]
+        # in the row's precision (float32): 8 lanes per vector
+        sc = row.dtype.type(scale)
+        base = row.dtype.type(offset + 0.5 - med[i] * scale)
+        top = row.dtype.type(n_bins)
+        zero = row.dtype.type(0.0)
+        for j in range(c):  # vectorised
+            gi[j] = np.int32(max(min(np.floor(row[j] * sc + base), top), zero))
+    cnt = np.zeros((4, n_bins + 1), dtype=np.int64)
+    for r0 in range(0, m, 4):
+        r1 = min(r0 + 4, m)
+        cnt[:] = 0
+        if r1 - r0 == 4:  # four rows per sweep: independent counters
+            g0, g1, g2, g3 = g[r0], g[r0 + 1], g[r0 + 2], g[r0 + 3]
+            p0, p1, p2, p3 = gpad[r0], gpad[r0 + 1], gpad[r0 + 2], gpad[r0 + 3]
+            c0, c1, c2, c3 = cnt[0], cnt[1], cnt[2], cnt[3]
+            for t in range(k2):
+                a = starts[t]
+                d = pstart[t] - a
+                for j in range(a, a + widths[t]):
+                    x0, x1, x2, x3 = g0[j], g1[j], g2[j], g3[j]
+                    p0[j + d] = x0
+                    p1[j + d] = x1
+                    p2[j + d] = x2
+                    p3[j + d] = x3
+                    c0[x0] += 1
+                    c1[x1] += 1
+                    c2[x2] += 1
+                    c3[x3] += 1
         else:
-            q0, q1, q2, q3 = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
-            for j in range(c):
-                e0 = q0 - d0[j]
-                e1 = q1 - d1[j]
-                e2 = q2 - d2[j]
-                e3 = q3 - d3[j]
-                v = -wi * np.sqrt(e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3)
-                row[j] = v
-                rlo = v if v < rlo else rlo
-                rhi = v if v > rhi else rhi
-        lo = min(lo, rlo)
-        hi = max(hi, rhi)
-    return lo, hi
+            for i in range(r0, r1):
+                gi = g[i]
+                pi = gpad[i]
+                ci = cnt[i - r0]
+                for t in range(k2):
+                    a = starts[t]
+                    d = pstart[t] - a
+                    for j in range(a, a + widths[t]):
+                        x = gi[j]
+                        pi[j + d] = x
+                        ci[x] += 1
+        for i in range(r0, r1):
+            for b in range(n_bins + 1):
+                f[i, b] = cnt[i - r0, b] / c
 
 
 @njit(cache=True)
@@ -197,8 +332,10 @@ def _convolve(pmf, a_lo, a_hi, f, b_lo, b_hi, out):
             v3 = a[0:n]
             for t in range(n):
                 dst[t] += c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t]
-        for e in range(na + 3):  # the ends, where some terms fall outside a
-            if 3 <= e < na:
+        # the ends, where some terms fall outside a: every e but 3 <= e < na
+        for u in range(6):
+            e = u if u < 3 else max(3, na) + u - 3
+            if e >= na + 3:
                 continue
             x = 0.0
             for r in range(4):
@@ -215,14 +352,27 @@ def _convolve(pmf, a_lo, a_hi, f, b_lo, b_hi, out):
 
 
 @njit(cache=True)
-def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
-               p_out, s_out, o_out, st_out, ov_out):  # fmt: skip
+def _one_query(q, w, kind, db, starts, widths, pstart, n_bins, min_overlap, sbuf, g,
+               gpad, tot, sf_buf, by_width, w_start, p_out, s_out, o_out, st_out,
+               ov_out):  # fmt: skip
     m = q.shape[0]
     c = db.shape[1]
     k2 = starts.shape[0]
     kk = k2 // 2
-    lo_s, hi_s = _column_scores(q, w, kind, db, sbuf)
-    if not hi_s > lo_s:  # every score equal: nothing can be significant
+    # Each row (query column) is scored, and its range and median found, while it is
+    # in cache.
+    rlo = np.empty(m)
+    rhi = np.empty(m)
+    med = np.empty(m)
+    cnt4 = np.empty((4, 1024), dtype=np.int64)
+    flat = True
+    for i in range(m):
+        row = sbuf[i]
+        _column_scores(q[i], w[i], kind, db, row)
+        rlo[i], rhi[i], med[i] = _row_stats(row, g[i], cnt4)
+        if rhi[i] > rlo[i]:
+            flat = False
+    if flat:  # every column scores the same against everything: nothing to find
         for k in range(kk):
             p_out[k] = 1.0
             s_out[k] = 0.0
@@ -230,48 +380,28 @@ def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
             st_out[k] = 0
             ov_out[k] = 0
         return
-    scale = n_bins / (hi_s - lo_s)
-    # integer scores, histograms and medians per query column
-    f = np.zeros((m, n_bins + 1))
+    # TOMTOM's discretisation: scores relative to their column's median, on an integer
+    # number of bins per unit from floor(smallest) up, n_bins + 1 bins in all
+    z_lo = np.inf
+    z_hi = -np.inf
+    for i in range(m):
+        z_lo = min(z_lo, rlo[i] - med[i])
+        z_hi = max(z_hi, rhi[i] - med[i])
+    i_min = np.floor(z_lo)
+    scale = max(np.floor(n_bins / max(z_hi - i_min, 1.0)), 1.0)
+    offset = np.int64(-i_min * scale)  # the bin of a column's median
+    # integer scores (also in the padded layout, see below) and their histograms
+    f = np.empty((m, n_bins + 1))
+    _bin_rows(sbuf, med, scale, offset, n_bins, starts, widths, pstart, g, gpad, f)
     f_lo = np.empty(m, dtype=np.int64)
     f_hi = np.empty(m, dtype=np.int64)
-    med = np.empty(m, dtype=np.int64)
-    cnt = np.empty(n_bins + 1, dtype=np.int64)
-    cnt4 = np.empty((4, n_bins + 1), dtype=np.int64)
     for i in range(m):
-        row = sbuf[i]
-        grow = g[i]
-        for j in range(c):  # vectorised; the histogram is a separate (scalar) pass
-            grow[j] = min(np.int32((row[j] - lo_s) * scale + 0.5), n_bins)
-        # four interleaved counters: consecutive equal bins do not wait on each other
-        cnt4[:] = 0
-        j = 0
-        while j + 4 <= c:
-            cnt4[0, grow[j]] += 1
-            cnt4[1, grow[j + 1]] += 1
-            cnt4[2, grow[j + 2]] += 1
-            cnt4[3, grow[j + 3]] += 1
-            j += 4
-        while j < c:
-            cnt4[0, grow[j]] += 1
-            j += 1
-        for b in range(n_bins + 1):
-            cnt[b] = cnt4[0, b] + cnt4[1, b] + cnt4[2, b] + cnt4[3, b]
-        acc = 0
-        med[i] = -1
         f_lo[i] = -1
         for b in range(n_bins + 1):
-            f[i, b] = cnt[b] / c
-            if cnt[b] > 0:
+            if f[i, b] > 0:
                 if f_lo[i] < 0:
                     f_lo[i] = b
                 f_hi[i] = b
-            acc += cnt[b]
-            if med[i] < 0 and 2 * acc >= c:
-                med[i] = b
-    mcum = np.zeros(m + 1, dtype=np.int64)
-    for i in range(m):
-        mcum[i + 1] = mcum[i] + med[i]
     # Survival function of the summed score of every span [lo, hi) of query columns,
     # stored over the span's support: sf[k] = P(sum >= k), 1 below, 0 above. Spans
     # shorter than the smallest overlap are only needed on the way to longer ones.
@@ -285,7 +415,7 @@ def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
     for lo in range(m):
         for hi in range(lo + min_need, m + 1):
             total += (hi - lo) * n_bins + 1
-    sf = np.empty(total)
+    sf = sf_buf[:total]
     pmf = np.zeros(m * n_bins + 1)
     nxt = np.zeros(m * n_bins + 1)
     pos = 0
@@ -311,109 +441,190 @@ def _one_query(q, w, kind, db, starts, widths, n_bins, min_overlap, sbuf, g,
             a_lo = a_lo + b_lo
             a_hi = a_hi + b_hi
             pmf[a_lo : a_hi + 1] = nxt[a_lo : a_hi + 1]
-    # Best complete score of every target over offsets and both strands. For one
-    # target, query row i adds g[i, start + i + o] to offset o: a contiguous run of the
-    # row, so the sums over all offsets build up row by row.
-    best_s = np.full(kk, -1, dtype=np.int64)
-    # Row i of the query adds g[i, start_t + j] to offset d = j + m-1-i of target t.
-    # Rows outside, targets inside: each row of g is then read once, front to back
-    # (targets are stored one after another), and every target's offset sums sit in
-    # one flat array that stays in cache.
-    seg = np.empty(k2 + 1, dtype=np.int64)
-    seg[0] = 0
-    for t in range(k2):
-        seg[t + 1] = seg[t] + widths[t] + m - 1
-    tot = np.zeros(seg[k2], dtype=np.int32)
+    # Best complete score of every target over offsets and both strands. Query row i
+    # adds its integer score of target column j to offset d = j + m-1-i. In ``gpad``
+    # target t starts at pstart[t] and is followed by at least m-1 zeros, so offset d
+    # of target t is tot[pstart[t] + d] and row i adds in one contiguous, vectorised
+    # pass: tot[k + m-1-i] += gpad[i, k] for every k.
+    tot[:] = 0
+    n_pad = gpad.shape[1]
     for i in range(m):
-        grow = g[i]
-        base = m - 1 - i
-        for t in range(k2):
-            d0 = seg[t] + base
-            st = starts[t]
-            for j in range(widths[t]):
-                tot[d0 + j] += grow[st + j]
-    for t in range(k2):
-        n = widths[t]
-        k = t if t < kk else t - kk
+        prow = gpad[i]
+        dst = tot[m - 1 - i : m - 1 - i + n_pad]
+        for j in range(n_pad):
+            dst[j] += prow[j]
+    # What overhanging columns add at each offset d of a target of width n (their
+    # medians), or -1 where the overlap is below the minimum: one small table per query.
+    maxw = 0
+    for t in range(kk):
+        maxw = max(maxw, widths[t])
+    add = np.full((maxw + 1, maxw + m), -(1 << 40), dtype=np.int64)
+    for n in range(1, maxw + 1):
         need = min(min_overlap, m, n)
         for d in range(n + m - 1):
             o = d - (m - 1)
+            ov = min(m, n - o) - max(0, -o)
+            if ov >= need:
+                add[n, d] = offset * (m - ov)
+    best_s = np.full(kk, -1, dtype=np.int64)
+    best_d = np.zeros(kk, dtype=np.int64)
+    for t in range(k2):
+        n = widths[t]
+        k = t if t < kk else t - kk
+        at = add[n]
+        tt = tot[pstart[t] : pstart[t] + n + m - 1]
+        bs = best_s[k]
+        bd = -1
+        for d in range(n + m - 1):
+            v = tt[d] + at[d]
+            if v > bs:
+                bs = v
+                bd = d
+        if bd >= 0:  # strictly better than the other strand (ties: forward strand)
+            best_s[k] = bs
+            best_d[k] = bd
+            st_out[k] = 0 if t < kk else 1
+    for k in range(kk):
+        if best_s[k] >= 0:
+            o = best_d[k] - (m - 1)
+            n = widths[k]
+            o_out[k] = o
+            ov_out[k] = min(m, n - o) - max(0, -o)
+    # The reported score is the unbinned complete score at the chosen alignment (medians
+    # for overhanging columns): it breaks ties between equal p-values. Row by row, so
+    # each row of scores is read front to back.
+    for k in range(kk):
+        s_out[k] = 0.0 if best_s[k] >= 0 else -np.inf
+    for i in range(m):
+        row = sbuf[i]
+        mi = med[i]
+        for k in range(kk):
+            if best_s[k] < 0:
+                continue
+            t = k + kk * st_out[k]
+            j = i + o_out[k]
+            if 0 <= j < widths[t]:
+                s_out[k] += row[starts[t] + j]
+            else:
+                s_out[k] += mi
+    # p-value of the best score s*: 1 - prod over offsets and strands of P(score_o < s*).
+    # Targets are taken a width at a time (``by_width``, grouped by ``w_start``): the
+    # p-values of every score from the width's lowest to its highest s* are built
+    # together, one offset at a time, in contiguous (vectorised) passes. With every
+    # tail probability x small, the product is taken through log1p's series (to x^3,
+    # relative error below 1e-12 while their sum is below 1e-4), so small p-values keep
+    # their relative precision without a logarithm per offset.
+    for n in range(1, maxw + 1):
+        if w_start[n + 1] == w_start[n]:
+            continue
+        s_lo = np.int64(1 << 40)
+        s_hi = np.int64(-1)
+        for u in range(w_start[n], w_start[n + 1]):
+            v = best_s[by_width[u]]
+            if v >= 0:
+                s_lo = min(s_lo, v)
+                s_hi = max(s_hi, v)
+        if s_hi < 0:
+            for u in range(w_start[n], w_start[n + 1]):
+                p_out[by_width[u]] = 1.0
+            continue
+        nl = s_hi - s_lo + 1
+        prod = np.ones(nl)
+        s1 = np.zeros(nl)
+        s2 = np.zeros(nl)
+        s3 = np.zeros(nl)
+        sure = np.int64(-1 << 40)  # every score up to here is always reached
+        need = min(min_overlap, m, n)
+        for o in range(-(m - 1), n):
             lo = max(0, -o)
             hi = min(m, n - o)
             if hi - lo < need:
                 continue
-            s = tot[seg[t] + d] + mcum[m] - (mcum[hi] - mcum[lo])
-            if s > best_s[k]:
-                best_s[k] = s
-                o_out[k] = o
-                st_out[k] = 0 if t < kk else 1
-                ov_out[k] = hi - lo
-    # The reported score is the unbinned complete score at the chosen alignment (medians
-    # for overhanging columns): it breaks ties between equal p-values.
-    for k in range(kk):
-        if best_s[k] < 0:
-            s_out[k] = -np.inf
-            continue
-        t = k + kk * st_out[k]
-        o = o_out[k]
-        lo = max(0, -o)
-        hi = min(m, widths[t] - o)
-        fs = 0.0
-        for i in range(m):
-            if lo <= i < hi:
-                fs += sbuf[i, starts[t] + i + o]
+            sh = offset * (m - (hi - lo))
+            a_lo = sp_lo[lo, hi]
+            sure = max(sure, a_lo + sh)
+            u0 = max(s_lo, a_lo + sh + 1)
+            u1 = min(s_hi, sp_hi[lo, hi] + sh)
+            if u1 < u0:
+                continue
+            src = sf[sp_base[lo, hi] + u0 - sh - a_lo : sp_base[lo, hi] + u1 - sh - a_lo + 1]
+            d0 = u0 - s_lo
+            for j in range(u1 - u0 + 1):
+                x = src[j]
+                prod[d0 + j] *= 1.0 - x
+                s1[d0 + j] += x
+                s2[d0 + j] += x * x
+                s3[d0 + j] += x * x * x
+        for u in range(w_start[n], w_start[n + 1]):
+            k = by_width[u]
+            v = best_s[k]
+            if v < 0 or v <= sure:
+                p_out[k] = 1.0
+                continue
+            j = v - s_lo
+            if s1[j] < 1e-4:
+                p_out[k] = -np.expm1(-2.0 * (s1[j] + 0.5 * s2[j] + s3[j] / 3.0))
             else:
-                fs += med[i] / scale + lo_s
-        s_out[k] = fs
-    # p-value of the best score: 1 - prod over offsets and strands of P(score_o < s*);
-    # cached per (width, score) since many targets share both
-    maxw = 0
-    for t in range(kk):
-        maxw = max(maxw, widths[t])
-    memo = np.full((maxw + 1, m * n_bins + 2), np.nan)
-    for k in range(kk):
-        n = widths[k]
-        s_star = best_s[k]
-        if s_star < 0:
-            p_out[k] = 1.0
-            continue
-        if np.isnan(memo[n, s_star]):
-            need = min(min_overlap, m, n)
-            logc = 0.0
-            for o in range(-(m - 1), n):
-                lo = max(0, -o)
-                hi = min(m, n - o)
-                if hi - lo < need:
-                    continue
-                kidx = s_star - (mcum[m] - (mcum[hi] - mcum[lo]))
-                if kidx <= sp_lo[lo, hi]:
-                    logc = -np.inf  # this offset always reaches s*
-                    break
-                if kidx > sp_hi[lo, hi]:
-                    continue
-                logc += np.log1p(-sf[sp_base[lo, hi] + kidx - sp_lo[lo, hi]])
-            memo[n, s_star] = -np.expm1(2.0 * logc)
-        p_out[k] = memo[n, s_star]
+                p_out[k] = 1.0 - prod[j] * prod[j]
 
 
 @njit(cache=True, parallel=True)
-def _batch(qs, q_start, q_len, ws, kind, db, starts, widths, n_bins, min_overlap,
+def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_overlap,
            n_chunks, p_out, s_out, o_out, st_out, ov_out):  # fmt: skip
     nq = q_start.shape[0]
     c = db.shape[1]
+    k2 = starts.shape[0]
     mmax = 1
     for i in range(nq):
         if q_len[i] > mmax:
             mmax = q_len[i]
+    # database motifs grouped by width: by_width[w_start[n]:w_start[n + 1]] have width n
+    kk = k2 // 2
+    maxw = 0
+    for t in range(kk):
+        maxw = max(maxw, widths[t])
+    w_start = np.zeros(maxw + 2, dtype=np.int64)
+    for t in range(kk):
+        w_start[widths[t] + 1] += 1
+    for n in range(maxw + 1):
+        w_start[n + 1] += w_start[n]
+    fill = w_start.copy()
+    by_width = np.empty(kk, dtype=np.int64)
+    for t in range(kk):
+        by_width[fill[widths[t]]] = t
+        fill[widths[t]] += 1
+    sf_size = 0  # every span of the widest query
+    for ell in range(1, mmax + 1):
+        sf_size += (mmax - ell + 1) * (ell * n_bins + 1)
+    n_pad_max = c + (k2 + 1) * (mmax - 1)
+    # Each chunk takes queries in ``order`` (by width), so the padded layout of the
+    # integer scores (a gap of m - 1 zeros before every target) changes only when the
+    # width does.
     for ch in prange(n_chunks):
-        sbuf = np.empty((mmax, c))
+        sbuf = np.empty((mmax, c), dtype=np.float32)
         g = np.empty((mmax, c), dtype=np.int32)
-        for i in range(ch, nq, n_chunks):
+        gbuf = np.empty(mmax * n_pad_max, dtype=np.int32)
+        tot = np.empty(n_pad_max + mmax, dtype=np.int32)
+        sf_buf = np.empty(sf_size)  # span survival functions, reused by every query
+        pstart = np.empty(k2, dtype=np.int64)
+        m_cur = -1
+        n_pad = 0
+        for u in range(ch, nq, n_chunks):
+            i = order[u]
             a = q_start[i]
             m = q_len[i]
-            _one_query(qs[a : a + m], ws[a : a + m], kind, db, starts, widths, n_bins,
-                       min_overlap, sbuf[:m], g[:m], p_out[i], s_out[i], o_out[i],
-                       st_out[i], ov_out[i])  # fmt: skip
+            if m != m_cur:
+                m_cur = m
+                gap = m - 1
+                for t in range(k2):
+                    pstart[t] = starts[t] + (t + 1) * gap
+                n_pad = c + (k2 + 1) * gap
+                gbuf[: m * n_pad] = 0  # the gaps stay zero for every query of width m
+            gpad = gbuf[: m * n_pad].reshape((m, n_pad))
+            _one_query(qs[a : a + m], ws[a : a + m], kind, db, starts, widths, pstart,
+                       n_bins, min_overlap, sbuf[:m], g[:m], gpad, tot[: n_pad + m - 1],
+                       sf_buf, by_width, w_start, p_out[i], s_out[i], o_out[i], st_out[i],
+                       ov_out[i])  # fmt: skip
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
@@ -487,8 +698,10 @@ def compare_many(
         starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
         dbc = db.std if score == "pearson" else db.prob
         threads = numba.get_num_threads() if n_threads is None else n_threads
-        _batch(np.concatenate(prepared), starts, lens, np.concatenate(wl), SCORES[score],
-               np.ascontiguousarray(dbc.T), db.starts, db.widths, n_bins, min_overlap,
+        order = np.argsort(lens, kind="stable")
+        _batch(np.concatenate(prepared).astype(np.float32), starts, lens, order,
+               np.concatenate(wl),
+               SCORES[score], np.ascontiguousarray(dbc.T, dtype=np.float32), db.starts, db.widths, n_bins, min_overlap,
                max(1, min(threads, nq)), p, s, o, st, ov)  # fmt: skip
     p = np.clip(p, np.finfo(float).tiny, 1.0)
     return Comparison(p, _bh(p), s, o, st, ov)
