@@ -251,11 +251,11 @@ def _row_stats(row, idx, cnt4):
 
 
 @njit(cache=True)
-def _bin_rows(sbuf, med, scale, offset, n_bins, starts, widths, pstart, g, gpad, f):
-    """Integer scores of every row (``g``; also copied into the padded ``gpad``) and
-    their histograms ``f`` (fractions of the database's columns)."""
+def _bin_rows(sbuf, med, scale, offset, n_bins, dest, g, gpad, f):
+    """Integer scores of every row (``g``; also copied into the padded ``gpad``, where
+    database column j goes to ``dest[j]``) and their histograms ``f`` (fractions of the
+    database's columns)."""
     m, c = sbuf.shape
-    k2 = starts.shape[0]
     for i in range(m):
         row = sbuf[i]
         gi = g[i]
@@ -274,34 +274,66 @@ def _bin_rows(sbuf, med, scale, offset, n_bins, starts, widths, pstart, g, gpad,
             g0, g1, g2, g3 = g[r0], g[r0 + 1], g[r0 + 2], g[r0 + 3]
             p0, p1, p2, p3 = gpad[r0], gpad[r0 + 1], gpad[r0 + 2], gpad[r0 + 3]
             c0, c1, c2, c3 = cnt[0], cnt[1], cnt[2], cnt[3]
-            for t in range(k2):
-                a = starts[t]
-                d = pstart[t] - a
-                for j in range(a, a + widths[t]):
-                    x0, x1, x2, x3 = g0[j], g1[j], g2[j], g3[j]
-                    p0[j + d] = x0
-                    p1[j + d] = x1
-                    p2[j + d] = x2
-                    p3[j + d] = x3
-                    c0[x0] += 1
-                    c1[x1] += 1
-                    c2[x2] += 1
-                    c3[x3] += 1
+            for j in range(c):
+                x0, x1, x2, x3 = g0[j], g1[j], g2[j], g3[j]
+                d = dest[j]
+                p0[d] = x0
+                p1[d] = x1
+                p2[d] = x2
+                p3[d] = x3
+                c0[x0] += 1
+                c1[x1] += 1
+                c2[x2] += 1
+                c3[x3] += 1
         else:
             for i in range(r0, r1):
                 gi = g[i]
                 pi = gpad[i]
                 ci = cnt[i - r0]
-                for t in range(k2):
-                    a = starts[t]
-                    d = pstart[t] - a
-                    for j in range(a, a + widths[t]):
-                        x = gi[j]
-                        pi[j + d] = x
-                        ci[x] += 1
+                for j in range(c):
+                    x = gi[j]
+                    pi[dest[j]] = x
+                    ci[x] += 1
         for i in range(r0, r1):
             for b in range(n_bins + 1):
                 f[i, b] = cnt[i - r0, b] / c
+
+
+@njit(cache=True)
+def _survival(pmf, out):
+    """out[k] = sum(pmf[k:]), summed from the top (small tails keep their precision).
+
+    The array is cut into four quarters whose running sums are taken side by side (four
+    independent chains of additions instead of one), each then shifted by the total of
+    the quarters above it.
+    """
+    n = pmf.shape[0]
+    q = (n + 3) // 4
+    if q < 8:
+        run = 0.0
+        for b in range(n - 1, -1, -1):
+            run += pmf[b]
+            out[b] = run
+        return
+    a1, a2, a3 = q, 2 * q, 3 * q
+    r0 = r1 = r2 = r3 = 0.0
+    for b in range(n - 1, a3 - 1, -1):  # the top quarter (may be shorter)
+        r3 += pmf[b]
+        out[b] = r3
+    for r in range(q - 1, -1, -1):
+        r0 += pmf[r]
+        r1 += pmf[a1 + r]
+        r2 += pmf[a2 + r]
+        out[r] = r0
+        out[a1 + r] = r1
+        out[a2 + r] = r2
+    t3 = r3
+    t2 = t3 + r2
+    t1 = t2 + r1
+    for r in range(q):
+        out[a2 + r] += t3
+        out[a1 + r] += t2
+        out[r] += t1
 
 
 @njit(cache=True)
@@ -352,7 +384,7 @@ def _convolve(pmf, a_lo, a_hi, f, b_lo, b_hi, out):
 
 
 @njit(cache=True)
-def _one_query(q, w, kind, db, starts, widths, pstart, n_bins, min_overlap, sbuf, g,
+def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap, sbuf, g,
                gpad, tot, sf_buf, by_width, w_start, p_out, s_out, o_out, st_out,
                ov_out):  # fmt: skip
     m = q.shape[0]
@@ -392,7 +424,7 @@ def _one_query(q, w, kind, db, starts, widths, pstart, n_bins, min_overlap, sbuf
     offset = np.int64(-i_min * scale)  # the bin of a column's median
     # integer scores (also in the padded layout, see below) and their histograms
     f = np.empty((m, n_bins + 1))
-    _bin_rows(sbuf, med, scale, offset, n_bins, starts, widths, pstart, g, gpad, f)
+    _bin_rows(sbuf, med, scale, offset, n_bins, dest, g, gpad, f)
     f_lo = np.empty(m, dtype=np.int64)
     f_hi = np.empty(m, dtype=np.int64)
     for i in range(m):
@@ -428,10 +460,7 @@ def _one_query(q, w, kind, db, starts, widths, pstart, n_bins, min_overlap, sbuf
                 sp_base[lo, hi] = pos
                 sp_lo[lo, hi] = a_lo
                 sp_hi[lo, hi] = a_hi
-                run = 0.0
-                for b in range(a_hi, a_lo - 1, -1):
-                    run += pmf[b]
-                    sf[pos + b - a_lo] = run
+                _survival(pmf[a_lo : a_hi + 1], sf[pos : pos + a_hi - a_lo + 1])
                 pos += a_hi - a_lo + 1
             if hi == m:
                 break
@@ -607,6 +636,7 @@ def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_
         tot = np.empty(n_pad_max + mmax, dtype=np.int32)
         sf_buf = np.empty(sf_size)  # span survival functions, reused by every query
         pstart = np.empty(k2, dtype=np.int64)
+        dest = np.empty(c, dtype=np.int64)
         m_cur = -1
         n_pad = 0
         for u in range(ch, nq, n_chunks):
@@ -618,10 +648,12 @@ def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_
                 gap = m - 1
                 for t in range(k2):
                     pstart[t] = starts[t] + (t + 1) * gap
+                    for j in range(widths[t]):
+                        dest[starts[t] + j] = pstart[t] + j
                 n_pad = c + (k2 + 1) * gap
                 gbuf[: m * n_pad] = 0  # the gaps stay zero for every query of width m
             gpad = gbuf[: m * n_pad].reshape((m, n_pad))
-            _one_query(qs[a : a + m], ws[a : a + m], kind, db, starts, widths, pstart,
+            _one_query(qs[a : a + m], ws[a : a + m], kind, db, starts, widths, pstart, dest,
                        n_bins, min_overlap, sbuf[:m], g[:m], gpad, tot[: n_pad + m - 1],
                        sf_buf, by_width, w_start, p_out[i], s_out[i], o_out[i], st_out[i],
                        ov_out[i])  # fmt: skip
