@@ -17,17 +17,14 @@ def _tiny_db(rng: np.random.Generator) -> list[Motif]:
     return [Motif(f"M{k}", f"m{k}", rng.dirichlet(np.ones(4) * 0.5, 3)) for k in range(3)]
 
 
-def _tomtom_bins(s: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """TOMTOM's integer scores, re-derived: each row's lower median, scores relative to
-    it, an integer number of bins per unit from floor(smallest); the median is bin
-    ``offset``."""
-    med = np.sort(s, axis=1)[:, (s.shape[1] + 1) // 2 - 1]
-    z = s - med[:, None]
-    i_min = np.floor(z.min())
-    scale = max(np.floor(n_bins / max(z.max() - i_min, 1.0)), 1.0)
-    offset = int(-i_min * scale)
-    g = np.clip(np.floor((s - med[:, None]) * scale + offset + 0.5), 0, n_bins).astype(int)
-    return g, med, offset
+def _tomtom_bins(s: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """TOMTOM's integer scores, re-derived: an integer number of bins per unit from
+    floor(smallest score); and each row's median bin (of its ceil(C/2)-th smallest)."""
+    i_min = np.floor(s.min())
+    scale = max(np.floor(n_bins / max(s.max() - i_min, 1.0)), 1.0)
+    g = np.clip(np.floor((s - i_min) * scale + 0.5), 0, n_bins).astype(int)
+    med = np.sort(g, axis=1)[:, (s.shape[1] + 1) // 2 - 1]
+    return g, i_min + med / scale
 
 
 def test_pvalue_equals_brute_force_enumeration() -> None:
@@ -43,7 +40,7 @@ def test_pvalue_equals_brute_force_enumeration() -> None:
     res = compare_many([query], db, min_overlap=3, n_bins=20)
     # independent re-derivation of the integer scores
     s = _standardise(query) @ db.std.T / 4  # (3, C)
-    g, _, _ = _tomtom_bins(s, 20)
+    g, _ = _tomtom_bins(s, 20)
     sums = np.array([g[0, a] + g[1, b] + g[2, c]
                      for a, b, c in itertools.product(range(g.shape[1]), repeat=3)])  # fmt: skip
     for k in range(len(motifs)):
@@ -58,7 +55,8 @@ def test_pvalue_equals_brute_force_enumeration() -> None:
 def test_overhanging_columns_score_their_median() -> None:
     """Complete score: a width-5 query on a width-3 motif; with min_overlap 3 the query
     aligns only at offsets 0..-2, and the reported score adds the medians of the two
-    overhanging columns."""
+    overhanging columns: exactly (unbinned) for the best hit, from the integer scores
+    (within half a bin per column) for every motif."""
     rng = np.random.default_rng(1)
     motifs = _tiny_db(rng)
     db = MotifIndex.build(motifs)
@@ -67,15 +65,19 @@ def test_overhanging_columns_score_their_median() -> None:
     assert set(res.overlaps[0]) == {3}
     assert set(res.offsets[0]) <= {0, -1, -2}
     s = _standardise(query) @ db.std.T / 4
-    _, med, _ = _tomtom_bins(s, 100)
-    k = 0
-    o = int(res.offsets[0, k])
-    t = k + 3 * int(res.strands[0, k])
-    aligned = [i for i in range(5) if 0 <= i + o < 3]
-    expected = sum(s[i, db.starts[t] + i + o] for i in aligned) + sum(
-        med[i] for i in range(5) if i not in aligned
-    )
-    assert res.scores[0, k] == pytest.approx(expected)
+    _, med = _tomtom_bins(s, 100)
+    scale = np.floor(100 / max(s.max() - np.floor(s.min()), 1.0))
+    best = res.hit(0).index
+    for k in range(3):
+        o = int(res.offsets[0, k])
+        t = k + 3 * int(res.strands[0, k])
+        aligned = [i for i in range(5) if 0 <= i + o < 3]
+        expected = sum(s[i, db.starts[t] + i + o] for i in aligned) + sum(
+            med[i] for i in range(5) if i not in aligned
+        )
+        if k == best:
+            assert res.scores[0, k] == pytest.approx(expected, abs=1e-6)
+        assert abs(res.scores[0, k] - expected) <= 5 * 0.5 / scale + 1e-6
 
 
 @pytest.mark.parametrize("score", ["pearson", "euclidean"])

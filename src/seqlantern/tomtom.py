@@ -9,43 +9,44 @@ offset that overlaps by at least ``min_overlap`` columns. The steps follow TOMTO
    seqlet's attribution magnitude) multiply column *i*'s scores, so flanks count less
    than the core; the null below is weighted identically, so weights never break
    calibration.
-2. **Discretisation** (TOMTOM's). Each query column's scores are taken relative to
-   their median over the database columns. With z the smallest of these relative
-   scores over the whole query and Z the largest, scores are mapped onto integers
-   ``floor((s - median) * scale + offset + 0.5)`` in [0, ``n_bins``] with
-   ``scale = floor(n_bins / max(Z - floor(z), 1))`` bins per unit and
-   ``offset = -floor(z) * scale``, the bin of every column's median, so that sums have
-   an exact, finite distribution (TOMTOM's *t* = ``n_bins`` = 100). An integer number
-   of bins per unit is what MEME's TOMTOM (and memelite) use; it also keeps each
-   column's histogram to the bins its scores really span.
+2. **Discretisation** (TOMTOM's). With z the smallest and Z the largest score of the
+   query (all columns), scores are mapped onto integers
+   ``floor((s - floor(z)) * scale + 0.5)`` in [0, ``n_bins``] with
+   ``scale = floor(n_bins / max(Z - floor(z), 1))`` bins per unit, so that sums have an
+   exact, finite distribution (TOMTOM's *t* = ``n_bins`` = 100). An integer number of
+   bins per unit from ``floor(z)`` is MEME's TOMTOM rule (memelite follows it, with
+   scores taken relative to their column's median first).
 3. **Null per column.** The null distribution of query column *i*'s score is its
    histogram over *all* database columns: a random target column is a draw from the
    database's own columns, which is why p-values reflect what the database contains
    (a GC-rich query is less surprising against a GC-rich database).
 4. **Complete score.** An alignment's score sums the aligned columns' scores plus, for
-   each query column hanging over the target's end, that column's *median* score (bin
-   ``offset``). Every alignment is then scored on all query columns, so offsets with
-   small overlaps are not favoured or penalised for their size (TOMTOM's default
-   "complete scores").
+   each query column hanging over the target's end, that column's *median* score (the
+   bin of its ceil(C/2)-th smallest score over the C database columns). Every
+   alignment is then scored on all query columns, so offsets with small overlaps are
+   not favoured or penalised for their size (TOMTOM's default "complete scores").
 5. **Exact p-values.** The distribution of the sum of the aligned columns is built by
    dynamic programming (repeated convolution of the integer histograms) for every span
    of query columns an alignment can cover. The p-value of a target is that of the
    *best* complete score over all its offsets and both strands:
    ``1 - prod_o P(score_o < s*)``, the offsets treated as independent (TOMTOM's
    treatment), so the search over offsets and strands is paid for exactly, not with a
-   Bonferroni bound.
+   Bonferroni bound. The reported score of each target is its best complete score in
+   score units: from the bins (their centres) for every target, from the unbinned
+   scores for the targets tied at the query's smallest p-value (so ties between equal
+   p-values are broken by the finer score).
 6. E-value = p x number of database motifs; q-values are Benjamini-Hochberg over the
    database for each query.
 
 The kernels are compiled with numba (the first call compiles them once and caches the
 machine code next to this module); queries are spread over threads. Per query the cost
-is a few passes over the database's columns for each query column (scores, range,
-median while the column is in cache, then integer scores and their histogram), one
-vectorised pass per query column for the scores of every offset of every target (the
-integer scores are laid out with a gap of zeros after each target, so that one shifted
-add covers all targets), the span distributions (about m^3/6 convolutions of
-histograms of ~50 bins) and one pass per target width for the p-values of every
-target of that width.
+is, for each query column, a few passes over the database's columns (scores in float32,
+their range from an integer min/max over order-preserving bit patterns, integer scores
+and their histogram, four columns per sweep), one vectorised pass per query column for
+the scores of every offset of every target (the integer scores are laid out with a gap
+of m - 1 zeros after each target, so that one shifted add covers all targets; int16
+when the sums fit), the span distributions (about m^3/6 convolutions of histograms of
+~60 bins) and one vectorised pass per target width and offset for the p-values.
 """
 
 from __future__ import annotations
@@ -176,23 +177,16 @@ def _float_key(b):
 
 
 @njit(cache=True)
-def _row_stats(row, idx, cnt4):
-    """Smallest, largest and lower median (ceil(C/2)-th smallest) value of ``row``,
-    exactly.
+def _min_max(row):
+    """Smallest and largest value of a float32 ``row``, exactly.
 
-    The range comes from an integer min/max over the float32 bit patterns mapped to
-    order-preserving integers (integer reductions vectorise; floating-point ones do not
-    here). The values are then put into ``cnt4.shape[1]`` equal bins over the range (a
-    vectorised pass), one counting pass (four interleaved counters, so increments of
-    one bin do not wait on each other) finds the bin holding the median, and a last
-    pass reads only that bin's values, skipping blocks of 64 without one by a
-    vectorised test.
+    An integer min/max over the bit patterns mapped to order-preserving integers:
+    integer reductions vectorise, floating-point ones (with their NaN rules) do not.
     """
-    c = row.shape[0]
     bits = row.view(np.int32)
     k_lo = np.int32(0x7FFFFFFF)
     k_hi = np.int32(-0x80000000)
-    for j in range(c):  # vectorised
+    for j in range(bits.shape[0]):  # vectorised
         kj = _float_key(bits[j])
         k_lo = min(k_lo, kj)
         k_hi = max(k_hi, kj)
@@ -200,73 +194,28 @@ def _row_stats(row, idx, cnt4):
     ends[0] = _float_key(k_lo)
     ends[1] = _float_key(k_hi)
     fe = ends.view(np.float32)
-    lo = fe[0]
-    hi = fe[1]
-    if not hi > lo:  # a constant row
-        return float(lo), float(hi), float(lo)
-    nb = cnt4.shape[1]
-    k = np.float32(nb / (np.float64(hi) - np.float64(lo)))
-    top = np.float32(nb - 1)
-    for j in range(c):  # vectorised
-        idx[j] = np.int32(min((row[j] - lo) * k, top))
-    cnt4[:] = 0
-    c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
-    j = 0
-    while j + 4 <= c:
-        c0[idx[j]] += 1
-        c1[idx[j + 1]] += 1
-        c2[idx[j + 2]] += 1
-        c3[idx[j + 3]] += 1
-        j += 4
-    while j < c:
-        c0[idx[j]] += 1
-        j += 1
-    rank = (c + 1) // 2 - 1  # 0-based rank of the lower median
-    below = 0
-    b = 0
-    while True:
-        nbin = c0[b] + c1[b] + c2[b] + c3[b]
-        if below + nbin > rank:
-            break
-        below += nbin
-        b += 1
-    vals = np.empty(nbin, dtype=row.dtype)
-    n = 0
-    c64 = c - c % 64
-    for j0 in range(0, c64, 64):
-        hit = 0
-        for j in range(j0, j0 + 64):
-            hit += np.int32(idx[j] == b)
-        if hit:
-            for j in range(j0, j0 + 64):
-                if idx[j] == b:
-                    vals[n] = row[j]
-                    n += 1
-    for j in range(c64, c):
-        if idx[j] == b:
-            vals[n] = row[j]
-            n += 1
-    vals.sort()
-    return float(lo), float(hi), float(vals[rank - below])
+    return float(fe[0]), float(fe[1])
 
 
 @njit(cache=True)
-def _bin_rows(sbuf, med, scale, offset, n_bins, dest, g, gpad, f):
-    """Integer scores of every row (``g``; also copied into the padded ``gpad``, where
-    database column j goes to ``dest[j]``) and their histograms ``f`` (fractions of the
-    database's columns)."""
+def _bin_rows(sbuf, i_min, scale, n_bins, dest, g, gpad, f, med):
+    """Integer scores ``floor((s - i_min) * scale + 0.5)`` of every row (``g``; also
+    copied into the padded ``gpad``, where database column j goes to ``dest[j]``),
+    their histograms ``f`` (fractions of the database's columns) and each row's median
+    bin ``med`` (the bin of its ceil(C/2)-th smallest score)."""
     m, c = sbuf.shape
     for i in range(m):
         row = sbuf[i]
         gi = g[i]
         # in the row's precision (float32): 8 lanes per vector
         sc = row.dtype.type(scale)
-        base = row.dtype.type(offset + 0.5 - med[i] * scale)
+        base = row.dtype.type(0.5 - i_min * scale)
         top = row.dtype.type(n_bins)
         zero = row.dtype.type(0.0)
         for j in range(c):  # vectorised
             gi[j] = np.int32(max(min(np.floor(row[j] * sc + base), top), zero))
     cnt = np.zeros((4, n_bins + 1), dtype=np.int64)
+    half = (c + 1) // 2
     for r0 in range(0, m, 4):
         r1 = min(r0 + 4, m)
         cnt[:] = 0
@@ -295,8 +244,13 @@ def _bin_rows(sbuf, med, scale, offset, n_bins, dest, g, gpad, f):
                     pi[dest[j]] = x
                     ci[x] += 1
         for i in range(r0, r1):
+            acc = 0
+            med[i] = -1
             for b in range(n_bins + 1):
                 f[i, b] = cnt[i - r0, b] / c
+                acc += cnt[i - r0, b]
+                if med[i] < 0 and acc >= half:
+                    med[i] = b
 
 
 @njit(cache=True)
@@ -388,20 +342,16 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
                gpad, tot, sf_buf, by_width, w_start, p_out, s_out, o_out, st_out,
                ov_out):  # fmt: skip
     m = q.shape[0]
-    c = db.shape[1]
     k2 = starts.shape[0]
     kk = k2 // 2
-    # Each row (query column) is scored, and its range and median found, while it is
-    # in cache.
+    # each row (query column) is scored and its range found while it is in cache
     rlo = np.empty(m)
     rhi = np.empty(m)
-    med = np.empty(m)
-    cnt4 = np.empty((4, 1024), dtype=np.int64)
     flat = True
     for i in range(m):
         row = sbuf[i]
         _column_scores(q[i], w[i], kind, db, row)
-        rlo[i], rhi[i], med[i] = _row_stats(row, g[i], cnt4)
+        rlo[i], rhi[i] = _min_max(row)
         if rhi[i] > rlo[i]:
             flat = False
     if flat:  # every column scores the same against everything: nothing to find
@@ -412,19 +362,25 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
             st_out[k] = 0
             ov_out[k] = 0
         return
-    # TOMTOM's discretisation: scores relative to their column's median, on an integer
-    # number of bins per unit from floor(smallest) up, n_bins + 1 bins in all
+    # TOMTOM's discretisation: an integer number of bins per unit from floor(smallest
+    # score) up, n_bins + 1 bins in all
     z_lo = np.inf
     z_hi = -np.inf
     for i in range(m):
-        z_lo = min(z_lo, rlo[i] - med[i])
-        z_hi = max(z_hi, rhi[i] - med[i])
+        z_lo = min(z_lo, rlo[i])
+        z_hi = max(z_hi, rhi[i])
     i_min = np.floor(z_lo)
     scale = max(np.floor(n_bins / max(z_hi - i_min, 1.0)), 1.0)
-    offset = np.int64(-i_min * scale)  # the bin of a column's median
-    # integer scores (also in the padded layout, see below) and their histograms
+    # integer scores (also in the padded layout, see below), histograms, median bins
     f = np.empty((m, n_bins + 1))
-    _bin_rows(sbuf, med, scale, offset, n_bins, dest, g, gpad, f)
+    med_b = np.empty(m, dtype=np.int64)
+    _bin_rows(sbuf, i_min, scale, n_bins, dest, g, gpad, f, med_b)
+    # an overhanging column scores its median bin (in score units: the bin's value)
+    mcum = np.zeros(m + 1, dtype=np.int64)
+    med = np.empty(m)
+    for i in range(m):
+        mcum[i + 1] = mcum[i] + med_b[i]
+        med[i] = i_min + med_b[i] / scale
     f_lo = np.empty(m, dtype=np.int64)
     f_hi = np.empty(m, dtype=np.int64)
     for i in range(m):
@@ -492,9 +448,10 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
         need = min(min_overlap, m, n)
         for d in range(n + m - 1):
             o = d - (m - 1)
-            ov = min(m, n - o) - max(0, -o)
-            if ov >= need:
-                add[n, d] = offset * (m - ov)
+            lo = max(0, -o)
+            hi = min(m, n - o)
+            if hi - lo >= need:
+                add[n, d] = mcum[m] - (mcum[hi] - mcum[lo])
     best_s = np.full(kk, -1, dtype=np.int64)
     best_d = np.zeros(kk, dtype=np.int64)
     for t in range(k2):
@@ -519,30 +476,13 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
             n = widths[k]
             o_out[k] = o
             ov_out[k] = min(m, n - o) - max(0, -o)
-    # The reported score is the unbinned complete score at the chosen alignment (medians
-    # for overhanging columns): it breaks ties between equal p-values. Row by row, so
-    # each row of scores is read front to back.
-    for k in range(kk):
-        s_out[k] = 0.0 if best_s[k] >= 0 else -np.inf
-    for i in range(m):
-        row = sbuf[i]
-        mi = med[i]
-        for k in range(kk):
-            if best_s[k] < 0:
-                continue
-            t = k + kk * st_out[k]
-            j = i + o_out[k]
-            if 0 <= j < widths[t]:
-                s_out[k] += row[starts[t] + j]
-            else:
-                s_out[k] += mi
     # p-value of the best score s*: 1 - prod over offsets and strands of P(score_o < s*).
     # Targets are taken a width at a time (``by_width``, grouped by ``w_start``): the
     # p-values of every score from the width's lowest to its highest s* are built
-    # together, one offset at a time, in contiguous (vectorised) passes. With every
-    # tail probability x small, the product is taken through log1p's series (to x^3,
-    # relative error below 1e-12 while their sum is below 1e-4), so small p-values keep
-    # their relative precision without a logarithm per offset.
+    # together, one offset at a time, in contiguous (vectorised) passes. One strand's
+    # q = 1 - prod(1 - x) is accumulated as q += x (1 - q): both terms are non-negative,
+    # so small p-values keep their relative precision (no 1 - product cancellation)
+    # without a logarithm per offset; both strands give p = 1 - (1 - q)^2 = q (2 - q).
     for n in range(1, maxw + 1):
         if w_start[n + 1] == w_start[n]:
             continue
@@ -558,10 +498,7 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
                 p_out[by_width[u]] = 1.0
             continue
         nl = s_hi - s_lo + 1
-        prod = np.ones(nl)
-        s1 = np.zeros(nl)
-        s2 = np.zeros(nl)
-        s3 = np.zeros(nl)
+        qv = np.zeros(nl)
         sure = np.int64(-1 << 40)  # every score up to here is always reached
         need = min(min_overlap, m, n)
         for o in range(-(m - 1), n):
@@ -569,7 +506,7 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
             hi = min(m, n - o)
             if hi - lo < need:
                 continue
-            sh = offset * (m - (hi - lo))
+            sh = mcum[m] - (mcum[hi] - mcum[lo])
             a_lo = sp_lo[lo, hi]
             sure = max(sure, a_lo + sh)
             u0 = max(s_lo, a_lo + sh + 1)
@@ -578,28 +515,40 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
                 continue
             src = sf[sp_base[lo, hi] + u0 - sh - a_lo : sp_base[lo, hi] + u1 - sh - a_lo + 1]
             d0 = u0 - s_lo
-            for j in range(u1 - u0 + 1):
-                x = src[j]
-                prod[d0 + j] *= 1.0 - x
-                s1[d0 + j] += x
-                s2[d0 + j] += x * x
-                s3[d0 + j] += x * x * x
+            dst = qv[d0 : d0 + u1 - u0 + 1]
+            for j in range(u1 - u0 + 1):  # vectorised
+                dst[j] += src[j] * (1.0 - dst[j])
         for u in range(w_start[n], w_start[n + 1]):
             k = by_width[u]
             v = best_s[k]
             if v < 0 or v <= sure:
                 p_out[k] = 1.0
                 continue
-            j = v - s_lo
-            if s1[j] < 1e-4:
-                p_out[k] = -np.expm1(-2.0 * (s1[j] + 0.5 * s2[j] + s3[j] / 3.0))
-            else:
-                p_out[k] = 1.0 - prod[j] * prod[j]
+            qj = qv[v - s_lo]
+            p_out[k] = qj * (2.0 - qj)
+    # The reported score is the complete score at the chosen alignment, in score units:
+    # from the integer scores (bin centres) for every target and, for the targets
+    # tied at the query's smallest p-value, from the unbinned scores (medians for
+    # overhanging columns), which is what breaks ties between equal p-values.
+    p_min = 1.0
+    for k in range(kk):
+        p_min = min(p_min, p_out[k])
+        s_out[k] = best_s[k] / scale + m * i_min if best_s[k] >= 0 else -np.inf
+    for k in range(kk):
+        if best_s[k] < 0 or p_out[k] != p_min:
+            continue
+        t = k + kk * st_out[k]
+        o = o_out[k]
+        fs = 0.0
+        for i in range(m):
+            j = i + o
+            fs += sbuf[i, starts[t] + j] if 0 <= j < widths[t] else med[i]
+        s_out[k] = fs
 
 
 @njit(cache=True, parallel=True)
 def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_overlap,
-           n_chunks, p_out, s_out, o_out, st_out, ov_out):  # fmt: skip
+           n_chunks, proto, p_out, s_out, o_out, st_out, ov_out):  # fmt: skip
     nq = q_start.shape[0]
     c = db.shape[1]
     k2 = starts.shape[0]
@@ -632,8 +581,10 @@ def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_
     for ch in prange(n_chunks):
         sbuf = np.empty((mmax, c), dtype=np.float32)
         g = np.empty((mmax, c), dtype=np.int32)
-        gbuf = np.empty(mmax * n_pad_max, dtype=np.int32)
-        tot = np.empty(n_pad_max + mmax, dtype=np.int32)
+        # integer scores and offset sums in ``proto``'s type: int16 when the widest
+        # query's sums fit (twice the lanes per vector), else int32
+        gbuf = np.empty(mmax * n_pad_max, dtype=proto.dtype)
+        tot = np.empty(n_pad_max + mmax, dtype=proto.dtype)
         sf_buf = np.empty(sf_size)  # span survival functions, reused by every query
         pstart = np.empty(k2, dtype=np.int64)
         dest = np.empty(c, dtype=np.int64)
@@ -731,10 +682,11 @@ def compare_many(
         dbc = db.std if score == "pearson" else db.prob
         threads = numba.get_num_threads() if n_threads is None else n_threads
         order = np.argsort(lens, kind="stable")
+        proto = np.zeros(0, dtype=np.int16 if lens.max() * n_bins < 2**15 else np.int32)
         _batch(np.concatenate(prepared).astype(np.float32), starts, lens, order,
-               np.concatenate(wl),
-               SCORES[score], np.ascontiguousarray(dbc.T, dtype=np.float32), db.starts, db.widths, n_bins, min_overlap,
-               max(1, min(threads, nq)), p, s, o, st, ov)  # fmt: skip
+               np.concatenate(wl), SCORES[score],
+               np.ascontiguousarray(dbc.T, dtype=np.float32), db.starts, db.widths, n_bins,
+               min_overlap, max(1, min(threads, nq)), proto, p, s, o, st, ov)  # fmt: skip
     p = np.clip(p, np.finfo(float).tiny, 1.0)
     return Comparison(p, _bh(p), s, o, st, ov)
 
