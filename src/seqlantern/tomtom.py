@@ -9,13 +9,14 @@ offset that overlaps by at least ``min_overlap`` columns. The steps follow TOMTO
    seqlet's attribution magnitude) multiply column *i*'s scores, so flanks count less
    than the core; the null below is weighted identically, so weights never break
    calibration.
-2. **Discretisation** (TOMTOM's). With z the smallest and Z the largest score of the
+2. **Discretisation.** With z the smallest and Z the largest score of the
    query (all columns), scores are mapped onto integers
    ``floor((s - floor(z)) * scale + 0.5)`` in [0, ``n_bins``] with
    ``scale = floor(n_bins / max(Z - floor(z), 1))`` bins per unit, so that sums have an
    exact, finite distribution (TOMTOM's *t* = ``n_bins`` = 100). An integer number of
-   bins per unit from ``floor(z)`` is MEME's TOMTOM rule (memelite follows it, with
-   scores taken relative to their column's median first).
+   bins per unit from ``floor(z)`` is the rule of memelite's TOMTOM (which first takes
+   each column's scores relative to their median; here the median is the bin found
+   below, which saves a pass over the database per query column).
 3. **Null per column.** The null distribution of query column *i*'s score is its
    histogram over *all* database columns: a random target column is a draw from the
    database's own columns, which is why p-values reflect what the database contains
