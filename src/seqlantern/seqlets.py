@@ -55,11 +55,21 @@ class Null(Protocol):
         ...
 
 
-@njit(cache=True)
-def _median_mad(s: np.ndarray) -> tuple[float, float]:
-    """Median and median absolute deviation (numba's selection: 2x numpy's median)."""
-    med = np.median(s)
-    return med, np.median(np.abs(s - med))
+def _laplace_sf(z: np.ndarray) -> np.ndarray:
+    """Upper tail of the standard Laplace at z (one exponential per value)."""
+    e = 0.5 * np.exp(-np.abs(z))
+    return np.where(z >= 0, e, 1 - e)
+
+
+def _median(v: np.ndarray) -> float:
+    """``np.median`` (the same value), from one partition: for an even count the lower
+    middle value is the largest of the lower half (np.median partitions twice)."""
+    n = len(v)
+    if n == 0:
+        return float("nan")
+    k = n // 2
+    p = np.partition(v, k)
+    return float(p[k]) if n % 2 else float((p[:k].max() + p[k]) / 2)
 
 
 @dataclass
@@ -73,15 +83,16 @@ class LaplaceNull:
     def fit(cls, spans: dict[int, np.ndarray]) -> LaplaceNull:
         """Fit on sampled span sums per length (:func:`sample_span_sums`)."""
         centre, scale = {}, {}
-        for ell, s in spans.items():
-            med, mad = _median_mad(np.ascontiguousarray(s, dtype=np.float64))
+        for ell, v in spans.items():
+            med = _median(v)
+            mad = _median(np.abs(v - med))
             centre[ell], scale[ell] = med, max(mad / np.log(2), 1e-12)
         return cls(centre, scale)
 
     def sf(self, scores: np.ndarray, length: int) -> np.ndarray:
         """Upper-tail probability for spans of ``length`` bp (two-sided by sign flipping)."""
         z = (np.asarray(scores, dtype=float) - self.centre[length]) / self.scale[length]
-        return np.where(z >= 0, 0.5 * np.exp(-np.abs(z)), 1 - 0.5 * np.exp(-np.abs(z)))
+        return _laplace_sf(z)
 
     def isf(self, p: float, length: int) -> float:
         """Score whose upper-tail probability is ``p``."""
@@ -95,7 +106,7 @@ class LaplaceNull:
         for ell in self.centre:
             c[ell], b[ell] = self.centre[ell], self.scale[ell]
         z = (np.asarray(scores, dtype=float) - c[lengths]) / b[lengths]
-        return np.where(z >= 0, 0.5 * np.exp(-np.abs(z)), 1 - 0.5 * np.exp(-np.abs(z)))
+        return _laplace_sf(z)
 
 
 @dataclass
@@ -270,8 +281,8 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     earlier call (ties: leftmost) is grown while a neighbour base exceeds
     ``extend_fraction`` x the window's mean (the larger side first) up to ``max_len``,
     trimmed of non-positive ends down to ``min_len``, recorded, and masked with ``flank``
-    bp either side. The window sums come from one cumulative sum per track, so a track
-    costs one pass plus a scan of its (few) candidates per call.
+    bp either side. A track costs a few vectorised passes plus a scan of its (few)
+    candidates per call.
 
     Returns
     -------
@@ -288,14 +299,15 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     o_core = np.empty(cap)
     o_max = np.empty(cap)
     k = 0
-    c = np.empty(length + 1)
     ws = np.empty(length - w + 1)
     # used[i] == stamp: position i is taken in the current track and sign (no resets)
     used = np.zeros(length, dtype=np.int64)
     stamp = 0
     cand = np.empty(length - w + 1, dtype=np.int64)
-    cand_p = np.empty(length - w + 1, dtype=np.int64)
-    cand_n = np.empty(length - w + 1, dtype=np.int64)
+    cand_p = np.empty(length - w + 2, dtype=np.int64)
+    cand_n = np.empty(length - w + 2, dtype=np.int64)
+    cval = np.empty(length - w + 1)
+    alive = np.empty(length - w + 1, dtype=np.bool_)
     do_pos = False
     do_neg = False
     for sgn in signs:
@@ -304,22 +316,27 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
         else:
             do_neg = True
     for t in range(n):
-        # one pass: cumulative sum, then the window sums of both signs' candidates
-        acc = 0.0
-        c[0] = 0.0
-        for i in range(length):
-            acc += pp[t, i]
-            c[i + 1] = acc
+        # window sums added directly, w passes over the track that vectorise (a running
+        # cumulative sum is one chain of dependent additions, and its differences lose
+        # precision); then the candidates of both signs in position order, appended
+        # without branches (one in ten windows passes: a branch per window would
+        # mispredict on each of them)
+        row = pp[t]
+        nw = length - w + 1
+        for j in range(nw):
+            ws[j] = row[j]
+        for r in range(1, w):
+            seg = row[r : r + nw]
+            for j in range(nw):
+                ws[j] += seg[j]
         n_p = 0
         n_n = 0
-        for j in range(length - w + 1):
-            d = c[j + w] - c[j]
-            if do_pos and d >= threshold:
-                cand_p[n_p] = j
-                n_p += 1
-            if do_neg and -d >= threshold:
-                cand_n[n_n] = j
-                n_n += 1
+        for j in range(nw):
+            d = ws[j]
+            cand_p[n_p] = j
+            n_p += do_pos and d >= threshold
+            cand_n[n_n] = j
+            n_n += do_neg and -d >= threshold
         for sgn in signs:
             nc = n_p if sgn > 0 else n_n
             if nc == 0:
@@ -327,37 +344,25 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
             for ci in range(nc):
                 j = cand_p[ci] if sgn > 0 else cand_n[ci]
                 cand[ci] = j
-                ws[j] = sgn * (c[j + w] - c[j])
+                cval[ci] = sgn * ws[j]
+                alive[ci] = True
             stamp += 1
-            row = pp[t]
-            # candidates best first (ties: leftmost): insertion sort, nc is small
-            for ci in range(1, nc):
-                j = cand[ci]
-                cj = ci
-                while cj > 0 and ws[cand[cj - 1]] < ws[j]:
-                    cand[cj] = cand[cj - 1]
-                    cj -= 1
-                cand[cj] = j
-            ptr = 0
             while True:
-                # a candidate touching a call stays blocked: one pass over the list
+                # the best candidate not touching an earlier call (ties: leftmost); a
+                # candidate that touches one is dropped when that call is made
                 best = -1
-                while ptr < nc:
-                    j = cand[ptr]
-                    ptr += 1
-                    free = True
-                    for i in range(j, j + w):
-                        if used[i] == stamp:
-                            free = False
-                            break
-                    if free:
-                        best = j
-                        break
-                if best < 0:
+                bv = -np.inf
+                bi = -1
+                for ci in range(nc):
+                    if alive[ci] and cval[ci] > bv:
+                        bv = cval[ci]
+                        bi = ci
+                if bi < 0:
                     break
+                best = cand[bi]
                 start = best
                 end = best + w
-                level = extend_fraction * max(ws[best] / w, 0.0)
+                level = extend_fraction * max(bv / w, 0.0)
                 while end - start < max_len:
                     lv = sgn * row[start - 1] if start > 0 else 0.0
                     rv = sgn * row[end] if end < length else 0.0
@@ -379,8 +384,14 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
                     v = sgn * row[i]
                     score += v
                     mx = max(mx, abs(v))
-                for i in range(max(start - flank, 0), min(end + flank, length)):
+                m_lo = max(start - flank, 0)
+                m_hi = min(end + flank, length)
+                for i in range(m_lo, m_hi):
                     used[i] = stamp
+                for ci in range(nc):  # candidates touching this call are out
+                    j = cand[ci]
+                    if j < m_hi and j + w > m_lo:
+                        alive[ci] = False
                 if k == cap:
                     cap *= 2
                     o_track = np.concatenate((o_track, np.empty(cap - k, dtype=np.int64)))
@@ -395,7 +406,7 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
                 o_start[k] = start
                 o_end[k] = end
                 o_score[k] = score
-                o_core[k] = ws[best]
+                o_core[k] = bv
                 o_max[k] = mx
                 k += 1
     return (o_track[:k], o_sign[:k], o_start[:k], o_end[:k], o_score[:k], o_core[:k],
@@ -410,12 +421,25 @@ def _call_arrays(
     threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Calls on every row of ``attr`` as arrays (row index, sign, start, end, ...)."""
-    w = min(params.window, attr.shape[-1])
+    return _call_many([(attr, chunk)], params, null, threads)[0]
+
+
+def _call_many(
+    sources: list[tuple[RowSource, int]],
+    params: SeqletParams,
+    null: LaplaceNull | EmpiricalNull,
+    threads: int | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """:func:`_call_arrays` of several (maps, chunk) sources, all chunks on one pool of
+    threads (so the real maps and their controls share the threads, no pool each)."""
+    w = min(params.window, sources[0][0].shape[-1])
     threshold = null.isf(params.pvalue, w)
     threads = threads or os.cpu_count() or 1
     signs = np.array({"both": (1, -1), "positive": (1,), "negative": (-1,)}[params.signs])
 
-    def run(c0: int) -> tuple[np.ndarray, ...]:
+    def run(job: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        src, c0 = job
+        attr, chunk = sources[src]
         block = attr[c0 : c0 + chunk]
         # (n, L) float32/float64 goes to the kernel as is (exact widening there)
         pp = block if block.ndim == 2 and block.dtype in (np.float32, np.float64) else (
@@ -425,20 +449,26 @@ def _call_arrays(
             params.flank, params.extend_fraction, threshold, signs)  # fmt: skip
         return (t + c0, *rest)
 
-    starts = range(0, attr.shape[0], chunk)
+    jobs = [(i, c0) for i, (attr, chunk) in enumerate(sources)
+            for c0 in range(0, attr.shape[0], chunk)]  # fmt: skip
     # the kernel releases the GIL: chunks run on threads, results kept in chunk order
-    with ThreadPoolExecutor(max_workers=min(threads, max(len(starts), 1))) as ex:
-        parts = list(ex.map(run, starts))
-    cols = [np.concatenate([p[i] for p in parts]) for i in range(7)] if parts else [
-        np.zeros(0, dtype=np.int64)] * 4 + [np.zeros(0)] * 3  # fmt: skip
-    track, sign, start, end, score, core, mx = cols
-    # the seqlet's p-value is that of its most significant span: the detected core
-    # window or the grown seqlet
-    pval = null.sf(core, w) if len(core) else np.zeros(0)
-    pval = np.minimum(pval, null.sf_lengths(score, end - start)) if len(core) else pval
-    keep = pval <= params.pvalue
-    return {"track": track[keep], "sign": sign[keep], "start": start[keep], "end": end[keep],
-            "score": (sign * score)[keep], "max_abs": mx[keep], "pvalue": pval[keep]}  # fmt: skip
+    with ThreadPoolExecutor(max_workers=min(threads, max(len(jobs), 1))) as ex:
+        parts = list(ex.map(run, jobs))
+    out = []
+    for i in range(len(sources)):
+        mine = [p for p, (src, _) in zip(parts, jobs, strict=True) if src == i]
+        cols = [np.concatenate([p[j] for p in mine]) for j in range(7)] if mine else [
+            np.zeros(0, dtype=np.int64)] * 4 + [np.zeros(0)] * 3  # fmt: skip
+        track, sign, start, end, score, core, mx = cols
+        # the seqlet's p-value is that of its most significant span: the detected core
+        # window or the grown seqlet
+        pval = null.sf(core, w) if len(core) else np.zeros(0)
+        pval = np.minimum(pval, null.sf_lengths(score, end - start)) if len(core) else pval
+        a = {"track": track, "sign": sign, "start": start, "end": end,
+             "score": sign * score, "max_abs": mx, "pvalue": pval}  # fmt: skip
+        keep = pval <= params.pvalue
+        out.append(a if keep.all() else {k: v[keep] for k, v in a.items()})
+    return out
 
 
 def call_seqlets(
@@ -491,15 +521,15 @@ def _frame(a: dict[str, np.ndarray], names: list[str], rows: np.ndarray) -> pd.D
     name = names_arr[a["track"]]
     ids = [f"{n}:{s}-{e}" for n, s, e in zip(name.tolist(), a["start"].tolist(),
                                               a["end"].tolist(), strict=True)]  # fmt: skip
-    df = pd.DataFrame({
+    cols = {
         "name": name, "row": rows_arr[a["track"]], "seqlet_id": ids,
         "start": a["start"], "end": a["end"], "sign": np.where(a["sign"] > 0, "+", "-"),
         "score": a["score"], "max_abs": a["max_abs"], "pvalue": a["pvalue"],
-    })  # fmt: skip
-    for k in a:
+    }  # fmt: skip
+    for k in a:  # extra arrays last, in their order
         if k not in ("track", "sign", "start", "end", "score", "max_abs", "pvalue"):
-            df[k] = a[k]
-    return df
+            cols[k] = a[k]
+    return pd.DataFrame(cols, copy=False)
 
 
 def _positive(sign: object) -> np.ndarray:
@@ -591,15 +621,14 @@ def call_with_control(
     # in one process the statistics run on the call arrays and the table (and its ids)
     # is built for the kept calls only; the sharded path (call_shard + merge_calls) gives
     # the same table
-    ra = _call_arrays(attr, params, null, max(256, -(-attr.shape[0] // 2)))
-    ca = _call_arrays(control_attr, params, null, 1024)
+    threads = os.cpu_count() or 1
+    ra, ca = _call_many([(attr, max(256, -(-attr.shape[0] // (2 * threads)))),
+                         (control_attr, 1024)], params, null)  # fmt: skip
     p, q = control_statistics(ra, ca, shuffles=shuffles)
     keep = q <= fdr
     kept = {k: v[keep] for k, v in ra.items()}
     kept["null_pvalue"], kept["pvalue"], kept["qvalue"] = kept["pvalue"], p[keep], q[keep]
-    df = _frame(kept, names, rows)
-    cols = [c for c in df.columns if c not in ("null_pvalue", "qvalue")]
-    return df[[*cols, "null_pvalue", "qvalue"]]
+    return _frame(kept, names, rows)  # columns: SEQLET_COLUMNS, null_pvalue, qvalue
 
 
 def _check_inputs(attr: RowSource, control_attr: RowSource | None, params: SeqletParams) -> None:
