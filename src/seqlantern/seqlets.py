@@ -23,7 +23,7 @@ interface.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +214,13 @@ def per_position(attr: np.ndarray) -> np.ndarray:
 
 def fit_null(attr: RowSource, params: SeqletParams) -> LaplaceNull | EmpiricalNull:
     """Fit the configured null on a seeded sample of sequences (bounded memory)."""
+    spans = _null_spans(attr, params)  # checks params.null
+    return NULLS[params.null].fit(spans)
+
+
+def _null_spans(attr: RowSource, params: SeqletParams) -> dict[int, np.ndarray]:
+    """Sampled span sums of a seeded sample of sequences, for :func:`fit_null`. Calls are
+    never shorter than min_length, and the core window is window bp long."""
     if params.null not in NULLS:
         raise SeqlanternError(f"seqlets.null {params.null!r} unknown; known: {sorted(NULLS)}")
     n = attr.shape[0]
@@ -221,9 +228,8 @@ def fit_null(attr: RowSource, params: SeqletParams) -> LaplaceNull | EmpiricalNu
     rows = np.sort(rng.choice(n, size=min(n, params.null_sample), replace=False))
     sub = attr[rows]
     pp = sub if sub.ndim == 2 else per_position(sub)
-    # calls are never shorter than min_length, and the core window is window bp long
     lengths = range(min(params.min_length, params.window), min(params.max_length, pp.shape[1]) + 1)
-    return NULLS[params.null].fit(sample_span_sums(pp, lengths, params.null_spans, rng))
+    return sample_span_sums(pp, lengths, params.null_spans, rng)
 
 
 def sample_span_sums(
@@ -427,13 +433,20 @@ def _call_arrays(
 def _call_many(
     sources: list[tuple[RowSource, int]],
     params: SeqletParams,
-    null: LaplaceNull | EmpiricalNull,
+    null: LaplaceNull | EmpiricalNull | Callable[[], LaplaceNull | EmpiricalNull],
     threads: int | None = None,
+    threshold: float | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """:func:`_call_arrays` of several (maps, chunk) sources, all chunks on one pool of
-    threads (so the real maps and their controls share the threads, no pool each)."""
+    threads (so the real maps and their controls share the threads, no pool each).
+
+    ``null`` may be a function that fits it, given with the candidate ``threshold``: it
+    is then fitted while the calls run (the threshold needs only the window's length).
+    """
     w = min(params.window, sources[0][0].shape[-1])
-    threshold = null.isf(params.pvalue, w)
+    if threshold is None:
+        assert not callable(null)
+        threshold = null.isf(params.pvalue, w)
     threads = threads or os.cpu_count() or 1
     signs = np.array({"both": (1, -1), "positive": (1,), "negative": (-1,)}[params.signs])
 
@@ -453,7 +466,10 @@ def _call_many(
             for c0 in range(0, attr.shape[0], chunk)]  # fmt: skip
     # the kernel releases the GIL: chunks run on threads, results kept in chunk order
     with ThreadPoolExecutor(max_workers=min(threads, max(len(jobs), 1))) as ex:
-        parts = list(ex.map(run, jobs))
+        futures = ex.map(run, jobs)
+        if callable(null):
+            null = null()
+        parts = list(futures)
     out = []
     for i in range(len(sources)):
         mine = [p for p, (src, _) in zip(parts, jobs, strict=True) if src == i]
@@ -617,13 +633,18 @@ def call_with_control(
     """
     _check_inputs(attr, control_attr, params)
     shuffles = control_attr.shape[0] // max(attr.shape[0], 1)
-    null = fit_null(attr, params)
-    # in one process the statistics run on the call arrays and the table (and its ids)
-    # is built for the kept calls only; the sharded path (call_shard + merge_calls) gives
-    # the same table
+    # the candidate threshold needs only the window length's null; the other lengths
+    # are fitted while the calls run. In one process the statistics run on the call
+    # arrays and the table (and its ids) is built for the kept calls only; the sharded
+    # path (call_shard + merge_calls) gives the same table.
+    spans = _null_spans(attr, params)
+    w = min(params.window, attr.shape[-1])
+    kind = NULLS[params.null]
+    threshold = kind.fit({w: spans[w]}).isf(params.pvalue, w)
     threads = os.cpu_count() or 1
     ra, ca = _call_many([(attr, max(256, -(-attr.shape[0] // (2 * threads)))),
-                         (control_attr, 1024)], params, null)  # fmt: skip
+                         (control_attr, 1024)], params, lambda: kind.fit(spans), threads,
+                        threshold)  # fmt: skip
     p, q = control_statistics(ra, ca, shuffles=shuffles)
     keep = q <= fdr
     kept = {k: v[keep] for k, v in ra.items()}
