@@ -52,6 +52,39 @@ def test_pvalue_equals_brute_force_enumeration() -> None:
         assert res.strands[0, k] == (1 if rev > fwd else 0)
 
 
+def test_pvalue_over_offsets_equals_enumeration() -> None:
+    """A width-4 query on width-3 motifs with min_overlap 2: four offsets per strand,
+    each with its own span of query columns and medians for the overhang. The p-value
+    of the best complete score s* is 1 - prod over offsets and strands of P(span sum +
+    overhang medians < s*), each span's distribution enumerated."""
+    rng = np.random.default_rng(4)
+    motifs = _tiny_db(rng)
+    db = MotifIndex.build(motifs)
+    query = rng.dirichlet(np.ones(4), 4)
+    res = compare_many([query], db, min_overlap=2, n_bins=20)
+    s = _standardise(query) @ db.std.T / 4
+    g, _ = _tomtom_bins(s, 20)
+    med_b = np.sort(g, axis=1)[:, (g.shape[1] + 1) // 2 - 1]
+    cols = range(g.shape[1])
+    for k in range(len(motifs)):
+        best, spans = -1, []
+        for o in range(-3, 3):  # query column i aligns to motif column i + o
+            aligned = [i for i in range(4) if 0 <= i + o < 3]
+            if len(aligned) < 2:
+                continue
+            over = sum(med_b[i] for i in range(4) if i not in aligned)
+            spans.append((aligned, over))
+            for t in (k, k + 3):
+                sc = sum(g[i, db.starts[t] + i + o] for i in aligned) + over
+                best = max(best, sc)
+        cdf = 1.0
+        for aligned, over in spans:
+            sums = np.array([sum(g[i, c] for i, c in zip(aligned, combo, strict=True))
+                             for combo in itertools.product(cols, repeat=len(aligned))])  # fmt: skip
+            cdf *= np.mean(sums + over < best) ** 2
+        assert res.pvalues[0, k] == pytest.approx(1 - cdf, rel=1e-9)
+
+
 def test_overhanging_columns_score_their_median() -> None:
     """Complete score: a width-5 query on a width-3 motif; with min_overlap 3 the query
     aligns only at offsets 0..-2, and the reported score adds the medians of the two
