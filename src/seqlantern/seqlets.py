@@ -296,7 +296,9 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     """
     n, length = pp.shape
     w = min(window, length)
-    cap = 1024
+    # room for ~4 calls per track and sign up front: growing the seven arrays (a copy
+    # each time) cost as much as the calls themselves
+    cap = max(1024, 8 * n)
     o_track = np.empty(cap, dtype=np.int64)
     o_sign = np.empty(cap, dtype=np.int64)
     o_start = np.empty(cap, dtype=np.int64)
@@ -601,17 +603,17 @@ def _control_pq(
         r_idx = np.flatnonzero(r_pos == positive)
         if r_idx.size == 0:
             continue
-        t = t_real[r_idx]
+        # real statistics in increasing order: the control counts come from one merge-
+        # like pass, and decreasing t is increasing p, the order Benjamini-Hochberg needs
+        # (the order among equal p-values does not change their q-values)
+        up = r_idx[np.argsort(t_real[r_idx], kind="stable")]
         c = np.sort(t_ctrl[c_pos == positive])
-        n_ge = len(c) - np.searchsorted(c, t, side="left")
-        m = len(r_idx)
+        n_ge = len(c) - np.searchsorted(c, t_real[up], side="left")
+        m = len(up)
         p = np.minimum((1 + n_ge) / (1 + shuffles * m), 1.0)
-        order = np.argsort(p, kind="stable")
-        ranked = p[order] * m / np.arange(1, m + 1)
-        q = np.minimum.accumulate(ranked[::-1])[::-1]
-        q_out = np.empty(m)
-        q_out[order] = np.minimum(q, 1.0)
-        pvals[r_idx], qvals[r_idx] = p, q_out
+        ranked = p[::-1] * m / np.arange(1, m + 1)  # p ascending
+        q = np.minimum.accumulate(ranked[::-1])  # = q of p descending, i.e. of t ascending
+        pvals[up], qvals[up] = p, np.minimum(q, 1.0)
     return pvals, qvals
 
 
