@@ -311,10 +311,11 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     # used[i] == stamp: position i is taken in the current track and sign (no resets)
     used = np.zeros(length, dtype=np.int64)
     stamp = 0
-    cand = np.empty(length - w + 1, dtype=np.int64)
+    # candidates of each sign (start, window sum x sign), built without branches
     cand_p = np.empty(length - w + 2, dtype=np.int64)
     cand_n = np.empty(length - w + 2, dtype=np.int64)
-    cval = np.empty(length - w + 1)
+    val_p = np.empty(length - w + 2)
+    val_n = np.empty(length - w + 2)
     alive = np.empty(length - w + 1, dtype=np.bool_)
     do_pos = False
     do_neg = False
@@ -342,18 +343,18 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
         for j in range(nw):
             d = ws[j]
             cand_p[n_p] = j
+            val_p[n_p] = d
             n_p += do_pos and d >= threshold
             cand_n[n_n] = j
+            val_n[n_n] = -d
             n_n += do_neg and -d >= threshold
         for sgn in signs:
             nc = n_p if sgn > 0 else n_n
             if nc == 0:
                 continue
-            for ci in range(nc):
-                j = cand_p[ci] if sgn > 0 else cand_n[ci]
-                cand[ci] = j
-                cval[ci] = sgn * ws[j]
-                alive[ci] = True
+            cand = cand_p if sgn > 0 else cand_n
+            cval = val_p if sgn > 0 else val_n
+            alive[:nc] = True
             stamp += 1
             while True:
                 # the best candidate not touching an earlier call (ties: leftmost); a
