@@ -44,7 +44,7 @@ JASPAR = ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.meme"
 FAMILIES = ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.families.tsv"
 
 
-def _best(fn, reps: int = 3) -> float:  # type: ignore[no-untyped-def]
+def _best(fn, reps: int = 5) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(reps):
         t = time.perf_counter()
