@@ -439,13 +439,17 @@ def _call_many(
     null: LaplaceNull | EmpiricalNull | Callable[[], LaplaceNull | EmpiricalNull],
     threads: int | None = None,
     threshold: float | None = None,
+    pvalues: tuple[bool, ...] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """:func:`_call_arrays` of several (maps, chunk) sources, all chunks on one pool of
     threads (so the real maps and their controls share the threads, no pool each).
 
     ``null`` may be a function that fits it, given with the candidate ``threshold``: it
     is then fitted while the calls run (the threshold needs only the window's length).
+    ``pvalues[i]`` false: source i's ``pvalue`` column is only used to keep calls at or
+    below ``params.pvalue`` (the same calls are kept), not reported.
     """
+    pvalues = pvalues or (True,) * len(sources)
     w = min(params.window, sources[0][0].shape[-1])
     if threshold is None:
         assert not callable(null)
@@ -482,7 +486,15 @@ def _call_many(
         # the seqlet's p-value is that of its most significant span: the detected core
         # window or the grown seqlet
         pval = null.sf(core, w) if len(core) else np.zeros(0)
-        pval = np.minimum(pval, null.sf_lengths(score, end - start)) if len(core) else pval
+        # the grown span's p-value only matters where it is smaller: everywhere for the
+        # reported p-values, only where the core misses the threshold (by rounding) for
+        # calls whose p-values are not reported (``pvalues=False``: the controls)
+        if pvalues[i]:
+            pval = np.minimum(pval, null.sf_lengths(score, end - start)) if len(core) else pval
+        else:
+            miss = np.flatnonzero(pval > params.pvalue)
+            pval[miss] = np.minimum(pval[miss], null.sf_lengths(score[miss],
+                                                                (end - start)[miss]))  # fmt: skip
         a = {"track": track, "sign": sign, "start": start, "end": end,
              "score": sign * score, "max_abs": mx, "pvalue": pval}  # fmt: skip
         keep = pval <= params.pvalue
@@ -647,7 +659,7 @@ def call_with_control(
     threads = os.cpu_count() or 1
     ra, ca = _call_many([(attr, max(256, -(-attr.shape[0] // (2 * threads)))),
                          (control_attr, 1024)], params, lambda: kind.fit(spans), threads,
-                        threshold)  # fmt: skip
+                        threshold, pvalues=(True, False))  # fmt: skip
     p, q = control_statistics(ra, ca, shuffles=shuffles)
     keep = q <= fdr
     kept = {k: v[keep] for k, v in ra.items()}
