@@ -296,8 +296,7 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     """
     n, length = pp.shape
     w = min(window, length)
-    # room for ~4 calls per track and sign up front: growing the seven arrays (a copy
-    # each time) cost as much as the calls themselves
+    # room for ~4 calls per track and sign up front, so the seven arrays rarely grow
     cap = max(1024, 8 * n)
     o_track = np.empty(cap, dtype=np.int64)
     o_sign = np.empty(cap, dtype=np.int64)
