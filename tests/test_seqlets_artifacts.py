@@ -102,3 +102,16 @@ def test_artifact_matcher_partial_and_mismatched() -> None:
     # random sequence scores far below the artifact threshold (12)
     scores = [getattr(m.best(random_dna(50, rng)), "score", 0) for _ in range(200)]
     assert np.mean(np.array(scores) >= 12) < 0.02
+
+
+def test_null_median_is_numpys() -> None:
+    """The Laplace null's one-partition median equals np.median (odd and even counts),
+    so fitted nulls are unchanged; an empty sample gives NaN, not an error."""
+    from seqlantern.seqlets import _median
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 4, 101, 4890):
+        v = rng.laplace(size=n)
+        assert _median(v) == np.median(v)
+        assert _median(np.abs(v - _median(v))) == np.median(np.abs(v - np.median(v)))
+    assert np.isnan(_median(np.zeros(0)))

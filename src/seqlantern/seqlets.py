@@ -451,7 +451,8 @@ def _call_many(
     pvalues = pvalues or (True,) * len(sources)
     w = min(params.window, sources[0][0].shape[-1])
     if threshold is None:
-        assert not callable(null)
+        if callable(null):
+            raise TypeError("_call_many: a null still to be fitted needs the threshold")
         threshold = null.isf(params.pvalue, w)
     threads = threads or os.cpu_count() or 1
     signs = np.array({"both": (1, -1), "positive": (1,), "negative": (-1,)}[params.signs])
