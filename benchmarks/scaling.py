@@ -12,9 +12,11 @@ database (TOMTOM's cost grows with the database; the scaling in N is what is mea
 here). Debiasing and the method comparison are off: they train or sample a fixed number
 of sequences.
 
-Peak memory is what Snakemake's ``benchmark:`` directive records for each job
-(``max_rss``, the resident set of the job's process tree, sampled with psutil); the
-sharded rules report one figure per shard job. Time is the job's wall clock.
+Peak memory is the kernel's high-water mark of each job's process (``getrusage``,
+printed into the rule's log by ``SEQLANTERN_PEAK_RSS=1``, which this script sets): exact,
+where Snakemake's ``benchmark:`` ``max_rss`` samples every 30 s and can miss a short peak.
+The sharded rules report one figure per shard job (the largest is shown). Time is the
+job's wall clock from Snakemake's benchmark file; CPU time (user + system) is also read.
 
 ``--until`` stops every run after the named rules (Snakemake's ``--until``), e.g. to
 measure the attribution and seqlet stages alone at 10^6; ``--reuse`` reads the benchmark
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -85,15 +88,29 @@ def _config(work: Path, n: int, model: Path, shards: int) -> Path:
     return path
 
 
+_USAGE = re.compile(r"peak RSS (\d+) MB; CPU user ([\d.]+) s, system ([\d.]+) s")
+
+
+def _usage(log: Path) -> tuple[float, float] | None:
+    """(peak RSS in MB, CPU seconds) from the line ``SEQLANTERN_PEAK_RSS=1`` prints."""
+    m = _USAGE.search(log.read_text(errors="replace")) if log.is_file() else None
+    return (float(m[1]), float(m[2]) + float(m[3])) if m else None
+
+
 def _rule_table(work: Path) -> pd.DataFrame:
     rows = []
-    for f in sorted((work / "benchmarks").glob("*/*.tsv")):
+    for f in sorted((work / "benchmarks").glob("**/*.tsv")):
         b = pd.read_csv(f, sep="\t")
-        rows.append({"rule": f.parent.name, "seconds": float(b["s"].iloc[-1]),
-                     "max_rss_mb": float(b["max_rss"].iloc[-1])})  # fmt: skip
+        rel = f.relative_to(work / "benchmarks")
+        rule = rel.parts[0]
+        use = _usage(work / "logs" / rel.with_suffix(".log"))
+        rows.append({"rule": rule, "seconds": float(b["s"].iloc[-1]),
+                     "cpu_seconds": use[1] if use else float(b["cpu_time"].iloc[-1]),
+                     "max_rss_mb": use[0] if use else float(b["max_rss"].iloc[-1])})  # fmt: skip
     df = pd.DataFrame(rows)
     # sharded rules: time summed over shards (CPU spent), memory of the largest job
     return df.groupby("rule").agg(seconds=("seconds", "sum"), jobs=("seconds", "size"),
+                                  cpu_seconds=("cpu_seconds", "sum"),
                                   max_rss_mb=("max_rss_mb", "max"))  # fmt: skip
 
 
@@ -112,7 +129,7 @@ def run_size(
             ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(work),
              "--configfile", str(cfg), "--cores", str(cores),
              *(["--until", *until] if until else [])],
-            capture_output=True, text=True,
+            capture_output=True, text=True, env={**os.environ, "SEQLANTERN_PEAK_RSS": "1"},
         )  # fmt: skip
         wall = time.perf_counter() - t0
         if run.returncode != 0:
@@ -165,12 +182,17 @@ def main() -> None:
         a0, a1 = sizes[-2], sizes[-1]
         f = a1 / a0
         both = [r for r in order if pd.notna(secs.loc[r, a0]) and pd.notna(secs.loc[r, a1])]
+        cpu = df.pivot(index="rule", columns="n", values="cpu_seconds")
         ratio = (secs[a1] / (f * secs[a0])).loc[both]
+        cratio = (cpu[a1] / (f * cpu[a0])).loc[both]
         print(f"\n### Time at N={a1:,} over {f:g} x time at N={a0:,} (1.0 = linear)\n")
+        print("| rule | wall | CPU |\n|---|---|---|")
         for r in both:
-            print(f"- {r}: {ratio[r]:.2f}")
+            print(f"| {r} | {ratio[r]:.2f} | {cratio[r]:.2f} |")
         tot = secs.loc[both, a1].sum() / (f * secs.loc[both, a0].sum())
-        print(f"- these rules together: {tot:.2f}")
+        ctot = cpu.loc[both, a1].sum() / (f * cpu.loc[both, a0].sum())
+        print(f"| these rules together | {tot:.2f} | {ctot:.2f} |")
+        print(f"| end to end (wall) | {walls[a1] / (f * walls[a0]):.2f} | |")
     if a.peers:  # on the inputs of the smallest size
         res = root / f"n{sizes[0]}" / "results"
         subprocess.run([sys.executable, str(ROOT / "benchmarks/peers.py"), "--results",

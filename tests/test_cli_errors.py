@@ -133,3 +133,21 @@ def test_every_workflow_option_is_a_cli_option() -> None:
             assert opt in known[name], f"{name} has no {opt}"
     for opt in set(re.findall(r"(--[a-z][a-z-]*)", common)):
         assert any(opt in k for k in known.values()), opt
+
+
+def test_peak_rss_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """``SEQLANTERN_PEAK_RSS=1`` adds one usage line (what benchmarks/scaling.py reads),
+    also after an error; without it stderr is untouched."""
+    fa = tmp_path / "a.fa"
+    fa.write_text(">a\n" + "ACGTACGTAC" * 3 + "\n>b\n" + "ACGTTTGCAA" * 3 + "\n")
+    assert main(_encode(tmp_path, fa)) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("SEQLANTERN_PEAK_RSS", "1")
+    assert main(_encode(tmp_path, fa)) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("seqlantern encode: peak RSS ")
+    mb = float(err[0].split("peak RSS ")[1].split()[0])
+    assert 10 < mb < 100_000
+    code, err2 = _run(_encode(tmp_path, tmp_path / "missing.fa"), capsys)
+    assert code == 1 and "FASTA file not found" in err2 and "peak RSS" in err2

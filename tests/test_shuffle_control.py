@@ -10,9 +10,10 @@ import pytest
 
 from conftest import random_dna
 from seqlantern.attribute import attribute_controls
+from seqlantern.encode import decode, one_hot
 from seqlantern.models import load_checkpoint
 from seqlantern.seqlets import SeqletParams, call_with_control, control_statistics
-from seqlantern.shuffle import dinucleotide_shuffle
+from seqlantern.shuffle import dinucleotide_shuffle, shuffle_onehot
 
 
 def _di(s: str) -> Counter[tuple[str, str]]:
@@ -27,6 +28,35 @@ def test_dinucleotide_shuffle_preserves_counts(seed: int) -> None:
     assert _di(r) == _di(s) and r[0] == s[0] and r[-1] == s[-1] and r != s
     assert r == dinucleotide_shuffle(s, np.random.default_rng(seed))  # seeded
     assert "AGATCGGAAGAGCACACGTC" not in r  # longer words are destroyed
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_onehot_shuffle_is_the_string_shuffle(seed: int) -> None:
+    """The one-hot shuffle is the string shuffle of the decoded sequence (N columns too),
+    and ``copies`` gives what that many calls in a row give."""
+    rng = np.random.default_rng(seed)
+    s = random_dna(90, rng) + "NNN" + random_dna(40, rng)
+    x = one_hot(s)
+    one = shuffle_onehot(x, np.random.default_rng(seed))
+    assert one.dtype == np.float32 and one.shape == x.shape
+    assert decode(one) == dinucleotide_shuffle(s, np.random.default_rng(seed))
+    r1, r2 = np.random.default_rng(seed), np.random.default_rng(seed)
+    many = shuffle_onehot(x, r1, copies=3)
+    assert np.array_equal(many, np.stack([shuffle_onehot(x, r2) for _ in range(3)]))
+    assert r1.integers(1 << 40) == r2.integers(1 << 40)  # same draws consumed
+    assert len({decode(c) for c in many}) == 3
+    # a span of a memory-mapped-like strided view works the same as a copy
+    assert np.array_equal(
+        shuffle_onehot(x[:, 10:60], np.random.default_rng(1)),
+        shuffle_onehot(x[:, 10:60].copy(), np.random.default_rng(1)),
+    )
+
+
+def test_string_shuffle_keeps_any_letters() -> None:
+    s = "xyzéxyzéyyxz"
+    r = dinucleotide_shuffle(s, np.random.default_rng(0))
+    assert _di(r) == _di(s) and r[0] == s[0] and r[-1] == s[-1]
+    assert dinucleotide_shuffle("AC", np.random.default_rng(0)) == "AC"
 
 
 def test_shuffle_is_uniform_over_small_space() -> None:

@@ -166,17 +166,18 @@ def run_shortcut_tests(
     effect = np.full((len(el), k), np.nan)
     chunk = max(1, 4096 // k)
     for c0 in range(0, len(el), chunk):
-        idx = range(c0, min(c0 + chunk, len(el)))
-        batch = []
-        for i in idx:
-            xi = np.asarray(x[rows[i]])
+        c1 = min(c0 + chunk, len(el))
+        # one read of the chunk's rows (a memory map reads them in order)
+        uniq, at = np.unique(rows[c0:c1], return_inverse=True)
+        xs = np.asarray(x[uniq], dtype=np.float32)
+        batch = np.repeat(xs[at], k, axis=0)
+        for j, i in enumerate(range(c0, c1)):
             rng = np.random.default_rng([p.seed, i])
-            for _ in range(k):
-                xa = xi.copy()
-                xa[:, starts[i] : ends[i]] = shuffle_onehot(xi[:, starts[i] : ends[i]], rng)
-                batch.append(xa)
-        pred = predict(model, np.stack(batch), **opts).reshape(len(idx), k)
-        effect[c0 : c0 + len(idx)] = base[inv[list(idx)]][:, None] - pred
+            s0, s1 = starts[i], ends[i]
+            batch[j * k : (j + 1) * k, :, s0:s1] = shuffle_onehot(xs[at[j], :, s0:s1], rng,
+                                                                  copies=k)  # fmt: skip
+        pred = predict(model, batch, **opts).reshape(c1 - c0, k)
+        effect[c0:c1] = base[inv[c0:c1]][:, None] - pred
     stats = mean_ci_rows(effect)
     el["effect"], el["effect_low"], el["effect_high"] = stats[:, 0], stats[:, 1], stats[:, 2]
     sign = np.where(el["sign"].to_numpy() == "+", 1.0, -1.0)
@@ -216,36 +217,36 @@ def run_shortcut_tests(
         shortcut_group[gi] = _excludes_zero(lo, hi, direction) and abs(m) >= p.min_effect
     for c, v in cols.items():
         g[c] = v
-    g_effect = dict(zip(g["group"], zip(g["effect_low"], g["effect_high"], strict=True),
-                        strict=True))  # fmt: skip
-    g_short = dict(zip(g["group"], shortcut_group, strict=True))
+    # decision per element (vectorised: the table has an element per seqlet)
+    pos = {name: gi for gi, name in enumerate(g["group"])}
+    gidx = el["group"].map(pos).fillna(-1).to_numpy(dtype=np.int64)
 
-    # decision per element
-    decision, reason, shortcut = [], [], []
-    for i in range(len(el)):
-        lab = el["label"].iat[i]
-        own = _excludes_zero(el["effect_low"].iat[i], el["effect_high"].iat[i], sign[i])
-        grp = el["group"].iat[i]
-        glo, ghi = g_effect.get(grp, (float("nan"), float("nan")))
-        grp_ok = _excludes_zero(glo, ghi, sign[i])
-        big = abs(el["effect"].iat[i]) >= p.min_effect
-        if lab == "artifact":
-            s = (own and big) or bool(g_short.get(grp, False))
-            decision.append("artifact")
-            shortcut.append(s)
-            reason.append(f"{el['artifact_kind'].iat[i]} match" +
-                          ("; prediction depends on it (shortcut)" if s else
-                           "; no measurable effect"))  # fmt: skip
-        elif lab == "motif" and (own or grp_ok):
-            decision.append("plausible")
-            shortcut.append(False)
-            reason.append("motif match; effect present" + (" (element)" if own else " (group)"))
-        else:
-            decision.append("unexplained")
-            shortcut.append(False)
-            reason.append("motif match but no measurable effect" if lab == "motif"
-                          else "no motif or artifact match")  # fmt: skip
-    el["decision"], el["shortcut"], el["decision_reason"] = decision, shortcut, reason
+    def signed(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return np.where(sign > 0, lo > 0, hi < 0)
+
+    lab = el["label"].to_numpy()
+    eff = el["effect"].to_numpy(dtype=float)
+    own = signed(el["effect_low"].to_numpy(dtype=float), el["effect_high"].to_numpy(dtype=float))
+    # index -1 (no group) picks the appended NaN / False
+    grp_ok = signed(np.append(cols["effect_low"], np.nan)[gidx],
+                    np.append(cols["effect_high"], np.nan)[gidx])  # fmt: skip
+    big = np.abs(eff) >= p.min_effect
+    is_art = lab == "artifact"
+    is_motif = lab == "motif"
+    shortcut = is_art & ((own & big) | np.append(shortcut_group, False)[gidx])
+    plausible = is_motif & (own | grp_ok)
+    reason = np.where(is_motif, "motif match but no measurable effect",
+                      "no motif or artifact match").astype(object)  # fmt: skip
+    reason[plausible] = np.where(own[plausible], "motif match; effect present (element)",
+                                 "motif match; effect present (group)")  # fmt: skip
+    if is_art.any():
+        kind = el["artifact_kind"].to_numpy()[is_art].astype(str).astype(object)
+        reason[is_art] = kind + np.where(shortcut[is_art],
+                                         " match; prediction depends on it (shortcut)",
+                                         " match; no measurable effect").astype(object)  # fmt: skip
+    decision = np.where(is_art, "artifact", np.where(plausible, "plausible", "unexplained"))
+    el["decision"] = decision.astype(object)
+    el["shortcut"], el["decision_reason"] = shortcut, reason
     g["shortcut"] = shortcut_group & (g["label"] == "artifact").to_numpy()
 
     # dataset level: neutralise every artifact span in the top decile of predictions
@@ -266,16 +267,18 @@ def run_shortcut_tests(
         neutral = orig.copy()
         if with_art:
             rng2 = np.random.default_rng([p.seed, 1])
-            batch = []
-            for r in with_art:
-                xr = np.asarray(x[r]).copy()
-                for a0, a1 in spans_of[r]:
-                    xr[:, a0:a1] = shuffle_onehot(xr[:, a0:a1], rng2)
-                batch.append(xr)
-            neutral_art = predict(model, np.stack(batch), **opts)
-            pos = {r: j for j, r in enumerate(top_rows)}
-            for r, v in zip(with_art, neutral_art, strict=True):
-                neutral[pos[r]] = v
+            neutral_art = np.empty(len(with_art))
+            step = 4096  # rows per read: memory independent of the library's size
+            for c0 in range(0, len(with_art), step):
+                part = with_art[c0 : c0 + step]
+                xb = np.array(x[np.asarray(part)], dtype=np.float32)
+                for j, r in enumerate(part):
+                    for a0, a1 in spans_of[r]:
+                        xb[j, :, a0:a1] = shuffle_onehot(xb[j, :, a0:a1], rng2)
+                neutral_art[c0 : c0 + len(part)] = predict(model, xb, **opts)
+            at_top = {r: j for j, r in enumerate(top_rows)}
+            for r, value in zip(with_art, neutral_art, strict=True):
+                neutral[at_top[r]] = value
         signal = float(np.sum(orig - baseline))
         ds.update({
             "top_decile_sequences": len(top_rows),
