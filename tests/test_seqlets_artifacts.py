@@ -115,3 +115,36 @@ def test_null_median_is_numpys() -> None:
         assert _median(v) == np.median(v)
         assert _median(np.abs(v - _median(v))) == np.median(np.abs(v - np.median(v)))
     assert np.isnan(_median(np.zeros(0)))
+
+
+def test_one_length_span_sums_and_table_order() -> None:
+    """The window length's span sums alone (fitted before the calls) are exactly that
+    length's entry of all lengths; the seqlet table's single-key sort is the lexsort."""
+    from seqlantern.seqlets import _draw, _frame, _span_sums
+
+    rng = np.random.default_rng(3)
+    pp = rng.laplace(0, 1, size=(300, 80)).astype(np.float32)
+    for max_spans in (10**6, 5000):  # every span, then a sample
+        draw = _draw(pp, max_spans, np.random.default_rng(1))
+        every = _span_sums(pp, range(3, 12), draw)
+        assert set(every) == set(range(3, 12))
+        for ell in (3, 7, 11):
+            assert np.array_equal(_span_sums(pp, range(ell, ell + 1), draw)[ell], every[ell])
+    n = 500
+    a = {"track": rng.integers(0, 40, n), "sign": rng.choice([-1, 1], n),
+         "start": rng.integers(0, 60, n), "score": rng.normal(size=n),
+         "max_abs": rng.random(n), "pvalue": rng.random(n)}  # fmt: skip
+    a["end"] = a["start"] + rng.integers(5, 20, n)
+    a["start"][:50] = a["start"][50:100]  # equal keys: the sort must be stable
+    a["end"][:50], a["track"][:50] = a["end"][50:100], a["track"][50:100]
+    names = [f"s{i}" for i in range(40)]
+    rows = rng.permutation(40) * 1000
+    df = _frame(a, names, rows)
+    order = np.lexsort((a["end"], a["start"], rows[a["track"]]))
+    assert df["score"].tolist() == a["score"][order].tolist()
+    assert df["seqlet_id"].tolist() == [
+        f"{names[t]}:{s}-{e}" for t, s, e in zip(a["track"][order], a["start"][order],
+                                                a["end"][order], strict=True)]  # fmt: skip
+    # rows too large for one key fall back to the lexsort itself
+    big = _frame(a, names, rows + 2**61)
+    assert big["score"].tolist() == df["score"].tolist()

@@ -221,6 +221,15 @@ def fit_null(attr: RowSource, params: SeqletParams) -> LaplaceNull | EmpiricalNu
 def _null_spans(attr: RowSource, params: SeqletParams) -> dict[int, np.ndarray]:
     """Sampled span sums of a seeded sample of sequences, for :func:`fit_null`. Calls are
     never shorter than min_length, and the core window is window bp long."""
+    return _span_sums(*_null_sample(attr, params))
+
+
+Draw = tuple[np.ndarray, np.ndarray] | None
+
+
+def _null_sample(attr: RowSource, params: SeqletParams) -> tuple[np.ndarray, range, Draw]:
+    """The null's seeded sample: per-position maps, span lengths, sampled (row, start)
+    positions (None: every span), for :func:`_span_sums`."""
     if params.null not in NULLS:
         raise SeqlanternError(f"seqlets.null {params.null!r} unknown; known: {sorted(NULLS)}")
     n = attr.shape[0]
@@ -229,7 +238,17 @@ def _null_spans(attr: RowSource, params: SeqletParams) -> dict[int, np.ndarray]:
     sub = attr[rows]
     pp = sub if sub.ndim == 2 else per_position(sub)
     lengths = range(min(params.min_length, params.window), min(params.max_length, pp.shape[1]) + 1)
-    return sample_span_sums(pp, lengths, params.null_spans, rng)
+    return pp, lengths, _draw(pp, params.null_spans, rng)
+
+
+def _draw(pp: np.ndarray, max_spans: int, rng: np.random.Generator) -> Draw:
+    """(row, start) of ``max_spans`` sampled spans, or None when all fit in that many."""
+    n, length = pp.shape
+    if n * length <= max_spans:
+        return None
+    st = rng.integers(0, length, max_spans)
+    r = rng.integers(0, n, max_spans)
+    return r, st
 
 
 def sample_span_sums(
@@ -242,22 +261,46 @@ def sample_span_sums(
     (or quantiles) are then estimated from ~10^4 spans, plenty for a candidate threshold,
     at a cost that does not grow with the data.
     """
-    n, length = pp.shape
+    return _span_sums(pp, lengths, _draw(pp, max_spans, rng))
+
+
+def _span_sums(pp: np.ndarray, lengths: range, draw: Draw) -> dict[int, np.ndarray]:
+    """:func:`sample_span_sums` for drawn positions. One length alone (``range(w, w +
+    1)``) gives exactly that length's entry of all lengths together."""
     out = {}
-    if n * length <= max_spans:
+    if draw is None:
+        n = pp.shape[0]
         c = np.concatenate([np.zeros((n, 1)), np.cumsum(pp, axis=1)], axis=1)
         for ell in lengths:
             out[ell] = (c[:, ell:] - c[:, :-ell]).ravel()
         return out
-    st = rng.integers(0, length, max_spans)
-    r = rng.integers(0, n, max_spans)
+    r, st = draw
+    if len(lengths) == 1:
+        return {lengths[0]: _sampled_sums_one(pp, r, st, lengths[0])}
     sums, counts = _sampled_sums(pp, r, st, lengths.stop - 1)
     for ell in lengths:
         out[ell] = sums[ell, : counts[ell]]
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _sampled_sums_one(pp, r, st, ell):  # fmt: skip
+    """The length-``ell`` row of :func:`_sampled_sums` alone (same order of additions)."""
+    length = pp.shape[1]
+    out = np.empty(r.shape[0])
+    k = 0
+    for q in range(r.shape[0]):
+        if st[q] + ell <= length:
+            acc = 0.0
+            row = pp[r[q]]
+            for i in range(ell):
+                acc += row[st[q] + i]
+            out[k] = acc
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
 def _sampled_sums(pp, r, st, lmax):  # fmt: skip
     """Span sums of every length 1..lmax from each sampled (row, start), as running sums.
 
@@ -315,7 +358,6 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
     cand_n = np.empty(length - w + 2, dtype=np.int64)
     val_p = np.empty(length - w + 2)
     val_n = np.empty(length - w + 2)
-    alive = np.empty(length - w + 1, dtype=np.bool_)
     do_pos = False
     do_neg = False
     for sgn in signs:
@@ -353,17 +395,18 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
                 continue
             cand = cand_p if sgn > 0 else cand_n
             cval = val_p if sgn > 0 else val_n
-            alive[:nc] = True
             stamp += 1
             while True:
                 # the best candidate not touching an earlier call (ties: leftmost); a
-                # candidate that touches one is dropped when that call is made
+                # candidate that touches one is dropped (its value set to -inf) when that
+                # call is made, so the search is a plain maximum
                 best = -1
                 bv = -np.inf
                 bi = -1
                 for ci in range(nc):
-                    if alive[ci] and cval[ci] > bv:
-                        bv = cval[ci]
+                    v = cval[ci]
+                    if v > bv:
+                        bv = v
                         bi = ci
                 if bi < 0:
                     break
@@ -398,8 +441,7 @@ def _greedy_calls(pp, window, min_len, max_len, flank, extend_fraction, threshol
                     used[i] = stamp
                 for ci in range(nc):  # candidates touching this call are out
                     j = cand[ci]
-                    if j < m_hi and j + w > m_lo:
-                        alive[ci] = False
+                    cval[ci] = -np.inf if (j < m_hi) & (j + w > m_lo) else cval[ci]
                 if k == cap:
                     cap *= 2
                     o_track = np.concatenate((o_track, np.empty(cap - k, dtype=np.int64)))
@@ -547,11 +589,23 @@ def _frame(a: dict[str, np.ndarray], names: list[str], rows: np.ndarray) -> pd.D
     """The seqlet table of call arrays, sorted by row, start, end (extra arrays kept)."""
     names_arr = np.asarray(names, dtype=object)
     rows_arr = np.asarray(rows, dtype=np.int64)
-    order = np.lexsort((a["end"], a["start"], rows_arr[a["track"]]))  # stable
+    r = rows_arr[a["track"]]
+    b = int(a["end"].max()) + 1 if len(r) else 1
+    if len(r) and r.min() >= 0 and a["start"].min() >= 0 and r.max() < 2**62 // (b * b):
+        # one int64 key (row, start, end): a stable sort of it is the lexsort below,
+        # and nearly free on the kernel's output, which is already almost in order
+        order = np.argsort((r * b + a["start"]) * b + a["end"], kind="stable")
+    else:
+        order = np.lexsort((a["end"], a["start"], r))  # stable
     a = {k: v[order] for k, v in a.items()}
     name = names_arr[a["track"]]
-    ids = [f"{n}:{s}-{e}" for n, s, e in zip(name.tolist(), a["start"].tolist(),
-                                              a["end"].tolist(), strict=True)]  # fmt: skip
+    starts, ends = a["start"].tolist(), a["end"].tolist()
+    if b <= 4 * len(starts) + 1024:  # positions as strings once, not per id
+        text = list(map(str, range(b)))
+        ids = [f"{n}:{text[s]}-{text[e]}" for n, s, e in zip(name.tolist(), starts, ends,
+                                                            strict=True)]  # fmt: skip
+    else:
+        ids = [f"{n}:{s}-{e}" for n, s, e in zip(name.tolist(), starts, ends, strict=True)]
     cols = {
         "name": name, "row": rows_arr[a["track"]], "seqlet_id": ids,
         "start": a["start"], "end": a["end"], "sign": np.where(a["sign"] > 0, "+", "-"),
@@ -619,7 +673,8 @@ def _control_pq(
         # real statistics in increasing order: the control counts come from one merge-
         # like pass, and decreasing t is increasing p, the order Benjamini-Hochberg needs
         # (the order among equal p-values does not change their q-values)
-        up = r_idx[np.argsort(t_real[r_idx], kind="stable")]
+        # (any order among equal statistics: their p- and q-values are equal)
+        up = r_idx[np.argsort(t_real[r_idx])]
         c = np.sort(t_ctrl[c_pos == positive])
         n_ge = len(c) - np.searchsorted(c, t_real[up], side="left")
         m = len(up)
@@ -652,14 +707,15 @@ def call_with_control(
     # are fitted while the calls run. In one process the statistics run on the call
     # arrays and the table (and its ids) is built for the kept calls only; the sharded
     # path (call_shard + merge_calls) gives the same table.
-    spans = _null_spans(attr, params)
+    pp, lengths, draw = _null_sample(attr, params)
     w = min(params.window, attr.shape[-1])
     kind = NULLS[params.null]
-    threshold = kind.fit({w: spans[w]}).isf(params.pvalue, w)
+    threshold = kind.fit(_span_sums(pp, range(w, w + 1), draw)).isf(params.pvalue, w)
     threads = os.cpu_count() or 1
     ra, ca = _call_many([(attr, max(256, -(-attr.shape[0] // (2 * threads)))),
-                         (control_attr, 1024)], params, lambda: kind.fit(spans), threads,
-                        threshold, pvalues=(True, False))  # fmt: skip
+                         (control_attr, 1024)], params,
+                        lambda: kind.fit(_span_sums(pp, lengths, draw)), threads, threshold,
+                        pvalues=(True, False))  # fmt: skip
     p, q = control_statistics(ra, ca, shuffles=shuffles)
     keep = q <= fdr
     kept = {k: v[keep] for k, v in ra.items()}
