@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from torch import nn
 
 from seqlantern.encode import one_hot
-from seqlantern.shortcuts import ShortcutParams, mean_ci, run_shortcut_tests
+from seqlantern.io import SeqlanternError
+from seqlantern.shortcuts import (
+    ShortcutParams,
+    mean_ci,
+    run_shortcut_tests,
+    shortcut_tests_file,
+)
 
 MOTIF, ADAPTER = "GATAAGGC", "AGATCGGAAG"
 
@@ -92,3 +101,36 @@ def test_artifact_the_model_ignores_is_no_shortcut() -> None:
     # deterministic for a fixed seed
     again, _, _ = run_shortcut_tests(model, x, el, groups, np.arange(40), target=0)
     pd.testing.assert_frame_equal(out, again)
+
+
+def test_streamed_file_equals_in_memory(tmp_path: Path) -> None:
+    """The CLI's path streams the elements table in blocks (memory flat in its size):
+    any block size writes what the in-memory tests give, with the same groups, figures
+    and counts."""
+    x = _library()
+    el, groups = _tables()
+    model = PositionWeights(x.shape[2], adapter_weight=2.0)
+    params = ShortcutParams(shuffles=4, backgrounds=6)
+    out, g, ds = run_shortcut_tests(model, x, el, groups, np.arange(40), target=0,
+                                    params=params)  # fmt: skip
+    path = tmp_path / "el.tsv"
+    el.to_csv(path, sep="\t", index=False)
+    want = tmp_path / "want.tsv"
+    out.to_csv(want, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+    for chunk in (7, 1000):
+        got = tmp_path / f"got{chunk}.tsv"
+        g2, ds2, counts = shortcut_tests_file(model, x, path, groups, np.arange(40), got,
+                                              target=0, params=params, chunk=chunk)  # fmt: skip
+        assert got.read_text() == want.read_text()
+        pd.testing.assert_frame_equal(g, g2)
+        assert ds == ds2
+        assert counts == {
+            **out["decision"].value_counts().to_dict(),
+            "shortcut": int(out["shortcut"].sum()),
+        }
+    bad = el.copy()
+    bad.loc[3, "row"] = 40  # beyond the library
+    bad.to_csv(path, sep="\t", index=False)
+    with pytest.raises(SeqlanternError, match="row 40 is beyond"):
+        shortcut_tests_file(model, x, path, groups, np.arange(40), tmp_path / "o.tsv",
+                            target=0, params=params)  # fmt: skip

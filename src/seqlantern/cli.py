@@ -341,39 +341,35 @@ def cmd_shortcuts(a: argparse.Namespace) -> None:
     from seqlantern.attribute import resolve_target
     from seqlantern.io import atomic_outputs, load_npy, read_tsv
     from seqlantern.models import load_model, n_outputs
-    from seqlantern.shortcuts import ShortcutParams, run_shortcut_tests
+    from seqlantern.shortcuts import ShortcutParams, shortcut_tests_file
     from seqlantern.train import resolve_device
 
     _threads(a.threads)
     torch.manual_seed(a.seed)
     model, meta = load_model(_model_spec(a))
     x = load_npy(a.onehot, what="one-hot")
-    elements = read_tsv(a.elements, what="elements", ints=("start", "end", "row"),
-                        floats=("score",))  # fmt: skip
     groups = read_tsv(a.groups, what="groups")
     preds = read_tsv(a.predictions, what="predictions", ints=("row",))
-    if len(elements) and int(elements["row"].max()) >= x.shape[0]:
-        raise SeqlanternError(
-            f"{a.elements}: row {int(elements['row'].max())} is beyond {a.onehot} "
-            f"({x.shape[0]} sequences); use the outputs of one workflow run"
-        )
     t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
     params = ShortcutParams(shuffles=a.shuffles, backgrounds=a.backgrounds,
                             insert_members=a.insert_members, min_effect=a.min_effect,
                             batch_size=a.batch_size, seed=a.seed)  # fmt: skip
     device = resolve_device(a.device)
     model.to(device)
-    el, g, ds = run_shortcut_tests(model, x, elements, groups, preds["row"].to_numpy(),
-                                   target=t, output=a.output, params=params,
-                                   device=device)  # fmt: skip
+    # the elements table is streamed from file to file: memory does not grow with it
     with atomic_outputs(a.out_elements, a.out_groups, a.out_dataset) as (te, tg, td):
-        el.to_csv(te, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        g, ds, counts = shortcut_tests_file(model, x, a.elements, groups,
+                                            preds["row"].to_numpy(), te, target=t,
+                                            output=a.output, params=params,
+                                            device=device)  # fmt: skip
         g.to_csv(tg, sep="\t", index=False, na_rep="NA", float_format="%.6g")
         pd.DataFrame({"metric": list(ds), "value": list(ds.values())}).to_csv(
             td, sep="\t", index=False, float_format="%.6g")  # fmt: skip
-    counts = el["decision"].value_counts() if len(el) else {}
-    print(f"{len(el)} elements: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-          + f"; {int(el['shortcut'].sum()) if len(el) else 0} shortcuts; "
+    n = sum(v for k, v in counts.items() if k != "shortcut")
+    decided = sorted(((k, v) for k, v in counts.items() if k != "shortcut"),
+                     key=lambda kv: -kv[1])  # fmt: skip
+    print(f"{n} elements: " + ", ".join(f"{k} {v}" for k, v in decided)
+          + f"; {counts.get('shortcut', 0)} shortcuts; "
           + "share of top-decile signal on artifacts "
           + f"{ds.get('share_of_top_decile_signal_on_artifacts', float('nan')):.3f}")  # fmt: skip
 

@@ -102,25 +102,47 @@ def read_tsv(
     repeated strings (labels, motif names ...) are stored once, so a table of millions of
     elements costs little more than its distinct texts.
     """
+    parts = list(iter_tsv(path, what=what, ints=ints, floats=floats, chunk=chunk))
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)
+
+
+def iter_tsv(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "table",
+    ints: Sequence[str] = (),
+    floats: Sequence[str] = (),
+    chunk: int = 200_000,
+    columns: Sequence[str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_tsv` one block of ``chunk`` rows at a time (at least one block: a
+    header-only file gives one empty block), for stages whose memory must not grow with
+    the table. Blocks keep the file's row numbers as their index. ``columns``: read only
+    these (each must be in the header)."""
     p = Path(path)
     if not p.is_file():
         raise SeqlanternError(f"{p}: {what} file not found; check the path in the config")
-    parts = []
     try:
+        if columns is not None:
+            head = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, nrows=0)
+            for c in columns:
+                if c not in head.columns:
+                    raise SeqlanternError(f"{p}: {what} table lacks the column {c!r}")
         reader = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None,
-                             chunksize=chunk)  # fmt: skip
+                             chunksize=chunk, usecols=columns)  # fmt: skip
+        k = -1
         for k, df in enumerate(reader):
-            parts.append(_typed(df, p, what, ints, floats, first_line=2 + k * chunk))
+            yield _typed(df, p, what, ints, floats, first_line=2 + k * chunk)
     except pd.errors.EmptyDataError:
         raise SeqlanternError(f"{p}: {what} file is empty; it needs a header row") from None
     except pd.errors.ParserError as exc:
         raise SeqlanternError(f"{p}: not a valid TSV ({str(exc).splitlines()[-1]})") from None
-    if not parts:  # header only
-        empty = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, nrows=0)
-        parts.append(_typed(empty, p, what, ints, floats, first_line=2))
-    if len(parts) == 1:
-        return parts[0]
-    return pd.concat(parts, ignore_index=True)
+    if k < 0:  # header only
+        empty = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, nrows=0,
+                            usecols=columns)  # fmt: skip
+        yield _typed(empty, p, what, ints, floats, first_line=2)
 
 
 def _typed(

@@ -28,7 +28,9 @@ whose effect is present (own or group interval excludes 0 in the element's direc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,7 @@ import torch
 from scipy.stats import t as student_t
 from torch import nn
 
-from seqlantern.io import RowSource
+from seqlantern.io import RowSource, SeqlanternError, iter_tsv
 from seqlantern.shuffle import shuffle_onehot
 
 
@@ -152,35 +154,146 @@ def run_shortcut_tests(
     -------
     Elements and groups with effect columns, and the dataset-level figures.
     """
-    p = params or ShortcutParams()
-    opts: dict[str, Any] = {"target": target, "output": output, "batch_size": p.batch_size,
-                            "device": device}  # fmt: skip
-    el = elements.copy()
-    rows = el["row"].to_numpy(dtype=np.int64)
-    starts = el["start"].to_numpy(dtype=np.int64)
-    ends = el["end"].to_numpy(dtype=np.int64)
+    parts: list[pd.DataFrame] = []
+    g, ds, _ = _shortcut_passes(
+        model, x, lambda: iter([elements]), elements["row"].to_numpy(dtype=np.int64), groups,
+        attributed_rows, emit=parts.append, target=target, output=output,
+        params=params or ShortcutParams(), device=device,
+    )  # fmt: skip
+    return parts[0], g, ds
+
+
+def shortcut_tests_file(
+    model: nn.Module,
+    x: RowSource,
+    elements: str | Path,
+    groups: pd.DataFrame,
+    attributed_rows: np.ndarray,
+    out_elements: str | Path,
+    *,
+    target: int,
+    output: str = "logit",
+    params: ShortcutParams | None = None,
+    device: str = "cpu",
+    chunk: int = 200_000,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, int]]:
+    """:func:`run_shortcut_tests` from an elements TSV to ``out_elements``, ``chunk`` rows
+    at a time: memory does not grow with the table (only a few numbers per element are
+    kept between the two passes over it). The output is the same as writing the table of
+    :func:`run_shortcut_tests`.
+
+    Returns
+    -------
+    Groups with effect columns, the dataset-level figures, and the number of elements
+    per decision (and of shortcuts, key ``shortcut``).
+    """
+    ints, floats = ("start", "end", "row"), ("score",)
+    rows = [b["row"].to_numpy(dtype=np.int64) for b in iter_tsv(
+        elements, what="elements", ints=("row",), chunk=chunk, columns=("row",))]  # fmt: skip
+    all_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    if len(all_rows) and (all_rows.min() < 0 or all_rows.max() >= x.shape[0]):
+        raise SeqlanternError(
+            f"{elements}: row {int(all_rows.max())} is beyond the one-hot array "
+            f"({x.shape[0]} sequences); use the outputs of one workflow run"
+        )
+    with open(out_elements, "w", newline="") as fh:
+        first = [True]
+
+        def write(block: pd.DataFrame) -> None:
+            block.to_csv(fh, sep="\t", index=False, na_rep="NA", float_format="%.6g",
+                         header=first[0])  # fmt: skip
+            first[0] = False
+
+        return _shortcut_passes(
+            model, x,
+            lambda: iter_tsv(elements, what="elements", ints=ints, floats=floats, chunk=chunk),
+            all_rows, groups, attributed_rows, emit=write, target=target, output=output,
+            params=params or ShortcutParams(), device=device,
+        )  # fmt: skip
+
+
+def _ablation_stats(
+    model: nn.Module,
+    x: RowSource,
+    rows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    base: np.ndarray,
+    *,
+    first: int,
+    p: ShortcutParams,
+    opts: dict[str, Any],
+) -> np.ndarray:
+    """(n, 3) mean effect and interval of ablating each element (index ``first`` + i in
+    the table: its shuffles are seeded by that index, so blocks do not change them)."""
     k = max(p.shuffles, 1)
-    base_rows, inv = np.unique(rows, return_inverse=True)
-    base = predict(model, x, rows=base_rows, **opts) if len(base_rows) else np.zeros(0)
-    # ablation, streamed per chunk of elements (memory independent of the table's size)
-    effect = np.full((len(el), k), np.nan)
-    chunk = max(1, 4096 // k)
-    for c0 in range(0, len(el), chunk):
-        c1 = min(c0 + chunk, len(el))
-        # one read of the chunk's rows (a memory map reads them in order)
+    effect = np.full((len(rows), k), np.nan)
+    step = max(1, 4096 // k)
+    for c0 in range(0, len(rows), step):
+        c1 = min(c0 + step, len(rows))
+        # one read of the step's rows (a memory map reads them in order)
         uniq, at = np.unique(rows[c0:c1], return_inverse=True)
         xs = np.asarray(x[uniq], dtype=np.float32)
         batch = np.repeat(xs[at], k, axis=0)
         for j, i in enumerate(range(c0, c1)):
-            rng = np.random.default_rng([p.seed, i])
+            rng = np.random.default_rng([p.seed, first + i])
             s0, s1 = starts[i], ends[i]
             batch[j * k : (j + 1) * k, :, s0:s1] = shuffle_onehot(xs[at[j], :, s0:s1], rng,
                                                                   copies=k)  # fmt: skip
         pred = predict(model, batch, **opts).reshape(c1 - c0, k)
-        effect[c0:c1] = base[inv[c0:c1]][:, None] - pred
-    stats = mean_ci_rows(effect)
-    el["effect"], el["effect_low"], el["effect_high"] = stats[:, 0], stats[:, 1], stats[:, 2]
-    sign = np.where(el["sign"].to_numpy() == "+", 1.0, -1.0)
+        effect[c0:c1] = base[c0:c1, None] - pred
+    return mean_ci_rows(effect)
+
+
+def _shortcut_passes(
+    model: nn.Module,
+    x: RowSource,
+    blocks: Callable[[], Iterator[pd.DataFrame]],
+    all_rows: np.ndarray,
+    groups: pd.DataFrame,
+    attributed_rows: np.ndarray,
+    *,
+    emit: Callable[[pd.DataFrame], None],
+    target: int,
+    output: str,
+    params: ShortcutParams,
+    device: str,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, int]]:
+    """The tests over the element table given as ``blocks()`` (called twice): pass 1
+    ablates and keeps, per element, only what the group and dataset tests need; pass 2
+    adds the decision columns and hands each block to ``emit``."""
+    p = params
+    opts: dict[str, Any] = {"target": target, "output": output, "batch_size": p.batch_size,
+                            "device": device}  # fmt: skip
+    n_el = len(all_rows)
+    base_rows, inv = np.unique(all_rows, return_inverse=True)
+    base = predict(model, x, rows=base_rows, **opts) if len(base_rows) else np.zeros(0)
+    g = groups.copy()
+    uid = {name: j for j, name in enumerate(dict.fromkeys(g["group"]))}
+    stats = np.empty((n_el, 3))
+    gcode = np.full(n_el, -1, dtype=np.int64)
+    abs_score = np.empty(n_el)
+    starts_all = np.empty(n_el, dtype=np.int64)
+    ends_all = np.empty(n_el, dtype=np.int64)
+    is_art = np.zeros(n_el, dtype=bool)
+    off = 0
+    for block in blocks():  # pass 1: ablation
+        nb = len(block)
+        rows = block["row"].to_numpy(dtype=np.int64)
+        if off + nb > n_el or not np.array_equal(rows, all_rows[off : off + nb]):
+            raise SeqlanternError("shortcuts: the elements table changed while being read")
+        starts = block["start"].to_numpy(dtype=np.int64)
+        ends = block["end"].to_numpy(dtype=np.int64)
+        stats[off : off + nb] = _ablation_stats(model, x, rows, starts, ends,
+                                               base[inv[off : off + nb]], first=off, p=p,
+                                               opts=opts)  # fmt: skip
+        gcode[off : off + nb] = block["group"].map(uid).fillna(-1).to_numpy(dtype=np.int64)
+        abs_score[off : off + nb] = np.abs(block["score"].to_numpy(dtype=float))
+        starts_all[off : off + nb], ends_all[off : off + nb] = starts, ends
+        is_art[off : off + nb] = block["label"].to_numpy() == "artifact"
+        off += nb
+    if off != n_el:
+        raise SeqlanternError("shortcuts: the elements table changed while being read")
 
     # group effects and insertion into neutral backgrounds
     rng = np.random.default_rng(p.seed)
@@ -189,26 +302,26 @@ def run_shortcut_tests(
     bgs = np.stack([shuffle_onehot(np.asarray(x[r]), rng) for r in bg_rows]) if len(
         bg_rows) else np.zeros((0, *x.shape[1:]), dtype=np.float32)  # fmt: skip
     bg_pred = predict(model, bgs, **opts) if len(bgs) else np.zeros(0)
-    g = groups.copy()
     cols = {c: np.full(len(g), np.nan) for c in (
         "effect", "effect_low", "effect_high", "insertion_effect", "insertion_low",
         "insertion_high")}  # fmt: skip
     shortcut_group = np.zeros(len(g), dtype=bool)
-    by_group = pd.Series(np.arange(len(el))).groupby(el["group"].to_numpy()).indices
+    order = np.argsort(gcode, kind="stable")  # members of each group in table order
+    bounds = np.searchsorted(gcode[order], np.arange(len(uid) + 1))
     for gi, name in enumerate(g["group"]):
-        members = by_group.get(name, np.zeros(0, dtype=np.int64))
+        members = order[bounds[uid[name]] : bounds[uid[name] + 1]]
         if len(members) == 0:
             continue
-        m, lo, hi = mean_ci(el["effect"].to_numpy()[members])
+        m, lo, hi = mean_ci(stats[members, 0])
         cols["effect"][gi], cols["effect_low"][gi], cols["effect_high"][gi] = m, lo, hi
-        top = members[np.argsort(-np.abs(el["score"].to_numpy()[members]), kind="stable")]
+        top = members[np.argsort(-abs_score[members], kind="stable")]
         top = top[: p.insert_members]
         if len(bgs):
             ins = []
             for i in top:
-                xi = np.asarray(x[rows[i]])
+                xi = np.asarray(x[all_rows[i]])
                 inserted = bgs.copy()
-                inserted[:, :, starts[i] : ends[i]] = xi[:, starts[i] : ends[i]]
+                inserted[:, :, starts_all[i] : ends_all[i]] = xi[:, starts_all[i] : ends_all[i]]
                 ins.append(float(np.mean(predict(model, inserted, **opts) - bg_pred)))
             im, il, ih = mean_ci(np.array(ins))
             cols["insertion_effect"][gi], cols["insertion_low"][gi] = im, il
@@ -217,37 +330,27 @@ def run_shortcut_tests(
         shortcut_group[gi] = _excludes_zero(lo, hi, direction) and abs(m) >= p.min_effect
     for c, v in cols.items():
         g[c] = v
-    # decision per element (vectorised: the table has an element per seqlet)
-    pos = {name: gi for gi, name in enumerate(g["group"])}
-    gidx = el["group"].map(pos).fillna(-1).to_numpy(dtype=np.int64)
-
-    def signed(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        return np.where(sign > 0, lo > 0, hi < 0)
-
-    lab = el["label"].to_numpy()
-    eff = el["effect"].to_numpy(dtype=float)
-    own = signed(el["effect_low"].to_numpy(dtype=float), el["effect_high"].to_numpy(dtype=float))
-    # index -1 (no group) picks the appended NaN / False
-    grp_ok = signed(np.append(cols["effect_low"], np.nan)[gidx],
-                    np.append(cols["effect_high"], np.nan)[gidx])  # fmt: skip
-    big = np.abs(eff) >= p.min_effect
-    is_art = lab == "artifact"
-    is_motif = lab == "motif"
-    shortcut = is_art & ((own & big) | np.append(shortcut_group, False)[gidx])
-    plausible = is_motif & (own | grp_ok)
-    reason = np.where(is_motif, "motif match but no measurable effect",
-                      "no motif or artifact match").astype(object)  # fmt: skip
-    reason[plausible] = np.where(own[plausible], "motif match; effect present (element)",
-                                 "motif match; effect present (group)")  # fmt: skip
-    if is_art.any():
-        kind = el["artifact_kind"].to_numpy()[is_art].astype(str).astype(object)
-        reason[is_art] = kind + np.where(shortcut[is_art],
-                                         " match; prediction depends on it (shortcut)",
-                                         " match; no measurable effect").astype(object)  # fmt: skip
-    decision = np.where(is_art, "artifact", np.where(plausible, "plausible", "unexplained"))
-    el["decision"] = decision.astype(object)
-    el["shortcut"], el["decision_reason"] = shortcut, reason
     g["shortcut"] = shortcut_group & (g["label"] == "artifact").to_numpy()
+
+    # pass 2: decision per element (vectorised per block)
+    pos = {name: gi for gi, name in enumerate(g["group"])}  # duplicate names: the last
+    g_lo = np.append(cols["effect_low"], np.nan)  # index -1 (no group): NaN / False
+    g_hi = np.append(cols["effect_high"], np.nan)
+    g_short = np.append(shortcut_group, False)
+    counts: dict[str, int] = {}
+    off = 0
+    for block in blocks():
+        nb = len(block)
+        el = block.copy()
+        st = stats[off : off + nb]
+        el["effect"], el["effect_low"], el["effect_high"] = st[:, 0], st[:, 1], st[:, 2]
+        _decide(el, g_lo, g_hi, g_short, el["group"].map(pos).fillna(-1).to_numpy(
+            dtype=np.int64), p.min_effect)  # fmt: skip
+        for d, c in el["decision"].value_counts(sort=False).items():
+            counts[str(d)] = counts.get(str(d), 0) + int(c)
+        counts["shortcut"] = counts.get("shortcut", 0) + int(el["shortcut"].sum())
+        emit(el)
+        off += nb
 
     # dataset level: neutralise every artifact span in the top decile of predictions
     pool_pred = predict(model, x, rows=np.sort(pool), **opts) if len(pool) else np.zeros(0)
@@ -258,11 +361,15 @@ def run_shortcut_tests(
         baseline = float(np.mean(bg_pred)) if len(bg_pred) else float(np.median(pool_pred))
         cut = np.quantile(pool_pred, 0.9)
         top_rows = order[pool_pred >= cut]
-        art = el[el["decision"] == "artifact"]
-        art_rows = set(art["row"].tolist())
+        art = np.flatnonzero(is_art)
+        art_rows = set(all_rows[art].tolist())
         with_art = [r for r in top_rows if r in art_rows]
-        spans_of = {r: list(zip(g_["start"], g_["end"], strict=True))
-                    for r, g_ in art[art["row"].isin(with_art)].groupby("row")}  # fmt: skip
+        wanted = set(with_art)
+        spans_of: dict[int, list[tuple[int, int]]] = {}
+        for i in art:  # in table order
+            r = int(all_rows[i])
+            if r in wanted:
+                spans_of.setdefault(r, []).append((int(starts_all[i]), int(ends_all[i])))
         orig = pool_pred[np.searchsorted(order, top_rows)]
         neutral = orig.copy()
         if with_art:
@@ -273,7 +380,7 @@ def run_shortcut_tests(
                 part = with_art[c0 : c0 + step]
                 xb = np.array(x[np.asarray(part)], dtype=np.float32)
                 for j, r in enumerate(part):
-                    for a0, a1 in spans_of[r]:
+                    for a0, a1 in spans_of[int(r)]:
                         xb[j, :, a0:a1] = shuffle_onehot(xb[j, :, a0:a1], rng2)
                 neutral_art[c0 : c0 + len(part)] = predict(model, xb, **opts)
             at_top = {r: j for j, r in enumerate(top_rows)}
@@ -288,7 +395,44 @@ def run_shortcut_tests(
             "top_decile_signal_lost": float(np.sum(orig - neutral)),
             "share_of_top_decile_signal_on_artifacts": float(np.sum(orig - neutral) / signal)
             if signal > 0 else float("nan"),
-            "artifact_elements": len(art),
-            "shortcut_elements": int(el["shortcut"].sum()),
+            "artifact_elements": int(is_art.sum()),
+            "shortcut_elements": counts.get("shortcut", 0),
         })  # fmt: skip
-    return el, g, ds
+    return g, ds, counts
+
+
+def _decide(
+    el: pd.DataFrame,
+    g_lo: np.ndarray,
+    g_hi: np.ndarray,
+    g_short: np.ndarray,
+    gidx: np.ndarray,
+    min_effect: float,
+) -> None:
+    """Add ``decision``, ``shortcut`` and ``decision_reason`` to a block of elements with
+    effect columns (``gidx``: each element's group in the ``g_*`` arrays, -1 for none)."""
+    sign = np.where(el["sign"].to_numpy() == "+", 1.0, -1.0)
+
+    def signed(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return np.where(sign > 0, lo > 0, hi < 0)
+
+    lab = el["label"].to_numpy()
+    own = signed(el["effect_low"].to_numpy(dtype=float), el["effect_high"].to_numpy(dtype=float))
+    grp_ok = signed(g_lo[gidx], g_hi[gidx])
+    big = np.abs(el["effect"].to_numpy(dtype=float)) >= min_effect
+    is_art = lab == "artifact"
+    is_motif = lab == "motif"
+    shortcut = is_art & ((own & big) | g_short[gidx])
+    plausible = is_motif & (own | grp_ok)
+    reason = np.where(is_motif, "motif match but no measurable effect",
+                      "no motif or artifact match").astype(object)  # fmt: skip
+    reason[plausible] = np.where(own[plausible], "motif match; effect present (element)",
+                                 "motif match; effect present (group)")  # fmt: skip
+    if is_art.any():
+        kind = el["artifact_kind"].to_numpy()[is_art].astype(str).astype(object)
+        reason[is_art] = kind + np.where(shortcut[is_art],
+                                         " match; prediction depends on it (shortcut)",
+                                         " match; no measurable effect").astype(object)  # fmt: skip
+    decision = np.where(is_art, "artifact", np.where(plausible, "plausible", "unexplained"))
+    el["decision"] = decision.astype(object)
+    el["shortcut"], el["decision_reason"] = shortcut, reason
