@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,25 @@ def test_peak_rss_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert 10 < mb < 100_000
     code, err2 = _run(_encode(tmp_path, tmp_path / "missing.fa"), capsys)
     assert code == 1 and "FASTA file not found" in err2 and "peak RSS" in err2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_batch_buffers_are_reused_not_refaulted() -> None:
+    """After the CLI's allocator setting, a freed 40 MB buffer (one CNN batch's
+    activations) is reused: allocating it again does not page-fault it in anew."""
+    import resource
+
+    import numpy as np
+
+    from seqlantern.cli import _tune_malloc
+
+    _tune_malloc()
+    for _ in range(2):  # the first round may grow the heap
+        a = np.ones(10_000_000, dtype=np.float32)
+        del a
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+        a = np.ones(10_000_000, dtype=np.float32)
+        del a
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 100, faults  # here: 0 with it, 2,840 without (568 per allocation)
