@@ -87,6 +87,70 @@ def test_pvalue_over_offsets_equals_enumeration() -> None:
         assert res.pvalues[0, k] == pytest.approx(1 - cdf, rel=1e-9)
 
 
+@pytest.mark.parametrize("score", ["pearson", "euclidean"])
+def test_pvalues_with_mixed_widths_equal_direct_convolution(score: str) -> None:
+    """Motifs of five widths in mixed order, a wider query, both strands: every offset
+    of every target, and the span distributions built by plain np.convolve of the
+    columns' histograms (no pruning, no grouping by width). The kernel groups targets
+    by width and skips sums too low to matter; neither may change a p-value, the best
+    offset or the strand (a palindrome ties its strands: the forward one is reported)."""
+    rng = np.random.default_rng(7)
+    widths = [3, 5, 2, 4, 3, 6, 4, 2, 5, 3]
+    motifs = [Motif(f"M{k}", f"m{k}", rng.dirichlet(np.ones(4) * 0.4, w))
+              for k, w in enumerate(widths)]  # fmt: skip
+    half = rng.dirichlet(np.ones(4) * 0.4, 2)
+    motifs.append(Motif("PAL", "palindrome", np.concatenate([half, revcomp_pwm(half)])))
+    widths.append(4)
+    db = MotifIndex.build(motifs)
+    kk, m, n_bins, min_overlap = len(motifs), 5, 30, 2
+    query = rng.dirichlet(np.ones(4) * 0.5, m)
+    query[2] = motifs[3].pwm[1]  # something to find
+    res = compare_many([query], db, min_overlap=min_overlap, n_bins=n_bins, score=score)
+    if score == "pearson":
+        s = _standardise(query) @ db.std.T / 4
+    else:
+        s = -np.sqrt(((query[:, None, :] - db.prob[None, :, :]) ** 2).sum(-1))
+    g, _ = _tomtom_bins(s, n_bins)
+    med_b = np.sort(g, axis=1)[:, (g.shape[1] + 1) // 2 - 1]
+    hist = [np.bincount(g[i], minlength=n_bins + 1) / g.shape[1] for i in range(m)]
+    for k in range(kk):
+        n = widths[k]
+        need = min(min_overlap, m, n)
+        best, where, spans = -1, None, []
+        for t, strand in ((k, 0), (k + kk, 1)):
+            for o in range(-(m - 1), n):
+                aligned = [i for i in range(m) if 0 <= i + o < n]
+                if len(aligned) < need:
+                    continue
+                over = sum(med_b[i] for i in range(m) if i not in aligned)
+                if strand == 0:
+                    spans.append((aligned, over))
+                sc = sum(g[i, db.starts[t] + i + o] for i in aligned) + over
+                if sc > best:
+                    best, where = sc, (o, strand)
+        cdf = 1.0
+        for aligned, over in spans:
+            pmf = np.ones(1)
+            for i in aligned:
+                pmf = np.convolve(pmf, hist[i])
+            below = pmf[: max(0, min(len(pmf), best - over))].sum()
+            cdf *= below**2
+        assert res.pvalues[0, k] == pytest.approx(max(1 - cdf, np.finfo(float).tiny), rel=1e-9)
+        assert (res.offsets[0, k], res.strands[0, k]) == where
+
+
+def test_kernel_layout_groups_columns_by_width() -> None:
+    """The kernel's column order: column j of target t (either strand) sits at
+    kernel_start[t] + j * (number of targets of t's width), every column exactly once."""
+    motifs = read_meme(JASPAR)[:200]
+    db = MotifIndex.build(motifs)
+    assert np.array_equal(np.sort(db.kernel_order), np.arange(len(db.prob)))
+    counts = np.bincount(db.widths)
+    for t in range(len(db.widths)):
+        pos = db.kernel_start[t] + np.arange(db.widths[t]) * counts[db.widths[t]]
+        assert np.array_equal(db.kernel_order[pos], db.starts[t] + np.arange(db.widths[t]))
+
+
 def test_overhanging_columns_score_their_median() -> None:
     """Complete score: a width-5 query on a width-3 motif; with min_overlap 3 the query
     aligns only at offsets 0..-2, and the reported score adds the medians of the two

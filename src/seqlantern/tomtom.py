@@ -43,17 +43,18 @@ The kernels are compiled with numba (the first call compiles them once and cache
 machine code next to this module); queries are spread over threads. Per query the cost
 is, for each query column, a few passes over the database's columns (scores in float32,
 their range from an integer min/max over order-preserving bit patterns, integer scores
-and their histogram, four columns per sweep), one vectorised pass per query column for
-the scores of every offset of every target (the integer scores are laid out with a gap
-of m - 1 zeros after each target, so that one shifted add covers all targets; int16
-when the sums fit), the span distributions (about m^3/6 convolutions of histograms of
-~60 bins) and one vectorised pass per target width and offset for the p-values.
+in uint8 and their histogram, four columns per sweep); the best offset of every target
+as sums of contiguous runs (the database's columns are stored grouped by target width,
+column j of every target of a width side by side, so one offset of all targets of a
+width is one vectorised sum); the span distributions (about m^3/6 convolutions of
+histograms of ~70 bins, eight bins per pass, skipping sums too low to reach any needed
+score) and one vectorised pass per target width and offset for the p-values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -90,6 +91,13 @@ class MotifIndex:
     All columns of all motifs, forward strands then reverse complements, are stacked in
     one array; motif *k*'s forward strand starts at ``starts[k]`` and its reverse
     complement at ``starts[K + k]``.
+
+    The comparison kernel reads the columns in another order, made once here: targets
+    (both strands) are grouped by width, and within the group of width n column j of
+    every target comes before column j + 1 of any (``kernel_order``). The scores of one
+    query column against column j of all targets of a width are then one contiguous
+    run, so an offset's score of every target of that width is a sum of contiguous runs
+    (vectorised), with no per-target loop.
     """
 
     motifs: list[Motif]
@@ -97,6 +105,36 @@ class MotifIndex:
     std: np.ndarray  # (C, 4) standardised columns (Pearson)
     starts: np.ndarray  # (2K,) int64
     widths: np.ndarray  # (2K,) int64
+    kernel_order: np.ndarray = field(init=False, repr=False)  # (C,) column order
+    group_start: np.ndarray = field(init=False, repr=False)  # (W + 2,) into group_targets
+    group_targets: np.ndarray = field(init=False, repr=False)  # (2K,) targets by width
+    group_base: np.ndarray = field(init=False, repr=False)  # (W + 1,) first kernel column
+    kernel_start: np.ndarray = field(init=False, repr=False)  # (2K,) target's column 0
+
+    def __post_init__(self) -> None:
+        w = self.widths
+        maxw = int(w.max()) if len(w) else 0
+        targets = np.argsort(w, kind="stable")  # by width, then index (forward first)
+        counts = np.bincount(w, minlength=maxw + 1)
+        self.group_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.group_targets = targets.astype(np.int64)
+        self.group_base = np.concatenate([[0], np.cumsum(counts * np.arange(maxw + 1))])[
+            : maxw + 1
+        ].astype(np.int64)
+        order = np.empty(int(w.sum()), dtype=np.int64)
+        kstart = np.empty(len(w), dtype=np.int64)
+        for n in range(1, maxw + 1):
+            grp = targets[self.group_start[n] : self.group_start[n + 1]]
+            if len(grp) == 0:
+                continue
+            base = self.group_base[n]
+            kstart[grp] = base + np.arange(len(grp))
+            # kernel column base + j * len(grp) + r is column j of the group's r-th target
+            order[base : base + n * len(grp)] = (
+                self.starts[grp][None, :] + np.arange(n)[:, None]
+            ).ravel()
+        self.kernel_order = order
+        self.kernel_start = kstart
 
     @classmethod
     def build(cls, motifs: list[Motif]) -> MotifIndex:
@@ -199,51 +237,40 @@ def _min_max(row):
 
 
 @njit(cache=True)
-def _bin_rows(sbuf, i_min, scale, n_bins, dest, g, gpad, f, med):
-    """Integer scores ``floor((s - i_min) * scale + 0.5)`` of every row (``g``; also
-    copied into the padded ``gpad``, where database column j goes to ``dest[j]``),
-    their histograms ``f`` (fractions of the database's columns) and each row's median
-    bin ``med`` (the bin of its ceil(C/2)-th smallest score)."""
+def _bin_rows(sbuf, i_min, scale, n_bins, g, f, med):
+    """Integer scores ``floor((s - i_min) * scale + 0.5)`` of every row (``g``), their
+    histograms ``f`` (fractions of the database's columns) and each row's median bin
+    ``med`` (the bin of its ceil(C/2)-th smallest score)."""
     m, c = sbuf.shape
     for i in range(m):
         row = sbuf[i]
         gi = g[i]
-        # in the row's precision (float32): 8 lanes per vector
+        # in the row's precision (float32): 16 lanes per vector
         sc = row.dtype.type(scale)
         base = row.dtype.type(0.5 - i_min * scale)
         top = row.dtype.type(n_bins)
         zero = row.dtype.type(0.0)
         for j in range(c):  # vectorised
-            gi[j] = np.int32(max(min(np.floor(row[j] * sc + base), top), zero))
-    cnt = np.zeros((4, n_bins + 1), dtype=np.int64)
+            gi[j] = max(min(np.floor(row[j] * sc + base), top), zero)
+    cnt = np.zeros((4, n_bins + 1), dtype=np.int32)
     half = (c + 1) // 2
     for r0 in range(0, m, 4):
         r1 = min(r0 + 4, m)
         cnt[:] = 0
         if r1 - r0 == 4:  # four rows per sweep: independent counters
             g0, g1, g2, g3 = g[r0], g[r0 + 1], g[r0 + 2], g[r0 + 3]
-            p0, p1, p2, p3 = gpad[r0], gpad[r0 + 1], gpad[r0 + 2], gpad[r0 + 3]
             c0, c1, c2, c3 = cnt[0], cnt[1], cnt[2], cnt[3]
             for j in range(c):
-                x0, x1, x2, x3 = g0[j], g1[j], g2[j], g3[j]
-                d = dest[j]
-                p0[d] = x0
-                p1[d] = x1
-                p2[d] = x2
-                p3[d] = x3
-                c0[x0] += 1
-                c1[x1] += 1
-                c2[x2] += 1
-                c3[x3] += 1
+                c0[g0[j]] += 1
+                c1[g1[j]] += 1
+                c2[g2[j]] += 1
+                c3[g3[j]] += 1
         else:
             for i in range(r0, r1):
                 gi = g[i]
-                pi = gpad[i]
                 ci = cnt[i - r0]
                 for j in range(c):
-                    x = gi[j]
-                    pi[dest[j]] = x
-                    ci[x] += 1
+                    ci[gi[j]] += 1
         for i in range(r0, r1):
             acc = 0
             med[i] = -1
@@ -291,60 +318,75 @@ def _survival(pmf, out):
         out[r] += t1
 
 
-@njit(cache=True)
-def _convolve(pmf, a_lo, a_hi, f, b_lo, b_hi, out):
-    """out[a_lo+b_lo : a_hi+b_hi+1] = pmf[a_lo:a_hi+1] (*) f[b_lo:b_hi+1].
+_PAD = 8
+"""Zero slots kept on each side of a span distribution in its buffer (bin k at k + 8)."""
 
-    Four kernel bins per pass: out[y + t] += f[y] * a[t] for y = y0..y0+3 in one loop
-    over t (zero-based contiguous views, which the compiler vectorises), so each
-    output element is loaded and stored once per four products instead of once per
-    product.
+
+@njit(cache=True)
+def _convolve(src, a_lo, a_hi, f, b_lo, b_hi, out):
+    """out[k] = sum_y src[k - y] f[y] for k in [a_lo + b_lo, a_hi + b_hi].
+
+    ``src`` and ``out`` hold bin k at index k + _PAD; ``src`` is read on [a_lo, a_hi]
+    only (the 7 slots on either side are set to zero, so every pass runs over whole
+    vectors with no end cases). Eight kernel bins per pass: out[y + e] += sum_r
+    f[y + r] a[e - r] for r = 0..7 in one contiguous (vectorised) loop over e, so each
+    output element is loaded and stored once per eight products.
     """
-    seg = out[a_lo + b_lo : a_hi + b_hi + 1]
-    seg[:] = 0.0
+    na = a_hi - a_lo + 1
+    nb = b_hi - b_lo + 1
+    base = a_lo + _PAD
+    for r in range(1, 8):
+        src[base - r] = 0.0
+        src[base + na - 1 + r] = 0.0
+    a = src[base - 7 : base + na + 7]  # a[7 + t] is bin a_lo + t
+    seg = out[_PAD + a_lo + b_lo : _PAD + a_hi + b_hi + 1]
     fv = f[b_lo : b_hi + 1]
-    a = pmf[a_lo : a_hi + 1]
-    na = a.shape[0]
-    nb = fv.shape[0]
+    seg[:] = 0.0
     y = 0
+    while y + 8 <= nb:
+        c0, c1, c2, c3 = fv[y], fv[y + 1], fv[y + 2], fv[y + 3]
+        c4, c5, c6, c7 = fv[y + 4], fv[y + 5], fv[y + 6], fv[y + 7]
+        n = na + 7
+        dst = seg[y : y + n]
+        v0 = a[7 : 7 + n]
+        v1 = a[6 : 6 + n]
+        v2 = a[5 : 5 + n]
+        v3 = a[4 : 4 + n]
+        v4 = a[3 : 3 + n]
+        v5 = a[2 : 2 + n]
+        v6 = a[1 : 1 + n]
+        v7 = a[0:n]
+        for t in range(n):
+            dst[t] += (c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t]) + (
+                c4 * v4[t] + c5 * v5[t] + c6 * v6[t] + c7 * v7[t]
+            )
+        y += 8
     while y + 4 <= nb:
         c0, c1, c2, c3 = fv[y], fv[y + 1], fv[y + 2], fv[y + 3]
-        # out[y + e] += sum_r fv[y + r] a[e - r]; for 3 <= e < na all four terms exist
-        n = na - 3
-        if n > 0:
-            dst = seg[y + 3 : y + 3 + n]
-            v0 = a[3 : 3 + n]
-            v1 = a[2 : 2 + n]
-            v2 = a[1 : 1 + n]
-            v3 = a[0:n]
-            for t in range(n):
-                dst[t] += c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t]
-        # the ends, where some terms fall outside a: every e but 3 <= e < na
-        for u in range(6):
-            e = u if u < 3 else max(3, na) + u - 3
-            if e >= na + 3:
-                continue
-            x = 0.0
-            for r in range(4):
-                if 0 <= e - r < na:
-                    x += fv[y + r] * a[e - r]
-            seg[y + e] += x
+        n = na + 3
+        dst = seg[y : y + n]
+        v0 = a[7 : 7 + n]
+        v1 = a[6 : 6 + n]
+        v2 = a[5 : 5 + n]
+        v3 = a[4 : 4 + n]
+        for t in range(n):
+            dst[t] += c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t]
         y += 4
     while y < nb:
         c = fv[y]
         dst = seg[y : y + na]
+        v0 = a[7 : 7 + na]
         for t in range(na):
-            dst[t] += c * a[t]
+            dst[t] += c * v0[t]
         y += 1
 
 
 @njit(cache=True)
-def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap, sbuf, g,
-               gpad, tot, sf_buf, by_width, w_start, p_out, s_out, o_out, st_out,
-               ov_out):  # fmt: skip
+def _one_query(q, w, kind, db, widths, kstart, g_start, g_targets, g_base, n_bins,
+               min_overlap, sbuf, g, acc, bs_buf, bd_buf, sf_buf, pmf_buf, by_width, w_start,
+               p_out, s_out, o_out, st_out, ov_out):  # fmt: skip
     m = q.shape[0]
-    k2 = starts.shape[0]
-    kk = k2 // 2
+    kk = widths.shape[0] // 2
     # each row (query column) is scored and its range found while it is in cache
     rlo = np.empty(m)
     rhi = np.empty(m)
@@ -372,10 +414,10 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
         z_hi = max(z_hi, rhi[i])
     i_min = np.floor(z_lo)
     scale = max(np.floor(n_bins / max(z_hi - i_min, 1.0)), 1.0)
-    # integer scores (also in the padded layout, see below), histograms, median bins
+    # integer scores, their histograms, median bins
     f = np.empty((m, n_bins + 1))
     med_b = np.empty(m, dtype=np.int64)
-    _bin_rows(sbuf, i_min, scale, n_bins, dest, g, gpad, f, med_b)
+    _bin_rows(sbuf, i_min, scale, n_bins, g, f, med_b)
     # an overhanging column scores its median bin (in score units: the bin's value)
     mcum = np.zeros(m + 1, dtype=np.int64)
     med = np.empty(m)
@@ -391,92 +433,152 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
                 if f_lo[i] < 0:
                     f_lo[i] = b
                 f_hi[i] = b
-    # Survival function of the summed score of every span [lo, hi) of query columns,
-    # stored over the span's support: sf[k] = P(sum >= k), 1 below, 0 above. Spans
-    # shorter than the smallest overlap are only needed on the way to longer ones.
-    min_need = min(min_overlap, m)
-    for t in range(k2):
-        min_need = min(min_need, widths[t])
-    sp_base = np.zeros((m, m + 1), dtype=np.int64)
-    sp_lo = np.zeros((m, m + 1), dtype=np.int64)
-    sp_hi = np.zeros((m, m + 1), dtype=np.int64)
-    total = 0
-    for lo in range(m):
-        for hi in range(lo + min_need, m + 1):
-            total += (hi - lo) * n_bins + 1
-    sf = sf_buf[:total]
-    pmf = np.zeros(m * n_bins + 1)
-    nxt = np.zeros(m * n_bins + 1)
-    pos = 0
-    for lo in range(m):
-        a_lo = f_lo[lo]
-        a_hi = f_hi[lo]
-        pmf[a_lo : a_hi + 1] = f[lo, a_lo : a_hi + 1]
-        for hi in range(lo + 1, m + 1):
-            if hi - lo >= min_need:
-                sp_base[lo, hi] = pos
-                sp_lo[lo, hi] = a_lo
-                sp_hi[lo, hi] = a_hi
-                _survival(pmf[a_lo : a_hi + 1], sf[pos : pos + a_hi - a_lo + 1])
-                pos += a_hi - a_lo + 1
-            if hi == m:
-                break
-            b_lo = f_lo[hi]
-            b_hi = f_hi[hi]
-            _convolve(pmf, a_lo, a_hi, f[hi], b_lo, b_hi, nxt)
-            a_lo = a_lo + b_lo
-            a_hi = a_hi + b_hi
-            pmf[a_lo : a_hi + 1] = nxt[a_lo : a_hi + 1]
-    # Best complete score of every target over offsets and both strands. Query row i
-    # adds its integer score of target column j to offset d = j + m-1-i. In ``gpad``
-    # target t starts at pstart[t] and is followed by at least m-1 zeros, so offset d
-    # of target t is tot[pstart[t] + d] and row i adds in one contiguous, vectorised
-    # pass: tot[k + m-1-i] += gpad[i, k] for every k.
-    tot[:] = 0
-    n_pad = gpad.shape[1]
-    for i in range(m):
-        prow = gpad[i]
-        dst = tot[m - 1 - i : m - 1 - i + n_pad]
-        for j in range(n_pad):
-            dst[j] += prow[j]
-    # What overhanging columns add at each offset d of a target of width n (their
-    # medians), or -1 where the overlap is below the minimum: one small table per query.
-    maxw = 0
-    for t in range(kk):
-        maxw = max(maxw, widths[t])
-    add = np.full((maxw + 1, maxw + m), -(1 << 40), dtype=np.int64)
+    # Best complete score of every target over offsets and both strands, a width at a
+    # time. In the kernel's column order (MotifIndex) column j of the kn targets of
+    # width n is the run g[i, base + j kn : base + (j + 1) kn], so the sum of aligned
+    # columns at offset o (query column i on target column o + i) is a sum of runs
+    # over the query columns that overlap, for all kn targets at once (vectorised).
+    # Overhanging columns add their medians; offsets below the minimum overlap are
+    # skipped. The best offset is the first that reaches the maximum.
+    maxw = w_start.shape[0] - 2
+    best_s = np.full(kk, -1, dtype=np.int64)
+    best_d = np.zeros(kk, dtype=np.int64)
     for n in range(1, maxw + 1):
+        kn = g_start[n + 1] - g_start[n]
+        if kn == 0:
+            continue
+        base = g_base[n]
         need = min(min_overlap, m, n)
+        bsn = bs_buf[:kn]
+        bdn = bd_buf[:kn]
+        bsn[:] = -1
+        bdn[:] = -1
+        a = acc[:kn]
         for d in range(n + m - 1):
             o = d - (m - 1)
             lo = max(0, -o)
             hi = min(m, n - o)
-            if hi - lo >= need:
-                add[n, d] = mcum[m] - (mcum[hi] - mcum[lo])
-    best_s = np.full(kk, -1, dtype=np.int64)
-    best_d = np.zeros(kk, dtype=np.int64)
-    for t in range(k2):
-        n = widths[t]
-        k = t if t < kk else t - kk
-        at = add[n]
-        tt = tot[pstart[t] : pstart[t] + n + m - 1]
-        bs = best_s[k]
-        bd = -1
-        for d in range(n + m - 1):
-            v = tt[d] + at[d]
-            if v > bs:
-                bs = v
-                bd = d
-        if bd >= 0:  # strictly better than the other strand (ties: forward strand)
-            best_s[k] = bs
-            best_d[k] = bd
-            st_out[k] = 0 if t < kk else 1
+            if hi - lo < need:
+                continue
+            sh = mcum[m] - (mcum[hi] - mcum[lo])
+            c0 = base + (o + lo) * kn
+            src = g[lo, c0 : c0 + kn]
+            for r in range(kn):  # vectorised
+                a[r] = src[r]
+            for i in range(lo + 1, hi):
+                c0 += kn
+                src = g[i, c0 : c0 + kn]
+                for r in range(kn):  # vectorised
+                    a[r] += src[r]
+            for r in range(kn):  # vectorised (selects)
+                v = a[r] + sh
+                if v > bsn[r]:
+                    bsn[r] = v
+                    bdn[r] = d
+        # to motifs: the group lists forward strands first, so the reverse complement
+        # replaces the forward strand only when strictly better
+        for r in range(kn):
+            if bdn[r] < 0:
+                continue
+            t = g_targets[g_start[n] + r]
+            k = t if t < kk else t - kk
+            if bsn[r] > best_s[k]:
+                best_s[k] = bsn[r]
+                best_d[k] = bdn[r]
+                st_out[k] = 0 if t < kk else 1
     for k in range(kk):
         if best_s[k] >= 0:
             o = best_d[k] - (m - 1)
             n = widths[k]
             o_out[k] = o
             ov_out[k] = min(m, n - o) - max(0, -o)
+    # Which scores' p-values are needed. Per target width n: every offset's score is at
+    # least its span's smallest sum plus its medians, so a best score at or below the
+    # largest of these ("sure") has p = 1; the others lie in [s_need[n], s_top[n]].
+    # A span [lo, hi) is then needed only from t_need[lo, hi] = the smallest
+    # s_need[n] - (medians of its offset) over the widths and offsets that use it.
+    big = np.int64(1 << 40)
+    lcum = np.zeros(m + 1, dtype=np.int64)
+    for i in range(m):
+        lcum[i + 1] = lcum[i] + f_lo[i]
+    s_need = np.full(maxw + 1, big, dtype=np.int64)
+    s_top = np.full(maxw + 1, -1, dtype=np.int64)
+    sure_w = np.full(maxw + 1, -big, dtype=np.int64)
+    t_need = np.full((m, m + 1), big, dtype=np.int64)
+    for n in range(1, maxw + 1):
+        if w_start[n + 1] == w_start[n]:
+            continue
+        need = min(min_overlap, m, n)
+        sure = -big  # every score up to here is always reached
+        for o in range(-(m - 1), n):
+            lo = max(0, -o)
+            hi = min(m, n - o)
+            if hi - lo >= need:
+                sure = max(sure, lcum[hi] - lcum[lo] + mcum[m] - (mcum[hi] - mcum[lo]))
+        sure_w[n] = sure
+        for u in range(w_start[n], w_start[n + 1]):
+            v = best_s[by_width[u]]
+            if v >= 0 and v > sure:
+                s_need[n] = min(s_need[n], v)
+                s_top[n] = max(s_top[n], v)
+        if s_top[n] < 0:
+            continue
+        for o in range(-(m - 1), n):
+            lo = max(0, -o)
+            hi = min(m, n - o)
+            if hi - lo >= need:
+                sh = mcum[m] - (mcum[hi] - mcum[lo])
+                t_need[lo, hi] = min(t_need[lo, hi], s_need[n] - sh)
+    # Survival function of the summed score of every needed span [lo, hi) of query
+    # columns, sf[k] = P(sum >= k), stored from k = sp_k0[lo, hi] (its needed start) up
+    # to the top of its support. Spans are built from lo by convolving one column at a
+    # time. Sums that cannot reach a needed value even if every later column scored its
+    # best are never computed: the chain from lo needs its span [lo, h) only from
+    # b_need[h] = min(t_need[lo, h], b_need[h + 1] - f_hi[h]), which cuts each
+    # convolution to the part that matters (the other values are unchanged: exact).
+    sp_base = np.zeros((m, m + 1), dtype=np.int64)
+    sp_k0 = np.zeros((m, m + 1), dtype=np.int64)
+    sp_lo = np.zeros((m, m + 1), dtype=np.int64)
+    sp_hi = np.zeros((m, m + 1), dtype=np.int64)
+    b_need = np.empty(m + 1, dtype=np.int64)
+    pmf = pmf_buf[0]
+    nxt = pmf_buf[1]
+    pos = 0
+    for lo in range(m):
+        bh = big
+        for h in range(m, lo, -1):
+            if h < m and bh < big:
+                bh -= f_hi[h]
+            bh = min(bh, t_need[lo, h])
+            b_need[h] = bh
+        if b_need[lo + 1] >= big:
+            continue
+        a_lo = f_lo[lo]
+        a_hi = f_hi[lo]
+        c_lo = max(a_lo, b_need[lo + 1])  # values below c_lo are not computed
+        pmf[_PAD + a_lo : _PAD + a_hi + 1] = f[lo, a_lo : a_hi + 1]
+        for hi in range(lo + 1, m + 1):
+            sp_lo[lo, hi] = a_lo
+            sp_hi[lo, hi] = a_hi
+            if t_need[lo, hi] < big:
+                k0 = max(a_lo, t_need[lo, hi])
+                sp_base[lo, hi] = pos
+                sp_k0[lo, hi] = k0
+                if k0 <= a_hi:
+                    _survival(pmf[_PAD + k0 : _PAD + a_hi + 1], sf_buf[pos : pos + a_hi - k0 + 1])
+                    pos += a_hi - k0 + 1
+            if hi == m or b_need[hi + 1] >= big:
+                break
+            b_lo = f_lo[hi]
+            b_hi = f_hi[hi]
+            t0 = max(c_lo, b_need[hi + 1] - b_hi)
+            if t0 <= a_hi:
+                _convolve(pmf, t0, a_hi, f[hi], b_lo, b_hi, nxt)
+            a_lo = a_lo + b_lo
+            a_hi = a_hi + b_hi
+            c_lo = max(a_lo, b_need[hi + 1])
+            pmf, nxt = nxt, pmf
+    sf = sf_buf
     # p-value of the best score s*: 1 - prod over offsets and strands of P(score_o < s*).
     # Targets are taken a width at a time (``by_width``, grouped by ``w_start``): the
     # p-values of every score from the width's lowest to its highest s* are built
@@ -487,20 +589,15 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
     for n in range(1, maxw + 1):
         if w_start[n + 1] == w_start[n]:
             continue
-        s_lo = np.int64(1 << 40)
-        s_hi = np.int64(-1)
-        for u in range(w_start[n], w_start[n + 1]):
-            v = best_s[by_width[u]]
-            if v >= 0:
-                s_lo = min(s_lo, v)
-                s_hi = max(s_hi, v)
-        if s_hi < 0:
+        sure = sure_w[n]
+        if s_top[n] < 0:
             for u in range(w_start[n], w_start[n + 1]):
                 p_out[by_width[u]] = 1.0
             continue
+        s_lo = s_need[n]
+        s_hi = s_top[n]
         nl = s_hi - s_lo + 1
         qv = np.zeros(nl)
-        sure = np.int64(-1 << 40)  # every score up to here is always reached
         need = min(min_overlap, m, n)
         for o in range(-(m - 1), n):
             lo = max(0, -o)
@@ -508,13 +605,12 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
             if hi - lo < need:
                 continue
             sh = mcum[m] - (mcum[hi] - mcum[lo])
-            a_lo = sp_lo[lo, hi]
-            sure = max(sure, a_lo + sh)
-            u0 = max(s_lo, a_lo + sh + 1)
+            u0 = max(s_lo, sp_lo[lo, hi] + sh + 1)
             u1 = min(s_hi, sp_hi[lo, hi] + sh)
             if u1 < u0:
                 continue
-            src = sf[sp_base[lo, hi] + u0 - sh - a_lo : sp_base[lo, hi] + u1 - sh - a_lo + 1]
+            b0 = sp_base[lo, hi] - sp_k0[lo, hi] - sh
+            src = sf[b0 + u0 : b0 + u1 + 1]
             d0 = u0 - s_lo
             dst = qv[d0 : d0 + u1 - u0 + 1]
             for j in range(u1 - u0 + 1):  # vectorised
@@ -540,19 +636,22 @@ def _one_query(q, w, kind, db, starts, widths, pstart, dest, n_bins, min_overlap
             continue
         t = k + kk * st_out[k]
         o = o_out[k]
+        n = widths[t]
+        kn = g_start[n + 1] - g_start[n]
         fs = 0.0
         for i in range(m):
             j = i + o
-            fs += sbuf[i, starts[t] + j] if 0 <= j < widths[t] else med[i]
+            fs += sbuf[i, kstart[t] + j * kn] if 0 <= j < n else med[i]
         s_out[k] = fs
 
 
 @njit(cache=True, parallel=True)
-def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_overlap,
-           n_chunks, proto, p_out, s_out, o_out, st_out, ov_out):  # fmt: skip
+def _batch(qs, q_start, q_len, order, ws, kind, db, widths, kstart, g_start, g_targets, g_base,
+           n_bins, min_overlap, n_chunks, proto, gproto, p_out, s_out, o_out, st_out,
+           ov_out):  # fmt: skip
     nq = q_start.shape[0]
     c = db.shape[1]
-    k2 = starts.shape[0]
+    k2 = widths.shape[0]
     mmax = 1
     for i in range(nq):
         if q_len[i] > mmax:
@@ -572,53 +671,65 @@ def _batch(qs, q_start, q_len, order, ws, kind, db, starts, widths, n_bins, min_
     for t in range(kk):
         by_width[fill[widths[t]]] = t
         fill[widths[t]] += 1
+    kn_max = 1
+    for n in range(g_start.shape[0] - 1):
+        kn_max = max(kn_max, g_start[n + 1] - g_start[n])
     sf_size = 0  # every span of the widest query
     for ell in range(1, mmax + 1):
         sf_size += (mmax - ell + 1) * (ell * n_bins + 1)
-    n_pad_max = c + (k2 + 1) * (mmax - 1)
-    # Each chunk takes queries in ``order`` (by width), so the padded layout of the
-    # integer scores (a gap of m - 1 zeros before every target) changes only when the
-    # width does.
+    # queries in ``order`` (by width), round robin over the chunks (threads)
     for ch in prange(n_chunks):
         sbuf = np.empty((mmax, c), dtype=np.float32)
-        g = np.empty((mmax, c), dtype=np.int32)
-        # integer scores and offset sums in ``proto``'s type: int16 when the widest
-        # query's sums fit (twice the lanes per vector), else int32
-        gbuf = np.empty(mmax * n_pad_max, dtype=proto.dtype)
-        tot = np.empty(n_pad_max + mmax, dtype=proto.dtype)
+        # integer scores in ``gproto``'s type (uint8 when n_bins < 256) and their sums
+        # over offsets in ``proto``'s (int16 when the widest query's fit, else int32):
+        # narrow types, more lanes per vector and less memory to stream
+        g = np.empty((mmax, c), dtype=gproto.dtype)
+        acc = np.empty(kn_max, dtype=proto.dtype)
+        bs_buf = np.empty(kn_max, dtype=np.int64)
+        bd_buf = np.empty(kn_max, dtype=np.int64)
         sf_buf = np.empty(sf_size)  # span survival functions, reused by every query
-        pstart = np.empty(k2, dtype=np.int64)
-        dest = np.empty(c, dtype=np.int64)
-        m_cur = -1
-        n_pad = 0
+        pmf_buf = np.zeros((2, mmax * n_bins + 1 + 2 * _PAD))  # the running span distribution
         for u in range(ch, nq, n_chunks):
             i = order[u]
             a = q_start[i]
             m = q_len[i]
-            if m != m_cur:
-                m_cur = m
-                gap = m - 1
-                for t in range(k2):
-                    pstart[t] = starts[t] + (t + 1) * gap
-                    for j in range(widths[t]):
-                        dest[starts[t] + j] = pstart[t] + j
-                n_pad = c + (k2 + 1) * gap
-                gbuf[: m * n_pad] = 0  # the gaps stay zero for every query of width m
-            gpad = gbuf[: m * n_pad].reshape((m, n_pad))
-            _one_query(qs[a : a + m], ws[a : a + m], kind, db, starts, widths, pstart, dest,
-                       n_bins, min_overlap, sbuf[:m], g[:m], gpad, tot[: n_pad + m - 1],
-                       sf_buf, by_width, w_start, p_out[i], s_out[i], o_out[i], st_out[i],
-                       ov_out[i])  # fmt: skip
+            _one_query(qs[a : a + m], ws[a : a + m], kind, db, widths, kstart, g_start,
+                       g_targets, g_base, n_bins, min_overlap, sbuf[:m], g[:m], acc, bs_buf,
+                       bd_buf, sf_buf, pmf_buf, by_width, w_start, p_out[i], s_out[i],
+                       o_out[i], st_out[i], ov_out[i])  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def _bh_rows(p, q):
+    """Benjamini-Hochberg q-values of every row of ``p`` into ``q``.
+
+    p-values of 1 get q = 1 whatever their rank (p K / rank >= 1 for every rank), so
+    only the others are sorted: against a whole database most targets have p = 1.
+    """
+    nq, kk = p.shape
+    for i in prange(nq):
+        row = p[i]
+        idx = np.empty(kk, dtype=np.int64)
+        n = 0
+        for k in range(kk):
+            if row[k] < 1.0:
+                idx[n] = k
+                n += 1
+            else:
+                q[i, k] = 1.0
+        sub = idx[:n]
+        order = np.argsort(row[sub])  # equal p-values get equal q: their order is moot
+        run = 1.0
+        for r in range(n - 1, -1, -1):
+            k = sub[order[r]]
+            run = min(run, row[k] * kk / (r + 1))
+            q[i, k] = run
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values along the last axis."""
-    kk = p.shape[-1]
-    order = np.argsort(p, axis=-1, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=-1) * kk / np.arange(1, kk + 1)
-    q_sorted = np.minimum.accumulate(ranked[..., ::-1], axis=-1)[..., ::-1]
+    """Benjamini-Hochberg q-values along the last axis of a 2-D array."""
     q = np.empty_like(p)
-    np.put_along_axis(q, order, np.minimum(q_sorted, 1.0), axis=-1)
+    _bh_rows(np.ascontiguousarray(p), q)
     return q
 
 
@@ -684,10 +795,13 @@ def compare_many(
         threads = numba.get_num_threads() if n_threads is None else n_threads
         order = np.argsort(lens, kind="stable")
         proto = np.zeros(0, dtype=np.int16 if lens.max() * n_bins < 2**15 else np.int32)
+        gproto = np.zeros(0, dtype=np.uint8 if n_bins < 256 else np.int32)
+        dbc = dbc[db.kernel_order]  # the kernel's column order (see MotifIndex)
         _batch(np.concatenate(prepared).astype(np.float32), starts, lens, order,
-               np.concatenate(wl), SCORES[score],
-               np.ascontiguousarray(dbc.T, dtype=np.float32), db.starts, db.widths, n_bins,
-               min_overlap, max(1, min(threads, nq)), proto, p, s, o, st, ov)  # fmt: skip
+               np.concatenate(wl), SCORES[score], np.ascontiguousarray(dbc.T, dtype=np.float32),
+               db.widths, db.kernel_start, db.group_start, db.group_targets, db.group_base,
+               n_bins, min_overlap, max(1, min(threads, nq)), proto, gproto, p, s, o, st,
+               ov)  # fmt: skip
     p = np.clip(p, np.finfo(float).tiny, 1.0)
     return Comparison(p, _bh(p), s, o, st, ov)
 
