@@ -43,7 +43,7 @@ The kernels are compiled with numba (the first call compiles them once and cache
 machine code next to this module); queries are spread over threads. Per query the cost
 is, for each query column, a few passes over the database's columns (scores in float32,
 their range from an integer min/max over order-preserving bit patterns, integer scores
-in uint8 and their histogram, four columns per sweep); the best offset of every target
+in uint8 and their histograms, four query columns per sweep); the best offset of every target
 as sums of contiguous runs (the database's columns are stored grouped by target width,
 column j of every target of a width side by side, so one offset of all targets of a
 width is one vectorised sum); the span distributions (about m^3/6 convolutions of
