@@ -578,7 +578,6 @@ def _one_query(q, w, kind, db, widths, kstart, g_start, g_targets, g_base, n_bin
             a_hi = a_hi + b_hi
             c_lo = max(a_lo, b_need[hi + 1])
             pmf, nxt = nxt, pmf
-    sf = sf_buf
     # p-value of the best score s*: 1 - prod over offsets and strands of P(score_o < s*).
     # Targets are taken a width at a time (``by_width``, grouped by ``w_start``): the
     # p-values of every score from the width's lowest to its highest s* are built
@@ -610,7 +609,7 @@ def _one_query(q, w, kind, db, widths, kstart, g_start, g_targets, g_base, n_bin
             if u1 < u0:
                 continue
             b0 = sp_base[lo, hi] - sp_k0[lo, hi] - sh
-            src = sf[b0 + u0 : b0 + u1 + 1]
+            src = sf_buf[b0 + u0 : b0 + u1 + 1]
             d0 = u0 - s_lo
             dst = qv[d0 : d0 + u1 - u0 + 1]
             for j in range(u1 - u0 + 1):  # vectorised
