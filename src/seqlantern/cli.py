@@ -66,11 +66,12 @@ def cmd_simulate(a: argparse.Namespace) -> None:
 
 
 def _split(a: argparse.Namespace) -> Any:
-    from seqlantern.encode import SplitSpec
+    from seqlantern.encode import SplitSpec, read_split_file
 
+    given = read_split_file(a.split_file, column=a.split_column) if a.split_file else None
     return SplitSpec(valid_fraction=a.valid_fraction, test_fraction=a.test_fraction,
                      valid_chroms=tuple(a.valid_chroms), test_chroms=tuple(a.test_chroms),
-                     seed=a.seed)  # fmt: skip
+                     seed=a.seed, given=given)  # fmt: skip
 
 
 def cmd_encode(a: argparse.Namespace) -> None:
@@ -105,7 +106,8 @@ def cmd_train(a: argparse.Namespace) -> None:
               architecture=a.architecture, model_kwargs=a.model_options, epochs=a.epochs,
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
               seed=a.seed, device=a.device, max_minutes=a.max_minutes,
-              augment_rc=a.augment_rc, penalty_spans=spans,
+              augment_rc=a.augment_rc, lr_schedule=a.lr_schedule, ensemble=a.ensemble,
+              baseline=not a.no_baseline, penalty_spans=spans,
               penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot)  # fmt: skip
     print(m.to_string(index=False))
 
@@ -262,7 +264,7 @@ def cmd_merge_seqlets(a: argparse.Namespace) -> None:
             "strength files; give one of each per shard, in shard order"
         )
     n = merge_files(a.candidates, a.control_strengths or None, a.out, shuffles=a.shuffles,
-                    fdr=a.fdr)  # fmt: skip
+                    fdr=a.fdr, calibration=a.calibration)  # fmt: skip
     print(f"{n} seqlets from {len(a.candidates)} shard(s)")
 
 
@@ -522,7 +524,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   metrics=a.metrics, curve=a.curve, evaluation=a.evaluation,
                   config=a.config, examples=a.examples, groups=a.groups,
                   dataset=a.dataset, debias=a.debias, methods=a.methods, curves=a.curves,
-                  erf=a.erf, erf_profile=a.erf_profile)  # fmt: skip
+                  erf=a.erf, erf_profile=a.erf_profile, calibration=a.calibration,
+                  artifacts=a.artifacts or None, fdr=a.fdr)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -564,6 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test-fraction", type=float, default=0.1)
     s.add_argument("--valid-chroms", type=_csv, default=[])
     s.add_argument("--test-chroms", type=_csv, default=[])
+    s.add_argument(
+        "--split-file",
+        help="TSV: name column first, then a split column (train/valid/test) giving every "
+        "record's split (e.g. the targets TSV with a split column); overrides fractions",
+    )
+    s.add_argument("--split-column", default="split", help="split column of --split-file")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--onehot", required=True)
     s.add_argument("--index", required=True)
@@ -582,8 +591,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--learning-rate", type=float, default=2e-3)
     s.add_argument("--patience", type=int, default=3)
-    s.add_argument("--max-minutes", type=float, default=None)
+    s.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="wall-clock cap (off by default: a cap makes the model depend on machine load)",
+    )
     s.add_argument("--augment-rc", action="store_true", help="random reverse complements")
+    s.add_argument(
+        "--lr-schedule",
+        choices=["plateau", "none"],
+        default="plateau",
+        help="plateau: halve the learning rate after patience//2 epochs without improvement",
+    )
+    s.add_argument(
+        "--ensemble", type=int, default=1, help="train k models (seeds seed..seed+k-1), average"
+    )
+    s.add_argument(
+        "--no-baseline", action="store_true", help="skip the k-mer ridge/logistic baseline"
+    )
     s.add_argument(
         "--penalty-spans",
         help="TSV row/start/end of positions the model must "
@@ -676,6 +702,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(shuffled-control null)")  # fmt: skip
     s.add_argument("--shuffles", type=int, default=1, help="control copies per sequence")
     s.add_argument("--fdr", type=float, default=0.05, help="q-value cut-off with controls")
+    s.add_argument(
+        "--calibration",
+        help="with controls: TSV of calls and control-estimated FDR at several levels",
+    )
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_merge_seqlets)
 
@@ -885,6 +915,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--curves", help="compare-methods faithfulness curves")
     s.add_argument("--erf", help="compare-methods receptive-field summary")
     s.add_argument("--erf-profile", help="compare-methods receptive-field profiles")
+    s.add_argument("--calibration", help="merge-seqlets --calibration table (trust panel)")
+    s.add_argument(
+        "--artifacts",
+        nargs="*",
+        default=[],
+        help="artifact FASTA(s): attribution on their exact hits in the trust panel",
+    )
+    s.add_argument("--fdr", type=float, default=0.05, help="the seqlet FDR the run used")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
     return p

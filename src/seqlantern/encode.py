@@ -19,7 +19,7 @@ Policy, chosen on purpose and documented in ``config/README.md``:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,9 +123,12 @@ class SplitSpec:
     valid_chroms: tuple[str, ...] = ()
     test_chroms: tuple[str, ...] = ()
     seed: int = 0
+    given: Mapping[str, str] | None = None
 
     def assign(self, name: str, chrom: str) -> str:
         """Split label of one sequence."""
+        if self.given is not None:
+            return self.given[name]
         if self.test_chroms or self.valid_chroms:
             if chrom in self.test_chroms:
                 return "test"
@@ -139,6 +142,63 @@ class SplitSpec:
         if u < self.test_fraction + self.valid_fraction:
             return "valid"
         return "train"
+
+
+SPLITS = ("train", "valid", "test")
+
+
+def read_split_file(path: str | Path, *, column: str = "split") -> dict[str, str]:
+    """Read a user's split: a TSV with a name column (the first column) and ``column``.
+
+    Reproducing a published benchmark means using its split, not ours: the targets TSV
+    can carry it (a ``split`` column beside the targets) or a separate two-column file
+    can. Values must be ``train``, ``valid`` or ``test``.
+    """
+    from seqlantern.io import read_tsv
+
+    df = read_tsv(path, what="split file")
+    if column not in df.columns:
+        raise SeqlanternError(
+            f"{path}: no {column!r} column (columns: {list(df.columns)}); set split.column"
+        )
+    names = df.iloc[:, 0].astype(str)
+    values = df[column].astype(str).str.strip().str.lower()
+    bad = np.flatnonzero(~values.isin(SPLITS).to_numpy())
+    if bad.size:
+        r = int(bad[0])
+        raise SeqlanternError(
+            f"{path}: line {r + 2}: split {df[column].iloc[r]!r} of {names.iloc[r]!r} must be "
+            "train, valid or test"
+        )
+    dup = np.flatnonzero(names.duplicated().to_numpy())
+    if dup.size:
+        raise SeqlanternError(
+            f"{path}: line {int(dup[0]) + 2}: duplicate name {names.iloc[dup[0]]!r}"
+        )
+    return dict(zip(names, values, strict=True))
+
+
+def _canonical_digest(sequence: str) -> int:
+    """64-bit digest of a sequence or its reverse complement, whichever sorts first."""
+    up = sequence.upper()
+    key = min(up, reverse_complement(up))
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+def duplicate_groups(digests: np.ndarray) -> np.ndarray:
+    """For each record, the first record with the same canonical digest (itself if none).
+
+    Records whose sequences are identical or reverse complements of each other are one
+    group: they must share a split, else a test sequence is also a training sequence (the
+    other strand of the same DNA) and test metrics are inflated.
+    """
+    order = np.argsort(digests, kind="stable")
+    sd = digests[order]
+    starts = np.r_[True, sd[1:] != sd[:-1]]
+    first_in_run = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    out = np.empty_like(order)
+    out[order] = first_in_run
+    return out
 
 
 @dataclass(frozen=True)
@@ -165,6 +225,8 @@ def _write(
     split: SplitSpec,
     pad: bool,
     coords: str,
+    groups: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
 ) -> None:
     rows: list[tuple[object, ...]] = []
     with atomic_outputs(onehot_path, index_path) as (tmp_x, tmp_idx):
@@ -179,12 +241,23 @@ def _write(
                 x, offset = fit_length(x, length)
                 start = it.start + offset
             out[i] = x
+            first = it.name
+            if groups is not None and names is not None and split.given is None:
+                first = names[int(groups[i])]  # a duplicate takes its group's split
+            if split.given is not None and it.name not in split.given:
+                raise SeqlanternError(
+                    f"{it.where} (record {it.name}): not in the split file; give every "
+                    "record a split (train, valid or test)"
+                )
             rows.append(
                 (it.name, it.chrom, start, start + length, it.strand,
-                 split.assign(it.name, it.chrom), it.source_length, coords)
+                 split.assign(first, it.chrom), it.source_length, coords,
+                 "" if first == it.name else first)
             )  # fmt: skip
         out.close()
-        pd.DataFrame(rows, columns=INDEX_COLUMNS).to_csv(tmp_idx, sep="\t", index=False)
+        pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "duplicate_of"]).to_csv(
+            tmp_idx, sep="\t", index=False
+        )
 
 
 def encode_fasta(
@@ -220,7 +293,10 @@ def encode_fasta(
     iupac, lowercase
         See :func:`one_hot`.
     split
-        Train/valid/test assignment.
+        Train/valid/test assignment. Records that repeat another record's sequence, or
+        its reverse complement, take the split of the first such record (the index's
+        ``duplicate_of`` column names it), so no test sequence is also seen in training
+        on its other strand; the count is printed to the log.
 
     Returns
     -------
@@ -228,9 +304,13 @@ def encode_fasta(
     """
     split = split or SplitSpec()
     names: set[str] = set()
+    order: list[str] = []
     lengths: list[int] = []
+    digests: list[int] = []
     for rec in read_fasta(fasta):
         where = f"{fasta}: line {rec.line}"
+        order.append(rec.name)
+        digests.append(_canonical_digest(rec.sequence))
         if rec.name in names:
             raise SeqlanternError(
                 f"{where}: duplicate record name {rec.name!r}; names must be unique"
@@ -255,8 +335,15 @@ def encode_fasta(
             yield _Item(rec.name, rec.name, 0, len(rec.sequence), "+", rec.sequence,
                         f"{fasta}: line {rec.line}", len(rec.sequence))  # fmt: skip
 
+    groups = duplicate_groups(np.asarray(digests, dtype=np.uint64))
+    n_dup = int((groups != np.arange(len(groups))).sum())
+    if n_dup:
+        print(f"[encode] {n_dup} of {len(groups)} records repeat another record's sequence or "
+              "its reverse complement; each is kept in its group's split (index column "
+              "duplicate_of)", flush=True)  # fmt: skip
     _write(items(), len(lengths), length, Path(onehot_path), Path(index_path),
-           iupac=iupac, lowercase=lowercase, split=split, pad=True, coords="record")  # fmt: skip
+           iupac=iupac, lowercase=lowercase, split=split, pad=True, coords="record",
+           groups=groups, names=order)  # fmt: skip
     return len(lengths)
 
 
