@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from seqlantern.io import RowSource, SeqlanternError, read_tsv, write_tsv
+from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, read_tsv, write_tsv
 
 SEQLET_COLUMNS = ["name", "row", "seqlet_id", "start", "end", "sign", "score", "max_abs", "pvalue"]
 CONTROL_COLUMNS = ["null_pvalue", "qvalue"]
@@ -824,6 +824,46 @@ def merge_calls(
     return df
 
 
+CALIBRATION_LEVELS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+def calibration_table(
+    t_real: np.ndarray,
+    r_pos: np.ndarray,
+    q: np.ndarray,
+    t_ctrl: np.ndarray,
+    c_pos: np.ndarray,
+    shuffles: int,
+    *,
+    levels: tuple[float, ...] = CALIBRATION_LEVELS,
+) -> pd.DataFrame:
+    """Calls and estimated false calls at several FDR levels: the trade-off a user picks.
+
+    For each level, ``calls`` is the number of real candidates with q <= level;
+    ``control_calls`` the number of shuffled-control calls at least as strong as the
+    weakest call kept (per sign, summed), divided by ``shuffles`` (the false calls the
+    controls predict among the real ones); ``estimated_fdr`` their ratio. The last level
+    (1.0) is every candidate: its ``estimated_fdr`` near 1 means the real maps are not
+    distinguishable from the shuffled controls' at all.
+    """
+    rows = []
+    for level in levels:
+        keep = q <= level
+        expected = 0.0
+        for positive in (True, False):
+            sel = keep & (r_pos == positive)
+            if sel.any():
+                tmin = float(t_real[sel].min())
+                expected += float((t_ctrl[c_pos == positive] >= tmin).sum()) / max(shuffles, 1)
+        n = int(keep.sum())
+        rows.append({"fdr_level": level, "calls": n,
+                     "control_calls_per_copy": round(expected, 3),
+                     "estimated_fdr": round(min(expected / n, 1.0), 4) if n else float("nan"),
+                     "candidates": len(q), "control_candidates_per_copy":
+                     round(len(t_ctrl) / max(shuffles, 1), 3)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def merge_files(
     candidates: list[str | Path],
     control_strengths: list[str | Path] | None,
@@ -832,12 +872,15 @@ def merge_files(
     shuffles: int = 1,
     fdr: float = 0.05,
     chunk: int = 200_000,
+    calibration: str | Path | None = None,
 ) -> int:
     """:func:`merge_calls` on the shards' files, in two passes over them.
 
     The first pass reads only the columns the statistics need (sign, score, start, end);
     the second streams each table in chunks and keeps the calls that pass, so memory
-    holds the final table, not every candidate. Returns the number of calls written.
+    holds the final table, not every candidate. With control strengths and
+    ``calibration``, :func:`calibration_table` is written there too. Returns the number
+    of calls written.
     """
     for path in [*candidates, *(control_strengths or [])]:
         if not Path(path).is_file():
@@ -849,9 +892,11 @@ def merge_files(
                              keep_default_na=False) for c in candidates]  # fmt: skip
         real = pd.concat(first, ignore_index=True)
         ctrl = np.concatenate([np.load(c) for c in control_strengths] or [np.zeros(0)])
-        p, q = _control_pq(_strength(real), _positive(real["sign"]), np.abs(ctrl), ctrl > 0,
-                           shuffles)  # fmt: skip
+        t_real, r_pos = _strength(real), _positive(real["sign"])
+        p, q = _control_pq(t_real, r_pos, np.abs(ctrl), ctrl > 0, shuffles)
         keep = q <= fdr
+        if calibration is not None:
+            cal = calibration_table(t_real, r_pos, q, np.abs(ctrl), ctrl > 0, shuffles)
         del first, real, ctrl
     kept, offset = [], 0
     for c in candidates:
@@ -872,7 +917,17 @@ def merge_files(
     df = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=cols)
     order = np.lexsort((df["end"].to_numpy(), df["start"].to_numpy(), df["row"].to_numpy()))
     df = df.iloc[order].reset_index(drop=True)
-    write_seqlets(df, out)
+    if calibration is not None:
+        if keep is None:  # no controls: the calls at several nominal p-value cut-offs
+            pv = df["pvalue"].to_numpy(dtype=float)
+            cal = pd.DataFrame({"pvalue_level": list(CALIBRATION_LEVELS),
+                                "calls": [int((pv <= lv).sum()) for lv in CALIBRATION_LEVELS],
+                                "candidates": len(df)})  # fmt: skip
+        with atomic_outputs(out, calibration) as (tmp, tmp_cal):
+            write_tsv(df, tmp)
+            write_tsv(cal, tmp_cal)
+    else:
+        write_seqlets(df, out)
     return len(df)
 
 
