@@ -89,6 +89,74 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t")
 
 
+class _Selected:
+    """Rows ``rows`` of a one-hot source, read lazily in slices (a RowSource)."""
+
+    def __init__(self, x: Any, rows: np.ndarray) -> None:
+        self.x, self.rows = x, rows
+        self.shape = (len(rows), *x.shape[1:])
+        self.dtype = np.dtype(np.float32)
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: Any) -> Any:
+        want = np.atleast_1d(self.rows[key])
+        order = np.argsort(want, kind="stable")
+        out = np.empty((len(want), *self.shape[1:]), dtype=np.float32)
+        out[order] = np.asarray(self.x[want[order]])
+        return out
+
+
+def _trust_section(
+    metrics: str | Path | None,
+    calibration: str | Path | None,
+    methods: str | Path | None,
+    debias: str | Path | None,
+    artifacts: list[str] | None,
+    fdr: float,
+    x: Any,
+    idx: pd.DataFrame,
+    attr: Any,
+    preds: pd.DataFrame,
+    el: pd.DataFrame,
+) -> str:
+    from seqlantern.artifacts import read_artifacts
+    from seqlantern.debias import find_artifact_spans
+    from seqlantern.trust import (
+        artifact_check,
+        artifact_reliance,
+        calls_check,
+        load_optional,
+        model_check,
+        panel_html,
+        saturation_check,
+        verdict,
+    )
+
+    rows = preds["row"].to_numpy(dtype=np.int64)
+    reliance = None
+    if artifacts:
+        lib = read_artifacts(*artifacts)
+        spans = find_artifact_spans(
+            _Selected(x, rows), idx.iloc[rows].reset_index(drop=True), lib, []
+        )
+        reliance = artifact_reliance(attr, np.arange(len(rows)), spans, int(x.shape[2]))
+    n_art = int((el["label"] == "artifact").sum()) if "label" in el.columns else 0
+    checks = (
+        model_check(load_optional(metrics, "metrics"))
+        + calls_check(load_optional(calibration, "seqlet calibration"), fdr=fdr, n_calls=len(el))
+        + saturation_check(load_optional(methods, "method comparison"))
+        + artifact_check(reliance, load_optional(debias, "debias comparison"), n_art)
+    )
+    level, line = verdict(checks)
+    print(f"[report] trust verdict ({level}): {line}", flush=True)
+    for c in checks:
+        print(f"[report]   {c.name}: {c.level}: {c.message}", flush=True)
+    return panel_html(checks, reliance)
+
+
 def render_report(
     out: str | Path,
     *,
@@ -109,10 +177,20 @@ def render_report(
     curves: str | Path | None = None,
     erf: str | Path | None = None,
     erf_profile: str | Path | None = None,
+    calibration: str | Path | None = None,
+    artifacts: list[str] | None = None,
+    fdr: float = 0.05,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
-    """Write the HTML report (atomically)."""
+    """Write the HTML report (atomically).
+
+    The first section is the trust panel (:mod:`seqlantern.trust`): the model against
+    its k-mer baseline, the seqlet calls against shuffled controls (``calibration``),
+    gradient x input against ISM (``methods``) and the attribution on every exact hit of
+    the ``artifacts`` libraries in the attributed sequences; its verdict is also printed
+    (the rule's log).
+    """
     plt = _plt()
     el = read_tsv(elements, what="elements", ints=("start", "end", "row", "motif_offset"),
                   floats=("score", "motif_qvalue", "pvalue"))  # fmt: skip
@@ -127,6 +205,8 @@ def render_report(
     db = {m.id: m for m in read_motifs(motifs)}
     parts = ["<h1>seqlantern report</h1>"]
     n_seq = len(preds)
+    parts.append(_trust_section(metrics, calibration, methods, debias, artifacts, fdr,
+                                x, idx, attr, preds, el))  # fmt: skip
     counts = el["label"].value_counts()
     parts.append(
         f"<p>{n_seq} sequences attributed; {len(el)} elements: "
