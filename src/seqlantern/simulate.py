@@ -68,6 +68,10 @@ class Grammar:
     adapter_effect: float = 1.5
     noise_sd: float = 0.3
     min_relative_score: float = 0.9
+    adapter: str = TRUSEQ_READ1_ADAPTER
+    adapter_name: str = "truseq_read1_3prime_adapter"
+    adapter_label: str = "TruSeq read-through"
+    transitions: tuple[tuple[float, ...], ...] = tuple(map(tuple, HUMAN_TRANSITIONS.tolist()))
 
 
 def _strong_site(m: Motif, rng: np.random.Generator, min_relative: float) -> str:
@@ -88,10 +92,17 @@ def _strong_site(m: Motif, rng: np.random.Generator, min_relative: float) -> str
     return m.consensus()
 
 
-def _background(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    cum = np.cumsum(HUMAN_TRANSITIONS, axis=1)
+def _background(
+    n: int, length: int, rng: np.random.Generator, transitions: np.ndarray = HUMAN_TRANSITIONS
+) -> np.ndarray:
+    cum = np.cumsum(transitions, axis=1)
     out = np.empty((n, length), dtype=np.int8)
-    out[:, 0] = rng.choice(4, size=n, p=[0.29, 0.21, 0.21, 0.29])
+    start = [0.29, 0.21, 0.21, 0.29]
+    if not np.array_equal(transitions, HUMAN_TRANSITIONS):  # the chain's stationary mix
+        w, v = np.linalg.eig(transitions.T)
+        pi = np.real(v[:, np.argmin(np.abs(w - 1))])
+        start = list(pi / pi.sum())
+    out[:, 0] = rng.choice(4, size=n, p=start)
     u = rng.random((n, length))
     for i in range(1, length):
         out[:, i] = (u[:, i : i + 1] > cum[out[:, i - 1]]).sum(axis=1)
@@ -132,7 +143,7 @@ def simulate(
     if length < 80:
         raise SeqlanternError(f"simulate.length={length} is too short for the demo; use >= 80")
     rng = np.random.default_rng(seed)
-    bg = _background(n, length, rng)
+    bg = _background(n, length, rng, np.asarray(g.transitions, dtype=float))
     seqs = ["".join("ACGT"[i] for i in row) for row in bg]
     names = [f"seq{i:06d}" for i in range(n)]
     activity = np.zeros(n)
@@ -143,11 +154,11 @@ def simulate(
         free_end = length
         if rng.random() < g.adapter_probability:
             k = int(rng.integers(g.adapter_min, g.adapter_max + 1))
-            seq[length - k :] = TRUSEQ_READ1_ADAPTER[:k]
+            seq[length - k :] = g.adapter[:k]
             free_end = length - k
             activity[s] += g.adapter_effect
-            truth.append((names[s], length - k, length, "+", "truseq_read1_3prime_adapter",
-                          "TruSeq read-through", "artifact", g.adapter_effect))  # fmt: skip
+            truth.append((names[s], length - k, length, "+", g.adapter_name,
+                          g.adapter_label, "artifact", g.adapter_effect))  # fmt: skip
         occupied = np.zeros(length, dtype=bool)
         present = set()
         for mid in ids:
@@ -193,9 +204,11 @@ def write_demo(
     n: int = 20000,
     length: int = 200,
     seed: int = 0,
+    grammar: Grammar | None = None,
 ) -> None:
     """Simulate and write FASTA, targets TSV and truth TSV (all or nothing)."""
-    records, tdf, truth_df = simulate(read_motifs(motif_file), n=n, length=length, seed=seed)
+    records, tdf, truth_df = simulate(read_motifs(motif_file), n=n, length=length, seed=seed,
+                                      grammar=grammar)  # fmt: skip
     with atomic_outputs(fasta, targets, truth) as (tf, tt, tr):
         with open(tf, "w") as fh:
             for name, seq in records:
