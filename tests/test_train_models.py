@@ -78,7 +78,9 @@ def test_binary_multi_target(demo_small: dict[str, Path], tmp_path: Path) -> Non
     m = train(demo_small["onehot"], demo_small["index"], tmp_path / "b.tsv", tmp_path / "m.json",
               tmp_path / "met.tsv", tmp_path / "c.png", columns=["active", "very"], task="binary",
               epochs=2, model_kwargs={"filters": [16], "dense": 8})  # fmt: skip
-    assert list(m["target"]) == ["active", "very"] and (m["auroc"] > 0.5).all()
+    assert list(m["model"]) == ["cnn", "cnn", "kmer_logistic_1-6", "kmer_logistic_1-6"]
+    cnn = m[m["model"] == "cnn"]
+    assert list(cnn["target"]) == ["active", "very"] and (cnn["auroc"] > 0.5).all()
 
 
 def test_corrupt_checkpoint_is_one_line_error(trained_small: Path, tmp_path: Path) -> None:

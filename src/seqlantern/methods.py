@@ -132,7 +132,7 @@ def _fast_ism_layers(
     and a global max pool (its forward is known: head(body(x)) x scale + shift)."""
     from seqlantern.models import SeqCNN
 
-    if not isinstance(model, SeqCNN):
+    if not isinstance(model, SeqCNN) or model.rc_average:
         return None
     body = model.body
     if not isinstance(body, nn.Sequential):

@@ -36,6 +36,17 @@ class Exp(nn.Module):
         return torch.exp(torch.clamp(x, max=20.0))
 
 
+GLOBAL_POOLS = ("max", "avg", "maxavg", "none")
+
+
+class MaxAvgPool(nn.Module):
+    """Global max and mean over positions, side by side: ``(N, C, L) -> (N, C, 2)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Stack the per-channel maximum and mean."""
+        return torch.stack((x.amax(dim=2), x.mean(dim=2)), dim=2)
+
+
 class SeqCNN(nn.Module):
     """A small convolutional regressor/classifier (Basset/DeepSTARR family).
 
@@ -61,7 +72,11 @@ class SeqCNN(nn.Module):
     pool
         Max-pool width after each block (1: none).
     global_pool
-        ``max`` or ``none`` (flatten).
+        ``max`` (best match anywhere), ``avg`` (mean over positions: how much of each
+        detector's pattern the sequence holds, like a soft k-mer count), ``maxavg`` (both,
+        concatenated) or ``none`` (flatten). Activity often grows with the number of
+        sites and with composition, which a max alone cannot see: on the shipped real
+        libraries ``maxavg`` is what lifts the CNN above a k-mer count baseline.
     batch_norm
         Batch normalisation in each block.
     first_activation
@@ -70,6 +85,12 @@ class SeqCNN(nn.Module):
         Width of the hidden dense layer.
     dropout
         Dropout before the output layer.
+    rc_average
+        Predict the mean of the outputs for the sequence and its reverse complement. A
+        strand-symmetric assay (enhancer activity, accessibility) then gets a
+        strand-symmetric model by construction, predictions average two views (less
+        variance), and the input gradient is the mean of both strands' maps. Do not use
+        it for strand-specific readouts.
     """
 
     output_scale: torch.Tensor
@@ -88,12 +109,16 @@ class SeqCNN(nn.Module):
         first_activation: str = "exp",
         dense: int = 64,
         dropout: float = 0.0,
+        rc_average: bool = False,
     ) -> None:
         super().__init__()
         if not (len(filters) == len(kernel_sizes) == len(pool)) or not filters:
             raise SeqlanternError("model filters, kernel_sizes and pool need the same length")
-        if global_pool not in ("max", "none"):
-            raise SeqlanternError(f"model global_pool {global_pool!r} must be max or none")
+        if global_pool not in GLOBAL_POOLS:
+            raise SeqlanternError(
+                f"model global_pool {global_pool!r} must be one of {', '.join(GLOBAL_POOLS)}"
+            )
+        self.rc_average = bool(rc_average)
         layers: list[nn.Module] = []
         if first_activation not in ("relu", "exp"):
             raise SeqlanternError(f"model first_activation {first_activation!r}: relu or exp")
@@ -110,6 +135,12 @@ class SeqCNN(nn.Module):
         if global_pool == "max":
             layers.append(nn.AdaptiveMaxPool1d(1))
             cur = 1
+        elif global_pool == "avg":
+            layers.append(nn.AdaptiveAvgPool1d(1))
+            cur = 1
+        elif global_pool == "maxavg":
+            layers.append(MaxAvgPool())
+            cur = 2
         self.body = nn.Sequential(*layers)
         self.head = nn.Sequential(
             nn.Flatten(),
@@ -123,15 +154,58 @@ class SeqCNN(nn.Module):
 
     def standardised(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs on the standardised training scale (before ``output_scale/shift``)."""
-        return self.head(self.body(x))
+        out = self.head(self.body(x))
+        if self.rc_average:
+            out = 0.5 * (out + self.head(self.body(x.flip(1, 2))))
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predict ``(N, n_targets)`` from one-hot ``(N, 4, L)``."""
         return self.standardised(x) * self.output_scale + self.output_shift
 
 
+class Ensemble(nn.Module):
+    """The mean of ``members`` models of one architecture, trained from different seeds.
+
+    Why: on a few thousand sequences one network's predictions and maps depend on its
+    random start; averaging k of them (as CREsted and ChromBPNet users do with folds)
+    lowers that variance. The ensemble is one module, so its input gradient is the mean
+    of the members' gradients and every attribution method sees the averaged model.
+
+    Parameters
+    ----------
+    n_targets
+        Number of outputs.
+    members
+        Number of member models.
+    base
+        Registered architecture of the members (not ``ensemble``).
+    **kwargs
+        The members' options.
+    """
+
+    def __init__(
+        self, n_targets: int = 1, *, members: int = 3, base: str = "cnn", **kwargs: Any
+    ) -> None:
+        super().__init__()
+        if base == "ensemble" or members < 1:
+            raise SeqlanternError("ensemble: members >= 1 of a non-ensemble architecture")
+        self.members = nn.ModuleList(
+            build_model(base, n_targets=n_targets, **kwargs) for _ in range(members)
+        )
+
+    def standardised(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean of the members' standardised outputs."""
+        outs = [m.standardised(x) for m in self.members]  # type: ignore[operator]
+        return torch.stack(outs).mean(dim=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean of the members' predictions."""
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)
+
+
 # The registry is an explicit dict: architectures are added here, not by import side effects.
-MODELS: dict[str, Callable[..., nn.Module]] = {"cnn": SeqCNN}
+MODELS: dict[str, Callable[..., nn.Module]] = {"cnn": SeqCNN, "ensemble": Ensemble}
 
 
 def build_model(architecture: str, **kwargs: Any) -> nn.Module:

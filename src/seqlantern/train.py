@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,13 @@ import torch
 from scipy import stats
 from torch import nn
 
+from seqlantern.baseline import describe as describe_baseline
+from seqlantern.baseline import fit_baseline
 from seqlantern.encode import read_index
 from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
 from seqlantern.models import build_model, save_checkpoint
+
+LR_SCHEDULES = ("plateau", "none")
 
 
 def read_targets(
@@ -171,6 +177,9 @@ def train(
     device: str = "auto",
     max_minutes: float | None = None,
     augment_rc: bool = False,
+    lr_schedule: str = "plateau",
+    ensemble: int = 1,
+    baseline: bool = True,
     penalty_spans: pd.DataFrame | None = None,
     penalty_weight: float = 0.0,
     penalty_onehot: str | Path | None = None,
@@ -204,6 +213,19 @@ def train(
         ``auto``, ``cpu`` or ``cuda``.
     max_minutes
         Optional wall-clock budget; training stops (keeping the best weights) when reached.
+        Off by default: a wall-clock cap makes the model depend on machine load, so the
+        same seed would give different outputs; when it stops a run, ``metrics.tsv``
+        (``stopped``), the checkpoint and the report say so.
+    lr_schedule
+        ``plateau`` (halve the learning rate after ``patience // 2`` epochs without a
+        better validation loss) or ``none``.
+    ensemble
+        Train this many models from seeds ``seed, seed + 1, …`` on the same split and save
+        their mean (:class:`seqlantern.models.Ensemble`); predictions and attributions are
+        then averaged over the members.
+    baseline
+        Also fit the k-mer baseline (:mod:`seqlantern.baseline`) on the same split; its
+        rows follow the CNN's in ``metrics.tsv`` (column ``model``).
     augment_rc
         Show each training sequence as itself or its reverse complement at random. A site
         works on either strand, so this doubles the evidence for every motif filter and
@@ -231,6 +253,13 @@ def train(
     """
     if task not in ("regression", "binary"):
         raise SeqlanternError(f"task {task!r} must be regression or binary")
+    if epochs < 1 or patience < 1 or ensemble < 1 or batch_size < 1:
+        raise SeqlanternError(
+            "train: epochs, patience, ensemble and batch_size must be >= 1 "
+            f"(got {epochs}, {patience}, {ensemble}, {batch_size})"
+        )
+    if lr_schedule not in LR_SCHEDULES:
+        raise SeqlanternError(f"train.lr_schedule {lr_schedule!r}: one of {LR_SCHEDULES}")
     dev = resolve_device(device)
     torch.manual_seed(seed)
     idx = read_index(index)
@@ -245,23 +274,14 @@ def train(
         )
     length = int(x.shape[2])
     kwargs = {"n_targets": len(columns), "length": length, **(model_kwargs or {})}
-    model: Any = build_model(architecture, **kwargs).to(dev)
-    if not hasattr(model, "standardised"):
-        raise SeqlanternError(f"architecture {architecture!r} cannot be trained here")
+    build_model(architecture, **kwargs)  # option errors before any work
     mean = y[tr].mean(axis=0) if task == "regression" else np.zeros(len(columns))
     std = y[tr].std(axis=0) + 1e-8 if task == "regression" else np.ones(len(columns))
     ytrain = (y - mean) / std
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    loss_fn: nn.Module = nn.MSELoss() if task == "regression" else nn.BCEWithLogitsLoss()
-    rng = np.random.default_rng(seed)
-    best, best_state, bad_epochs = math.inf, None, 0
-    history = []
-    t0 = time.time()
-    xa = x  # memory-mapped: each batch reads its rows (memory does not grow with N)
     xp = load_npy(penalty_onehot, what="penalty one-hot") if penalty_onehot else None
-    if xp is not None and xp.shape != xa.shape:
+    if xp is not None and xp.shape != x.shape:
         raise SeqlanternError(f"{penalty_onehot}: shape {xp.shape} differs from {onehot} "
-                              f"{xa.shape}")  # fmt: skip
+                              f"{x.shape}")  # fmt: skip
     masks: dict[int, np.ndarray] = {}
     if penalty_spans is not None and penalty_weight > 0:
         for r, g in penalty_spans.groupby("row"):
@@ -269,31 +289,194 @@ def train(
             for a, b in zip(g["start"], g["end"], strict=True):
                 m[int(a) : int(b)] = 1.0
             masks[int(r)] = m
+    fit = _Fit(x=x, y=ytrain, xp=xp, masks=masks, length=length, task=task, device=dev,
+               batch_size=batch_size, augment_rc=augment_rc,
+               penalty_weight=penalty_weight)  # fmt: skip
+    t0 = time.time()
+    members, history, stops = [], [], []
+    for k in range(ensemble):
+        member_seed = seed + k
+        torch.manual_seed(member_seed)
+        model: Any = build_model(architecture, **kwargs).to(dev)
+        if not hasattr(model, "standardised"):
+            raise SeqlanternError(f"architecture {architecture!r} cannot be trained here")
+        tag = f"[train] member {k + 1}/{ensemble}" if ensemble > 1 else "[train]"
 
-    def run_epoch(rows: np.ndarray, train_mode: bool) -> float:
+        def log(msg: str, tag: str = tag) -> None:
+            print(f"{tag} {msg}", flush=True)
+
+        state, hist, stop = fit.run(
+            model, tr, va, epochs=epochs, patience=patience, learning_rate=learning_rate,
+            weight_decay=weight_decay, lr_schedule=lr_schedule, seed=member_seed,
+            deadline=None if max_minutes is None else t0 + 60 * max_minutes, log=log,
+        )  # fmt: skip
+        model.load_state_dict(state)
+        if task == "regression":
+            model.output_scale.copy_(torch.as_tensor(std, dtype=torch.float32))
+            model.output_shift.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        members.append(model.cpu().eval())
+        history += [{"member": k, **h} for h in hist]
+        stops.append(stop)
+    final: Any
+    if ensemble > 1:
+        final = build_model("ensemble", n_targets=len(columns), members=ensemble,
+                            base=architecture,
+                            **{k: v for k, v in kwargs.items() if k != "n_targets"})  # fmt: skip
+        for slot, trained in zip(final.members, members, strict=True):
+            slot.load_state_dict(trained.state_dict())
+        meta_arch, meta_kwargs = (
+            "ensemble",
+            {**kwargs, "members": ensemble, "base": architecture},
+        )
+    else:
+        final, meta_arch, meta_kwargs = members[0], architecture, kwargs
+    final = final.cpu().eval()
+    eval_rows = te if len(te) else va
+    eval_split = "test" if len(te) else "valid"
+    pred = predict(final, x, eval_rows)
+    if task == "binary":
+        pred = 1 / (1 + np.exp(-pred))
+    ysel = y[np.sort(eval_rows)]
+    stopped = ";".join(sorted(set(stops)))
+    metrics = metrics_table(ysel, pred, columns, task)
+    metrics.insert(0, "split", eval_split)
+    metrics.insert(0, "model", "cnn" if ensemble == 1 else f"cnn_ensemble_{ensemble}")
+    metrics["epochs"] = int(max(h["epoch"] for h in history))
+    metrics["stopped"] = stopped
+    if baseline:
+        print("[train] k-mer baseline on the same split", flush=True)
+        bpred = fit_baseline(x, y, tr, va, eval_rows, task=task, seed=seed)
+        bm = metrics_table(ysel, bpred, columns, task)
+        bm.insert(0, "split", eval_split)
+        bm.insert(0, "model", describe_baseline(task=task))
+        bm["epochs"] = 0
+        bm["stopped"] = ""
+        metrics = pd.concat([metrics, bm], ignore_index=True)
+    for line in metrics.to_string(index=False).splitlines():
+        print(f"[train] {line}", flush=True)
+    meta = {"architecture": meta_arch, "kwargs": meta_kwargs, "targets": columns, "task": task,
+            "length": length, "seed": seed, "epochs_run": len(history), "stopped": stopped,
+            "best_valid_loss": min(h["valid_loss"] for h in history)}  # fmt: skip
+    save_checkpoint(final, meta, out_json)
+    write_tsv(metrics, metrics_tsv)
+    hist_df = pd.DataFrame(history)
+    if ensemble == 1:
+        hist_df = hist_df.drop(columns="member")
+    write_tsv(hist_df, Path(metrics_tsv).with_name("history.tsv"))
+    _plot_curve(hist_df, curve_png)
+    return metrics
+
+
+@dataclass
+class _Fit:
+    """Everything one member's optimisation needs besides its model and seed."""
+
+    x: RowSource
+    y: np.ndarray
+    xp: RowSource | None
+    masks: dict[int, np.ndarray]
+    length: int
+    task: str
+    device: str
+    batch_size: int
+    augment_rc: bool
+    penalty_weight: float
+
+    def run(
+        self,
+        model: Any,
+        tr: np.ndarray,
+        va: np.ndarray,
+        *,
+        epochs: int,
+        patience: int,
+        learning_rate: float,
+        weight_decay: float,
+        lr_schedule: str,
+        seed: int,
+        deadline: float | None,
+        log: Callable[[str], None],
+    ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]], str]:
+        """Adam on ``tr`` with early stopping on ``va``; the best epoch's weights.
+
+        With ``lr_schedule="plateau"`` the learning rate is halved after
+        ``max(1, patience // 2)`` epochs without a better validation loss, so that the
+        small, noisy validation sets of real libraries do not end training at the first
+        bump; training stops after ``patience`` such epochs. Returns the best state, the
+        per-epoch history and why training stopped (``patience``, ``epochs`` or
+        ``max_minutes``).
+        """
+        rng = np.random.default_rng(seed)
+        opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        loss_fn: nn.Module = nn.MSELoss() if self.task == "regression" else nn.BCEWithLogitsLoss()
+        best, best_state, bad, since_cut = math.inf, None, 0, 0
+        history: list[dict[str, Any]] = []
+        t0 = time.time()
+        stop = "epochs"
+        for epoch in range(1, epochs + 1):
+            train_loss = self._epoch(model, opt, loss_fn, rng.permutation(tr), rng, True)
+            valid_loss = self._epoch(model, opt, loss_fn, va, rng, False)
+            lr = opt.param_groups[0]["lr"]
+            history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
+                            "learning_rate": lr})  # fmt: skip
+            if valid_loss < best - 1e-5:
+                best, bad, since_cut = valid_loss, 0, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+                since_cut += 1
+            log(f"epoch {epoch}/{epochs} train_loss {train_loss:.4f} valid_loss "
+                f"{valid_loss:.4f} best {best:.4f} lr {lr:.2g} "
+                f"elapsed {time.time() - t0:.0f}s")  # fmt: skip
+            if bad >= patience:
+                stop = "patience"
+                break
+            if lr_schedule == "plateau" and since_cut >= max(1, patience // 2):
+                for g in opt.param_groups:
+                    g["lr"] = g["lr"] * 0.5
+                since_cut = 0
+            if deadline is not None and time.time() > deadline:
+                stop = "max_minutes"
+                log("stopped early: train.max_minutes reached (the model depends on "
+                    "machine load; unset max_minutes for reproducible runs)")  # fmt: skip
+                break
+        if best_state is None:
+            raise SeqlanternError("training diverged: validation loss is not finite; lower "
+                                  "train.learning_rate or check the targets")  # fmt: skip
+        return best_state, history, stop
+
+    def _epoch(
+        self,
+        model: Any,
+        opt: torch.optim.Optimizer,
+        loss_fn: nn.Module,
+        rows: np.ndarray,
+        rng: np.random.Generator,
+        train_mode: bool,
+    ) -> float:
         model.train(train_mode)
+        dev, length, xp, masks = self.device, self.length, self.xp, self.masks
         total, n = 0.0, 0
-        for i in range(0, len(rows), batch_size):
-            b = rows[i : i + batch_size]
-            xn = xa[b]
-            if train_mode and augment_rc:
+        for i in range(0, len(rows), self.batch_size):
+            b = rows[i : i + self.batch_size]
+            xn = self.x[b]
+            flip = np.zeros(len(b), dtype=bool)
+            if train_mode and self.augment_rc:
                 flip = rng.random(len(b)) < 0.5
                 xn = np.where(flip[:, None, None], xn[:, ::-1, ::-1], xn)
             xb = torch.from_numpy(np.ascontiguousarray(xn)).to(dev)
-            yb = torch.from_numpy(ytrain[b].astype(np.float32)).to(dev)
+            yb = torch.from_numpy(self.y[b].astype(np.float32)).to(dev)
             mb = None
             if train_mode and masks and any(int(r) in masks for r in b):
                 mrows = np.stack([masks.get(int(r), np.zeros(length, np.float32)) for r in b])
-                if augment_rc:
-                    mrows = np.where(flip[:, None], mrows[:, ::-1], mrows)
+                mrows = np.where(flip[:, None], mrows[:, ::-1], mrows)
                 mb = torch.from_numpy(np.ascontiguousarray(mrows)).to(dev)
                 if xp is None:
                     xg = xb.requires_grad_(True)
                 else:  # the penalty on the original inputs of the rows with spans
                     keep = mrows.sum(axis=1) > 0
                     xo = xp[b][keep]
-                    if augment_rc:
-                        xo = np.where(flip[keep][:, None, None], xo[:, ::-1, ::-1], xo)
+                    xo = np.where(flip[keep][:, None, None], xo[:, ::-1, ::-1], xo)
                     xg = torch.from_numpy(np.ascontiguousarray(xo)).to(dev).requires_grad_(True)
                     mb = mb[torch.from_numpy(keep).to(dev)]
             with torch.set_grad_enabled(train_mode):
@@ -305,7 +488,7 @@ def train(
                     (g,) = torch.autograd.grad(og.sum(), xg, create_graph=True)
                     g = g - g.mean(dim=1, keepdim=True)
                     pen = ((g**2).sum(dim=1) * mb).sum() / mb.sum().clamp(min=1.0)
-                    loss = loss + penalty_weight * pen
+                    loss = loss + self.penalty_weight * pen
             if train_mode:
                 opt.zero_grad()
                 loss.backward()
@@ -313,41 +496,6 @@ def train(
             total += float(loss.detach()) * len(b)  # includes the penalty when training
             n += len(b)
         return total / max(n, 1)
-
-    for epoch in range(1, epochs + 1):
-        train_loss = run_epoch(rng.permutation(tr), True)
-        valid_loss = run_epoch(va, False)
-        history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
-                        "seconds": round(time.time() - t0, 2)})  # fmt: skip
-        if valid_loss < best - 1e-5:
-            best, bad_epochs = valid_loss, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-        if bad_epochs >= patience:
-            break
-        if max_minutes is not None and time.time() - t0 > 60 * max_minutes:
-            break
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    if task == "regression":
-        model.output_scale.copy_(torch.as_tensor(std, dtype=torch.float32))
-        model.output_shift.copy_(torch.as_tensor(mean, dtype=torch.float32))
-    model = model.cpu().eval()
-    eval_rows = te if len(te) else va
-    pred = predict(model, xa, eval_rows)
-    if task == "binary":
-        pred = 1 / (1 + np.exp(-pred))
-    metrics = metrics_table(y[np.sort(eval_rows)], pred, columns, task)
-    metrics.insert(0, "split", "test" if len(te) else "valid")
-    meta = {"architecture": architecture, "kwargs": kwargs, "targets": columns, "task": task,
-            "length": length, "seed": seed, "epochs_run": len(history),
-            "best_valid_loss": best}  # fmt: skip
-    save_checkpoint(model, meta, out_json)
-    write_tsv(metrics, metrics_tsv)
-    write_tsv(pd.DataFrame(history), Path(metrics_tsv).with_name("history.tsv"))
-    _plot_curve(pd.DataFrame(history), curve_png)
-    return metrics
 
 
 def _plot_curve(history: pd.DataFrame, path: str | Path) -> None:
@@ -357,13 +505,17 @@ def _plot_curve(history: pd.DataFrame, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(history["epoch"], history["train_loss"], "o-", label="train")
-    ax.plot(history["epoch"], history["valid_loss"], "o-", label="valid")
-    best = history["valid_loss"].idxmin()
-    ax.axvline(history["epoch"][best], color="grey", ls=":", label="best (kept)")
+    groups = history.groupby("member") if "member" in history else [(0, history)]
+    for k, h in groups:
+        tag = f" {int(k) + 1}" if "member" in history else ""
+        ax.plot(h["epoch"], h["train_loss"], "o-", color="C0", ms=3, label=f"train{tag}")
+        ax.plot(h["epoch"], h["valid_loss"], "o-", color="C1", ms=3, label=f"valid{tag}")
+        best = h["valid_loss"].idxmin()
+        ax.axvline(h["epoch"][best], color="grey", ls=":")
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles[:2], ["train", "valid"], title="dotted: best epoch (kept)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.legend()
     fig.tight_layout()
     with atomic_outputs(path) as (tmp,):
         fig.savefig(tmp, format="png", dpi=110)

@@ -1,0 +1,184 @@
+"""k-mer baseline, ensembles, deterministic training, split hygiene and the trust panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqlantern.baseline import canonical_columns, fit_baseline, kmer_features
+from seqlantern.encode import encode_fasta, one_hot, read_index, reverse_complement
+from seqlantern.io import SeqlanternError
+from seqlantern.models import Ensemble, SeqCNN, load_checkpoint
+from seqlantern.train import train
+from seqlantern.trust import (
+    artifact_check,
+    artifact_reliance,
+    calls_check,
+    model_check,
+    verdict,
+)
+
+
+def _onehot(seqs: list[str]) -> np.ndarray:
+    return np.stack([one_hot(s) for s in seqs])
+
+
+def test_canonical_kmer_counts_by_hand() -> None:
+    # AACGT: 2-mers AA AC CG GT; canonical pairs AA/TT, AC/GT, CG/CG -> AC counted twice
+    col = canonical_columns(2)
+    assert col.max() + 1 == 10  # 16 2-mers, 4 palindromes: (16 + 4) / 2
+    f = kmer_features(_onehot(["AACGT"]), ks=(2,))[0] * 4  # frequencies x 4 windows
+    code = {a + b: 4 * "ACGT".index(a) + "ACGT".index(b) for a in "ACGT" for b in "ACGT"}
+    assert f[col[code["AA"]]] == 1 and f[col[code["TT"]]] == 1
+    assert f[col[code["AC"]]] == 2 and f[col[code["GT"]]] == 2
+    assert f[col[code["CG"]]] == 1 and f.sum() == 4
+
+
+def test_kmer_features_are_strand_symmetric_and_skip_n() -> None:
+    rng = np.random.default_rng(0)
+    s = "".join("ACGT"[i] for i in rng.integers(0, 4, 60))
+    a = kmer_features(_onehot([s, reverse_complement(s)]))
+    np.testing.assert_allclose(a[0], a[1], rtol=1e-6)
+    with_n = kmer_features(_onehot(["ACGTNACGT"]), ks=(5,))[0]
+    assert with_n.sum() == 0  # every 5-mer window crosses the N
+
+
+def test_baseline_learns_a_kmer_rule() -> None:
+    rng = np.random.default_rng(1)
+    seqs = ["".join("ACGT"[i] for i in rng.integers(0, 4, 50)) for _ in range(600)]
+    y = np.array([[s.count("GATA") + s.count("TATC")] for s in seqs], dtype=np.float32)
+    x = _onehot(seqs)
+    rows = np.arange(600)
+    pred = fit_baseline(x, y, rows[:400], rows[400:500], rows[500:])
+    assert np.corrcoef(pred[:, 0], y[500:, 0])[0, 1] > 0.8
+
+
+def test_ensemble_is_the_mean_of_its_members() -> None:
+    torch.manual_seed(0)
+    e = Ensemble(2, members=3, base="cnn", length=40, filters=[8], dense=4).eval()
+    x = torch.from_numpy(_onehot(["ACGT" * 10, "GGGA" * 10]))
+    want = torch.stack([m(x) for m in e.members]).mean(0)
+    torch.testing.assert_close(e(x), want)
+
+
+def test_rc_average_model_is_strand_symmetric() -> None:
+    torch.manual_seed(0)
+    m = SeqCNN(1, length=40, filters=[8], dense=4, rc_average=True,
+               global_pool="maxavg", batch_norm=True).eval()  # fmt: skip
+    x = torch.from_numpy(_onehot(["ACGTTGCAAGGCTTAA" * 2 + "ACGTACGT"]))
+    torch.testing.assert_close(m(x), m(x.flip(1, 2)))
+
+
+def _train(demo: dict[str, Path], d: Path, **kw: object) -> pd.DataFrame:
+    return train(demo["onehot"], demo["index"], demo["targets"], d / "m.json", d / "met.tsv",
+                 d / "c.png", columns=["activity"],
+                 model_kwargs={"filters": [8], "dense": 4}, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_training_is_byte_identical_and_reports_baseline(
+    demo_small: dict[str, Path], tmp_path: Path
+) -> None:
+    outs = []
+    for k in range(2):
+        m = _train(demo_small, tmp_path / str(k), epochs=2, ensemble=2, seed=3)
+        outs.append((tmp_path / str(k) / "m.safetensors").read_bytes())
+        assert list(m["model"]) == ["cnn_ensemble_2", "kmer_ridge_1-6"]
+        assert m["stopped"].iloc[0] == "epochs" and np.isfinite(m["pearson"]).all()
+    assert outs[0] == outs[1]
+    model, meta = load_checkpoint(tmp_path / "0" / "m.json")
+    assert meta["architecture"] == "ensemble" and len(model.members) == 2  # type: ignore[arg-type]
+    hist = pd.read_csv(tmp_path / "0" / "history.tsv", sep="\t")
+    assert sorted(hist["member"].unique()) == [0, 1]
+
+
+def test_max_minutes_stop_is_recorded(demo_small: dict[str, Path], tmp_path: Path) -> None:
+    m = _train(demo_small, tmp_path, epochs=5, max_minutes=1e-9, baseline=False)
+    assert list(m["stopped"]) == ["max_minutes"] and list(m["epochs"]) == [1]
+
+
+def test_bad_training_options_are_one_line_errors(
+    demo_small: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(SeqlanternError, match="epochs, patience, ensemble"):
+        _train(demo_small, tmp_path, epochs=0)
+    with pytest.raises(SeqlanternError, match="lr_schedule"):
+        _train(demo_small, tmp_path, lr_schedule="cosine")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_reverse_complements_and_duplicates_share_a_split(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    seqs = ["".join("ACGT"[i] for i in rng.integers(0, 4, 40)) for _ in range(300)]
+    recs = [(f"s{i}", s) for i, s in enumerate(seqs)]
+    recs += [(f"rc{i}", reverse_complement(seqs[i])) for i in range(100)]
+    recs += [(f"dup{i}", seqs[i].lower()) for i in range(100, 150)]
+    fa = tmp_path / "x.fa"
+    fa.write_text("".join(f">{n}\n{s}\n" for n, s in recs))
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv")
+    idx = read_index(tmp_path / "i.tsv").set_index("name")
+    for i in range(100):
+        assert idx.loc[f"rc{i}", "split"] == idx.loc[f"s{i}", "split"]
+        assert idx.loc[f"rc{i}", "duplicate_of"] == f"s{i}"
+    for i in range(100, 150):
+        assert idx.loc[f"dup{i}", "split"] == idx.loc[f"s{i}", "split"]
+    assert (idx["split"] == "test").any()  # random splits are still made
+
+
+def test_split_file_sets_every_split(tmp_path: Path) -> None:
+    from seqlantern.encode import SplitSpec, read_split_file
+
+    fa = tmp_path / "x.fa"
+    fa.write_text(">a\nACGTACGTACGTACGTACGTAC\n>b\nTTTTACGTACGTACGTACGTAC\n")
+    sp = tmp_path / "split.tsv"
+    sp.write_text("name\tvalue\tsplit\na\t1\ttest\nb\t2\tTrain\n")
+    encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv",
+                 split=SplitSpec(given=read_split_file(sp)))  # fmt: skip
+    assert read_index(tmp_path / "i.tsv")["split"].tolist() == ["test", "train"]
+    sp.write_text("name\tsplit\na\ttest\nb\tholdout\n")
+    with pytest.raises(SeqlanternError, match=r"split.tsv: line 3: split 'holdout'"):
+        read_split_file(sp)
+    sp.write_text("name\tsplit\na\ttest\n")
+    with pytest.raises(SeqlanternError, match=r"record b\): not in the split file"):
+        encode_fasta(fa, tmp_path / "y.npy", tmp_path / "j.tsv",
+                     split=SplitSpec(given=read_split_file(sp)))  # fmt: skip
+    assert not (tmp_path / "y.npy").exists()
+
+
+def _metrics(cnn: float, base: float) -> pd.DataFrame:
+    return pd.DataFrame({"model": ["cnn", "kmer_ridge_1-6"], "split": "test",
+                         "target": "activity", "pearson": [cnn, base]})  # fmt: skip
+
+
+def test_trust_panel_flags_a_model_below_its_baseline() -> None:
+    (bad,) = model_check(_metrics(0.2, 0.45))
+    assert bad.level == "fail" and "model below baseline" in bad.message
+    (good,) = model_check(_metrics(0.8, 0.6))
+    assert good.level == "ok"
+    level, line = verdict([bad, good])
+    assert level == "fail" and line.startswith("DO NOT TRUST") and "below baseline" in line
+
+
+def test_trust_panel_flags_no_calls_and_hidden_artifacts() -> None:
+    cal = pd.DataFrame({"fdr_level": [0.05, 1.0], "calls": [0, 500],
+                        "control_calls_per_copy": [0, 480], "estimated_fdr": [np.nan, 0.96],
+                        "candidates": [500, 500]})  # fmt: skip
+    (c,) = calls_check(cal, fdr=0.05, n_calls=0)
+    assert c.level == "fail" and "no seqlet passes FDR 0.05" in c.message
+    # an adapter at the last 10 of 40 bp carrying most of the attribution
+    attr = np.zeros((3, 4, 40), dtype=np.float32)
+    attr[:, 0, :] = 0.1
+    attr[:, 0, 30:] = 2.0
+    spans = pd.DataFrame({"row": [0, 1, 2], "start": 30, "end": 40, "name": "truseq",
+                          "kind": "adapter"})  # fmt: skip
+    rel = artifact_reliance(attr, np.arange(3), spans, 40)
+    assert rel["position_share"].iloc[0] == pytest.approx(0.25)
+    assert rel["attribution_share"].iloc[0] == pytest.approx(20 / 23, rel=1e-5)
+    (a,) = artifact_check(rel, None, n_artifact_elements=0)
+    assert a.level == "fail" and "NO element was called on it" in a.message
+    # the same attribution spread evenly: no reliance
+    flat = artifact_reliance(np.full_like(attr, 0.1), np.arange(3), spans, 40)
+    assert artifact_check(flat, None, 0)[0].level == "ok"
