@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -87,18 +85,12 @@ def test_fast_ism_equals_naive(kw: dict) -> None:
     assert torch.allclose(fast.sum(dim=1), torch.zeros(x.shape[0], x.shape[2]), atol=1e-5)
 
 
-def test_fast_ism_is_faster_on_200bp() -> None:
+def test_fast_ism_equals_naive_on_200bp() -> None:
+    # speed is measured by benchmarks/methods.py (ratios in one run), never asserted here
     torch.manual_seed(0)
     m = SeqCNN(1, length=200, filters=[64], kernel_sizes=[15], dense=32).eval()
     x = _x(2, 200)
-    ism(m, x[:1], fast=True)
-    t = time.perf_counter()
-    ism(m, x, fast=True)
-    fast = time.perf_counter() - t
-    t = time.perf_counter()
-    ism(m, x, fast=False)
-    naive = time.perf_counter() - t
-    assert naive > 2 * fast  # the benchmark script measures the real ratio
+    torch.testing.assert_close(ism(m, x, fast=True), ism(m, x, fast=False), rtol=1e-4, atol=1e-5)
 
 
 def test_grad_cam_and_dispatch() -> None:
