@@ -182,3 +182,43 @@ def test_trust_panel_flags_no_calls_and_hidden_artifacts() -> None:
     # the same attribution spread evenly: no reliance
     flat = artifact_reliance(np.full_like(attr, 0.1), np.arange(3), spans, 40)
     assert artifact_check(flat, None, 0)[0].level == "ok"
+
+
+def test_report_opens_with_the_trust_verdict(
+    tmp_path: Path, demo_small: dict[str, Path], trained_small: Path
+) -> None:
+    from conftest import ARTIFACTS, DEMO_MOTIFS
+    from seqlantern.cli import main
+
+    d = str(tmp_path)
+    assert main(["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+                 str(demo_small["index"]), "--model", str(trained_small), "--out",
+                 f"{d}/a.npy", "--predictions", f"{d}/p.tsv"]) == 0  # fmt: skip
+    (tmp_path / "s.tsv").write_text(
+        "name\trow\tseqlet_id\tstart\tend\tsign\tscore\tmax_abs\tpvalue\n"
+    )
+    assert main(["annotate", "--seqlets", f"{d}/s.tsv", "--onehot", str(demo_small["onehot"]),
+                 "--attributions", f"{d}/a.npy", "--predictions", f"{d}/p.tsv", "--index",
+                 str(demo_small["index"]), "--motifs", str(DEMO_MOTIFS), "--artifacts",
+                 str(ARTIFACTS), "--out", f"{d}/e.tsv"]) == 0  # fmt: skip
+    cal = "fdr_level\tcalls\tcontrol_calls_per_copy\testimated_fdr\tcandidates\n"
+    cases = {
+        "bad": (_metrics(0.21, 0.44), cal + "0.05\t0\t0\tNA\t300\n1\t300\t290\t0.967\t300\n"),
+        "good": (_metrics(0.85, 0.61), cal + "0.05\t40\t1.2\t0.03\t300\n1\t300\t90\t0.3\t300\n"),
+    }
+    html = {}
+    for case, (metrics, calibration) in cases.items():
+        metrics.to_csv(tmp_path / f"{case}.tsv", sep="\t", index=False)
+        (tmp_path / f"{case}_cal.tsv").write_text(calibration)
+        assert main(["report", "--elements", f"{d}/e.tsv", "--index", str(demo_small["index"]),
+                     "--onehot", str(demo_small["onehot"]), "--attributions", f"{d}/a.npy",
+                     "--predictions", f"{d}/p.tsv", "--motifs", str(DEMO_MOTIFS),
+                     "--metrics", f"{d}/{case}.tsv", "--calibration", f"{d}/{case}_cal.tsv",
+                     "--out", f"{d}/{case}.html"]) == 0  # fmt: skip
+        html[case] = (tmp_path / f"{case}.html").read_text()
+    body = html["bad"].split("<body>")[1]
+    assert body.index("Can these maps be trusted?") < body.index("<h2>", 1 + body.index("<h2>"))
+    assert "Verdict: DO NOT TRUST" in body and "model below baseline" in body
+    assert "no seqlet passes FDR 0.05" in body
+    assert "DO NOT TRUST" not in html["good"] and "below baseline" not in html["good"]
+    assert "Verdict: maps can be read" in html["good"]

@@ -266,6 +266,10 @@ def cmd_merge_seqlets(a: argparse.Namespace) -> None:
     n = merge_files(a.candidates, a.control_strengths or None, a.out, shuffles=a.shuffles,
                     fdr=a.fdr, calibration=a.calibration)  # fmt: skip
     print(f"{n} seqlets from {len(a.candidates)} shard(s)")
+    if a.calibration:
+        from seqlantern.io import read_tsv
+
+        print("calls at several levels:\n" + read_tsv(a.calibration).to_string(index=False))
 
 
 def _add_hotspot_args(s: argparse.ArgumentParser) -> None:
@@ -587,17 +591,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--task", choices=["regression", "binary"], default="regression")
     s.add_argument("--architecture", default="cnn")
     s.add_argument("--model-options", type=_json, default={}, help="JSON architecture options")
-    s.add_argument("--epochs", type=int, default=20)
+    s.add_argument("--epochs", type=int, default=50)
     s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--learning-rate", type=float, default=2e-3)
-    s.add_argument("--patience", type=int, default=3)
+    s.add_argument("--learning-rate", type=float, default=1e-3)
+    s.add_argument("--patience", type=int, default=8)
     s.add_argument(
         "--max-minutes",
         type=float,
         default=None,
         help="wall-clock cap (off by default: a cap makes the model depend on machine load)",
     )
-    s.add_argument("--augment-rc", action="store_true", help="random reverse complements")
+    s.add_argument(
+        "--augment-rc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="random reverse complements (--no-augment-rc for strand-specific assays)",
+    )
     s.add_argument(
         "--lr-schedule",
         choices=["plateau", "none"],

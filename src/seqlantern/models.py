@@ -38,6 +38,20 @@ class Exp(nn.Module):
 
 GLOBAL_POOLS = ("max", "avg", "maxavg", "none")
 
+# What ``seqlantern train`` builds for ``architecture: cnn`` unless ``train.options`` says
+# otherwise (the constructor's own defaults are the small single-strand model the fast
+# attribution paths are exact for). Measured on the shipped real libraries and the demo
+# (benchmarks/training.py, figures in benchmarks/README.md): averaging over pooling
+# (``maxavg``) and strands (``rc_average``) with dropout is what brings the CNN to the
+# k-mer baseline on a few thousand sequences, and the exponential first layer keeps the
+# maps sparse (Koo & Ploenzke 2021); batch norm made the small libraries worse.
+TRAIN_CNN_OPTIONS: dict[str, object] = {
+    "first_activation": "exp",
+    "global_pool": "maxavg",
+    "rc_average": True,
+    "dropout": 0.3,
+}
+
 
 class MaxAvgPool(nn.Module):
     """Global max and mean over positions, side by side: ``(N, C, L) -> (N, C, 2)``."""
@@ -89,8 +103,11 @@ class SeqCNN(nn.Module):
         Predict the mean of the outputs for the sequence and its reverse complement. A
         strand-symmetric assay (enhancer activity, accessibility) then gets a
         strand-symmetric model by construction, predictions average two views (less
-        variance), and the input gradient is the mean of both strands' maps. Do not use
-        it for strand-specific readouts.
+        variance), and the input gradient is the mean of both strands' maps. It doubles
+        the cost of every pass. Training with it (not only predicting) matters on small
+        libraries: applied at prediction time only, after reverse-complement augmentation,
+        the DeepSTARR sample's model stopped at epoch 8 with test Pearson ~0 (against
+        0.33/0.41 trained with it). Do not use it for strand-specific readouts.
     """
 
     output_scale: torch.Tensor

@@ -144,9 +144,10 @@ def _trust_section(
         )
         reliance = artifact_reliance(attr, np.arange(len(rows)), spans, int(x.shape[2]))
     n_art = int((el["label"] == "artifact").sum()) if "label" in el.columns else 0
+    cal = load_optional(calibration, "seqlet calibration")
     checks = (
         model_check(load_optional(metrics, "metrics"))
-        + calls_check(load_optional(calibration, "seqlet calibration"), fdr=fdr, n_calls=len(el))
+        + calls_check(cal, fdr=fdr, n_calls=len(el))
         + saturation_check(load_optional(methods, "method comparison"))
         + artifact_check(reliance, load_optional(debias, "debias comparison"), n_art)
     )
@@ -154,7 +155,7 @@ def _trust_section(
     print(f"[report] trust verdict ({level}): {line}", flush=True)
     for c in checks:
         print(f"[report]   {c.name}: {c.level}: {c.message}", flush=True)
-    return panel_html(checks, reliance)
+    return panel_html(checks, reliance, cal)
 
 
 def render_report(

@@ -19,7 +19,7 @@ from seqlantern.baseline import describe as describe_baseline
 from seqlantern.baseline import fit_baseline
 from seqlantern.encode import read_index
 from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
-from seqlantern.models import build_model, save_checkpoint
+from seqlantern.models import TRAIN_CNN_OPTIONS, build_model, save_checkpoint
 
 LR_SCHEDULES = ("plateau", "none")
 
@@ -168,15 +168,15 @@ def train(
     name_column: str = "name",
     architecture: str = "cnn",
     model_kwargs: dict[str, Any] | None = None,
-    epochs: int = 20,
+    epochs: int = 50,
     batch_size: int = 128,
-    learning_rate: float = 2e-3,
+    learning_rate: float = 1e-3,
     weight_decay: float = 1e-6,
-    patience: int = 3,
+    patience: int = 8,
     seed: int = 0,
     device: str = "auto",
     max_minutes: float | None = None,
-    augment_rc: bool = False,
+    augment_rc: bool = True,
     lr_schedule: str = "plateau",
     ensemble: int = 1,
     baseline: bool = True,
@@ -203,7 +203,8 @@ def train(
     name_column
         Name column of the targets table.
     architecture, model_kwargs
-        Registered architecture and its options.
+        Registered architecture and its options; for ``cnn`` they are added to
+        :data:`seqlantern.models.TRAIN_CNN_OPTIONS`.
     epochs, batch_size, learning_rate, weight_decay, patience
         Optimisation (Adam); training stops after ``patience`` epochs without a better
         validation loss and the best weights are kept.
@@ -229,10 +230,9 @@ def train(
     augment_rc
         Show each training sequence as itself or its reverse complement at random. A site
         works on either strand, so this doubles the evidence for every motif filter and
-        makes maps more strand-consistent. Off by default: on the demo it raised test
-        Pearson (0.907 -> 0.920) but spread attribution onto more background positions,
-        and fewer planted sites passed the shuffled-control FDR (0.89 -> 0.78 at 5%). Never
-        use it for strand-specific assays (e.g. RNA-level readouts).
+        makes maps more strand-consistent; on a few thousand real sequences it is worth
+        0.04-0.2 test Pearson (benchmarks/training.py). Turn it off (and the CNN's
+        ``rc_average``) for strand-specific assays (e.g. RNA-level readouts).
     penalty_spans, penalty_weight
         "Right for the right reasons" (Ross et al. 2017): spans (``row start end``) where
         the model must not look, e.g. the artifact spans of
@@ -273,7 +273,8 @@ def train(
             "provide more data or load a trained model with model.checkpoint"
         )
     length = int(x.shape[2])
-    kwargs = {"n_targets": len(columns), "length": length, **(model_kwargs or {})}
+    defaults = TRAIN_CNN_OPTIONS if architecture == "cnn" else {}
+    kwargs = {"n_targets": len(columns), "length": length, **defaults, **(model_kwargs or {})}
     build_model(architecture, **kwargs)  # option errors before any work
     mean = y[tr].mean(axis=0) if task == "regression" else np.zeros(len(columns))
     std = y[tr].std(axis=0) + 1e-8 if task == "regression" else np.ones(len(columns))

@@ -314,7 +314,11 @@ def load_optional(path: str | Path | None, what: str) -> pd.DataFrame | None:
     return None
 
 
-def panel_html(checks: list[Check], reliance: pd.DataFrame | None) -> str:
+def panel_html(
+    checks: list[Check],
+    reliance: pd.DataFrame | None,
+    calibration: pd.DataFrame | None = None,
+) -> str:
     """The report's first section."""
     level, line = verdict(checks)
     colour = {"ok": "#1a7f37", "caution": "#9a6700", "fail": "#cf222e"}
@@ -330,6 +334,13 @@ def panel_html(checks: list[Check], reliance: pd.DataFrame | None) -> str:
         f"<table class='t'><tr><th>check</th><th>level</th><th>evidence</th></tr>{rows}"
         "</table>"
     )
+    if calibration is not None and not calibration.empty:
+        out += (
+            "<p>Seqlet calls at several false-discovery levels (the trade-off to pick "
+            "from: <code>seqlets.fdr</code>); <i>estimated_fdr</i> is the share of calls "
+            "the shuffled controls predict to be false.</p>"
+            + calibration.to_html(index=False, classes="t", border=0, na_rep="-")
+        )
     if reliance is not None and not reliance.empty:
         tab = reliance.copy()
         for c in ("attribution_share", "position_share", "excess"):

@@ -163,6 +163,7 @@ rule merge_seqlets:
         unpack(merge_seqlet_inputs),
     output:
         seqlets="results/seqlets/seqlets.tsv",
+        calibration="results/seqlets/calibration.tsv",
     params:
         controls=merge_seqlet_args,
     threads: 1
@@ -178,7 +179,7 @@ rule merge_seqlets:
         ENV
     shell:
         "seqlantern merge-seqlets --candidates {input.candidates} {params.controls}"
-        " --out {output.seqlets} > {log} 2>&1"
+        " --out {output.seqlets} --calibration {output.calibration} > {log} 2>&1"
 
 
 if config["diagnostics"]["enabled"]:

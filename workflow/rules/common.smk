@@ -40,15 +40,48 @@ def truth_input():
 
 
 def encode_inputs(wildcards):
+    out = {"fasta": fasta_input()}
     if GENOMIC:
-        return {"genome": config["data"]["genome"], "bed": config["data"]["bed"]}
-    return {"fasta": fasta_input()}
+        out = {"genome": config["data"]["genome"], "bed": config["data"]["bed"]}
+    if config["split"]["file"]:
+        out["split"] = config["split"]["file"]
+    return out
 
 
 def encode_source():
+    src = f"--fasta {q(fasta_input())}"
     if GENOMIC:
-        return f"--genome {q(config['data']['genome'])} --bed {q(config['data']['bed'])}"
-    return f"--fasta {q(fasta_input())}"
+        src = f"--genome {q(config['data']['genome'])} --bed {q(config['data']['bed'])}"
+    if config["split"]["file"]:
+        src += f" --split-file {q(config['split']['file'])}"
+        src += f" --split-column {q(config['split']['column'])}"
+    return src
+
+
+def train_args():
+    """The training options shared by train_model and train_debiased."""
+    t = config["train"]
+    args = [
+        f"--columns {q(csv(t['targets']))}",
+        f"--name-column {q(config['data']['name_column'])}",
+        f"--task {t['task']}",
+        f"--architecture {q(t['architecture'])}",
+        f"--model-options {q(json.dumps(t['options']))}",
+        f"--epochs {t['epochs']}",
+        f"--batch-size {t['batch_size']}",
+        f"--learning-rate {t['learning_rate']}",
+        f"--patience {t['patience']}",
+        f"--lr-schedule {t['lr_schedule']}",
+        f"--ensemble {t['ensemble']}",
+        f"--seed {config['seed']}",
+        f"--device {config['device']}",
+    ]
+    if t["max_minutes"]:
+        args.append(f"--max-minutes {t['max_minutes']}")
+    args.append("--augment-rc" if t["augment_rc"] else "--no-augment-rc")
+    if not t["baseline"]:
+        args.append("--no-baseline")
+    return " ".join(args)
 
 
 def model_inputs(wildcards):
@@ -146,6 +179,8 @@ def report_inputs(wildcards):
         "attributions": "results/attribute/attributions.npy",
         "predictions": "results/attribute/predictions.tsv",
         "motifs": config["annotate"]["motifs"],
+        "calibration": "results/seqlets/calibration.tsv",
+        "artifacts": config["annotate"]["artifacts"],
     }
     if not LOAD_MODEL:
         out["metrics"] = "results/train/metrics.tsv"

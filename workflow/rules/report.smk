@@ -7,6 +7,7 @@ rule render_report:
     params:
         optional=lambda wildcards, input: report_optional(input),
         examples=config["report"]["examples"],
+        fdr=config["seqlets"]["fdr"],
         config_yaml=q(yaml.safe_dump(config, sort_keys=False)),
     threads: 1
     log:
@@ -25,5 +26,6 @@ rule render_report:
         " --onehot {input.onehot} --attributions {input.attributions}"
         " --predictions {input.predictions} --motifs {input.motifs} {params.optional}"
         " --groups {input.groups} --dataset {input.dataset}"
+        " --calibration {input.calibration} --artifacts {input.artifacts} --fdr {params.fdr}"
         " --config {output.config} --examples {params.examples}"
         " --out {output.report} > {log} 2>&1"
