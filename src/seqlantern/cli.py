@@ -529,7 +529,7 @@ def cmd_report(a: argparse.Namespace) -> None:
                   config=a.config, examples=a.examples, groups=a.groups,
                   dataset=a.dataset, debias=a.debias, methods=a.methods, curves=a.curves,
                   erf=a.erf, erf_profile=a.erf_profile, calibration=a.calibration,
-                  artifacts=a.artifacts or None, fdr=a.fdr)  # fmt: skip
+                  artifacts=a.artifacts or None, constant=a.constant, fdr=a.fdr)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -931,6 +931,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="artifact FASTA(s): attribution on their exact hits in the trust panel",
     )
+    s.add_argument("--constant", help="find-constant regions (trust panel reliance table)")
     s.add_argument("--fdr", type=float, default=0.05, help="the seqlet FDR the run used")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)

@@ -13,6 +13,10 @@ Metrics (value, numerator, denominator):
   labelled ``artifact`` (and none ``motif``), over found functional sites.
 - ``decoy_found``: decoy sites overlapped by an element (a faithful model ignores them).
 - ``calls_matching_nothing``: elements that overlap no planted site of any kind.
+- ``functional_motifs_recovered``: planted functional motifs (by id) of which at least
+  ``MOTIF_RECOVERED_SITES`` sites are overlapped by an element labelled ``motif`` of the
+  right family: whether each factor of the grammar was found at all, the question a
+  user without a truth table asks of a motif report (tangermeme / TF-MoDISco style).
 
 With the shortcut tests' columns (``decision``, ``shortcut``) also:
 
@@ -31,6 +35,8 @@ import pandas as pd
 
 from seqlantern.io import read_tsv, write_tsv
 from seqlantern.motifs import read_families, read_motifs
+
+MOTIF_RECOVERED_SITES = 3
 
 
 def evaluate(
@@ -103,6 +109,9 @@ def evaluate(
             row("functional_plausible", int(pl_a[func].sum()), int(found_a[func].sum())),
             row("decoy_plausible", int(pl_a[decoy].sum()), int(found_a[decoy].sum())),
         ]
+    per_motif = [int(right_a[g.index.to_numpy()].sum()) >= MOTIF_RECOVERED_SITES
+                 for _, g in truth[func].groupby("motif")]  # fmt: skip
+    rows.insert(6, row("functional_motifs_recovered", int(sum(per_motif)), len(per_motif)))
     for motif, grp in truth[func].groupby("motif_name"):
         m = grp.index.to_numpy()
         rows.append(row(f"found:{motif}", int(found_a[m].sum()), len(m)))

@@ -115,6 +115,7 @@ def _trust_section(
     methods: str | Path | None,
     debias: str | Path | None,
     artifacts: list[str] | None,
+    constant: str | Path | None,
     fdr: float,
     x: Any,
     idx: pd.DataFrame,
@@ -123,6 +124,7 @@ def _trust_section(
     el: pd.DataFrame,
 ) -> str:
     from seqlantern.artifacts import read_artifacts
+    from seqlantern.constant import read_constant
     from seqlantern.debias import find_artifact_spans
     from seqlantern.trust import (
         artifact_check,
@@ -137,10 +139,12 @@ def _trust_section(
 
     rows = preds["row"].to_numpy(dtype=np.int64)
     reliance = None
-    if artifacts:
-        lib = read_artifacts(*artifacts)
+    regions = read_constant(constant) if constant and Path(constant).is_file() else []
+    if artifacts or regions:
+        lib = read_artifacts(*artifacts) if artifacts else []
+        kinds = ("adapter", "primer", "vector", "artifact", "constant")
         spans = find_artifact_spans(
-            _Selected(x, rows), idx.iloc[rows].reset_index(drop=True), lib, []
+            _Selected(x, rows), idx.iloc[rows].reset_index(drop=True), lib, regions, kinds=kinds
         )
         reliance = artifact_reliance(attr, np.arange(len(rows)), spans, int(x.shape[2]))
     n_art = int((el["label"] == "artifact").sum()) if "label" in el.columns else 0
@@ -180,6 +184,7 @@ def render_report(
     erf_profile: str | Path | None = None,
     calibration: str | Path | None = None,
     artifacts: list[str] | None = None,
+    constant: str | Path | None = None,
     fdr: float = 0.05,
     examples: int = 6,
     top_motifs: int = 12,
@@ -189,8 +194,8 @@ def render_report(
     The first section is the trust panel (:mod:`seqlantern.trust`): the model against
     its k-mer baseline, the seqlet calls against shuffled controls (``calibration``),
     gradient x input against ISM (``methods``) and the attribution on every exact hit of
-    the ``artifacts`` libraries in the attributed sequences; its verdict is also printed
-    (the rule's log).
+    the ``artifacts`` libraries and on the ``constant`` regions (``find-constant``) in the
+    attributed sequences; its verdict is also printed (the rule's log).
     """
     plt = _plt()
     el = read_tsv(elements, what="elements", ints=("start", "end", "row", "motif_offset"),
@@ -206,8 +211,8 @@ def render_report(
     db = {m.id: m for m in read_motifs(motifs)}
     parts = ["<h1>seqlantern report</h1>"]
     n_seq = len(preds)
-    parts.append(_trust_section(metrics, calibration, methods, debias, artifacts, fdr,
-                                x, idx, attr, preds, el))  # fmt: skip
+    parts.append(_trust_section(metrics, calibration, methods, debias, artifacts, constant,
+                                fdr, x, idx, attr, preds, el))  # fmt: skip
     counts = el["label"].value_counts()
     parts.append(
         f"<p>{n_seq} sequences attributed; {len(el)} elements: "
@@ -350,7 +355,18 @@ def render_report(
     # model
     parts.append("<h2>Model</h2>")
     if metrics and Path(metrics).is_file():
-        parts.append(_table(read_tsv(metrics)))
+        parts.append(
+            "<p>Test metrics of the model and of the k-mer baseline fitted on the same "
+            "split (rows <code>kmer_*</code>).</p>" + _table(read_tsv(metrics))
+        )
+    if "duplicate_of" in idx.columns:
+        n_dup = int((idx["duplicate_of"].fillna("").astype(str) != "").sum())
+        if n_dup:
+            parts.append(
+                f"<p>{n_dup} records repeat another record's sequence or its reverse "
+                "complement; each was kept in the split of the record it repeats "
+                "(index column <code>duplicate_of</code>).</p>"
+            )
     else:
         parts.append("<p>Model loaded from a checkpoint: no training metrics in this run.</p>")
     if curve and Path(curve).is_file():

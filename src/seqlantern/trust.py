@@ -14,9 +14,10 @@ come first in the report (and in the ``render_report`` log), each with a verdict
 3. **Faithfulness / saturation**: whether gradient x input agrees with in-silico
    mutagenesis on the top positions (``compare_methods``).
 4. **Reliance on artifact sources**: the share of attribution that lands on every
-   artifact span found in the attributed sequences (exact adapter hits), against the
-   share of positions those spans cover, per source, whether or not a seqlet was
-   called on them; with the prediction drop when they are shuffled (``debias``).
+   artifact span found in the attributed sequences (exact adapter hits, and the
+   library's constant regions), against the share of positions those spans cover, per
+   source, whether or not a seqlet was called on them; with the prediction drop when
+   the adapters are shuffled (``debias``).
 
 Each check gives ``ok``, ``caution`` or ``fail``; the verdict is the worst of them.
 """

@@ -181,6 +181,7 @@ def report_inputs(wildcards):
         "motifs": config["annotate"]["motifs"],
         "calibration": "results/seqlets/calibration.tsv",
         "artifacts": config["annotate"]["artifacts"],
+        "constant": "results/annotate/constant.tsv",
     }
     if not LOAD_MODEL:
         out["metrics"] = "results/train/metrics.tsv"

@@ -27,5 +27,6 @@ rule render_report:
         " --predictions {input.predictions} --motifs {input.motifs} {params.optional}"
         " --groups {input.groups} --dataset {input.dataset}"
         " --calibration {input.calibration} --artifacts {input.artifacts} --fdr {params.fdr}"
+        " --constant {input.constant}"
         " --config {output.config} --examples {params.examples}"
         " --out {output.report} > {log} 2>&1"
