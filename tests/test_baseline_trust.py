@@ -222,3 +222,13 @@ def test_report_opens_with_the_trust_verdict(
     assert "no seqlet passes FDR 0.05" in body
     assert "DO NOT TRUST" not in html["good"] and "below baseline" not in html["good"]
     assert "Verdict: maps can be read" in html["good"]
+
+
+def test_calls_check_says_when_most_signal_is_below_the_cutoff() -> None:
+    cal = pd.DataFrame({"fdr_level": [0.05, 1.0], "calls": [50, 1000],
+                        "control_calls_per_copy": [2.0, 500.0], "estimated_fdr": [0.04, 0.5],
+                        "candidates": [1000, 1000]})  # fmt: skip
+    (c,) = calls_check(cal, fdr=0.05, n_calls=50)
+    assert c.level == "caution" and "~500 candidates with signal" in c.message
+    cal.loc[0, "calls"] = 400
+    assert calls_check(cal, fdr=0.05, n_calls=400)[0].level == "ok"
