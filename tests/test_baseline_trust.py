@@ -232,3 +232,11 @@ def test_calls_check_says_when_most_signal_is_below_the_cutoff() -> None:
     assert c.level == "caution" and "~500 candidates with signal" in c.message
     cal.loc[0, "calls"] = 400
     assert calls_check(cal, fdr=0.05, n_calls=400)[0].level == "ok"
+
+
+def test_small_libraries_get_the_reference_step_budget() -> None:
+    from seqlantern.train import step_scale
+
+    assert step_scale(16_000, 128) == 1.0 and step_scale(1_000_000, 128) == 1.0
+    assert step_scale(2_000, 128) == pytest.approx(125 / 16)  # 16 batches vs 125
+    assert step_scale(10, 128) == 125.0
