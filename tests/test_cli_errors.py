@@ -54,7 +54,7 @@ def test_encode_bad_fasta(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 def _train(tmp: Path, d: dict[str, Path], targets: Path, columns: str) -> list[str]:
     return ["train", "--onehot", str(d["onehot"]), "--index", str(d["index"]),
-            "--targets", str(targets), "--columns", columns, "--epochs", "1",
+            "--targets", str(targets), "--columns", columns, "--epochs", "1", "--no-equal-steps",
             "--out-model", str(tmp / "m.json"), "--metrics", str(tmp / "met.tsv"),
             "--curve", str(tmp / "c.png")]  # fmt: skip
 

@@ -126,7 +126,7 @@ def test_attribution_penalty_keeps_gradients_off_masked_positions(tmp_path: Path
         d = tmp_path / f"w{w}"
         d.mkdir()
         train(tmp_path / "x.npy", tmp_path / "i.tsv", tmp_path / "y.tsv", d / "m.json",
-              d / "m.tsv", d / "c.png", columns=["y"], epochs=12, patience=12, seed=0,
+              d / "m.tsv", d / "c.png", columns=["y"], epochs=12, patience=12, seed=0, equal_steps=False,
               model_kwargs={"filters": [16], "dense": 8}, penalty_spans=spans,
               penalty_weight=w)  # fmt: skip
         model, _ = load_checkpoint(d / "m.json")
@@ -150,6 +150,6 @@ def test_penalty_inputs_must_match(tmp_path: Path) -> None:
     np.save(tmp_path / "other.npy", np.zeros((60, 4, 41), dtype=np.float32))
     with pytest.raises(SeqlanternError, match="differs"):
         train(tmp_path / "x.npy", tmp_path / "i.tsv", tmp_path / "y.tsv", tmp_path / "m.json",
-              tmp_path / "m.tsv", tmp_path / "c.png", columns=["y"], epochs=1,
+              tmp_path / "m.tsv", tmp_path / "c.png", columns=["y"], epochs=1, equal_steps=False,
               penalty_spans=pd.DataFrame({"row": [0], "start": [0], "end": [5]}),
               penalty_weight=1.0, penalty_onehot=tmp_path / "other.npy")  # fmt: skip

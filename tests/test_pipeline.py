@@ -20,7 +20,7 @@ def test_reduced_demo_meets_targets(tmp_path: Path) -> None:
         ["encode", "--fasta", f"{d}/demo.fa", "--onehot", f"{d}/x.npy", "--index", f"{d}/i.tsv",
          "--test-fraction", "0.15", "--seed", "11"],
         ["train", "--onehot", f"{d}/x.npy", "--index", f"{d}/i.tsv", "--targets", f"{d}/t.tsv",
-         "--columns", "activity", "--threads", "2", "--seed", "11", "--out-model",
+         "--columns", "activity", "--threads", "2", "--no-equal-steps", "--seed", "11", "--out-model",
          f"{d}/m/model.json", "--metrics", f"{d}/m/metrics.tsv", "--curve", f"{d}/m/c.png"],
         ["attribute", "--onehot", f"{d}/x.npy", "--index", f"{d}/i.tsv", "--model",
          f"{d}/m/model.json", "--out", f"{d}/a.npy", "--predictions", f"{d}/p.tsv"],

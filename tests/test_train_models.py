@@ -64,7 +64,7 @@ def test_training_is_seeded(demo_small: dict[str, Path], tmp_path: Path) -> None
     for k in range(2):
         d = tmp_path / str(k)
         train(demo_small["onehot"], demo_small["index"], demo_small["targets"], d / "m.json",
-              d / "met.tsv", d / "c.png", columns=["activity"], epochs=1,
+              d / "met.tsv", d / "c.png", columns=["activity"], epochs=1, equal_steps=False,
               model_kwargs={"filters": [8], "dense": 4}, seed=5)  # fmt: skip
         outs.append(read_state_dict(d / "m.safetensors"))
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
@@ -77,7 +77,7 @@ def test_binary_multi_target(demo_small: dict[str, Path], tmp_path: Path) -> Non
     t.to_csv(tmp_path / "b.tsv", sep="\t", index=False)
     m = train(demo_small["onehot"], demo_small["index"], tmp_path / "b.tsv", tmp_path / "m.json",
               tmp_path / "met.tsv", tmp_path / "c.png", columns=["active", "very"], task="binary",
-              epochs=2, model_kwargs={"filters": [16], "dense": 8})  # fmt: skip
+              epochs=2, equal_steps=False, model_kwargs={"filters": [16], "dense": 8})  # fmt: skip
     assert list(m["model"]) == ["cnn", "cnn", "kmer_logistic_1-6", "kmer_logistic_1-6"]
     cnn = m[m["model"] == "cnn"]
     assert list(cnn["target"]) == ["active", "very"] and (cnn["auroc"] > 0.5).all()

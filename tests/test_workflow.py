@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 def _config(tmp: Path, **over: object) -> Path:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["demo"].update(n=800, motifs=str(ROOT / cfg["demo"]["motifs"]))
-    cfg["train"].update(epochs=2, options={"filters": [16], "dense": 8})
+    cfg["train"].update(epochs=2, equal_steps=False, options={"filters": [16], "dense": 8})
     cfg["diagnostics"].update(sequences=8, methods=["gradient_x_input", "ism"])
     # small batches: the ~80 test sequences then fill several shards when sharded
     cfg["attribution"].update(batch_size=16)

@@ -107,7 +107,7 @@ def cmd_train(a: argparse.Namespace) -> None:
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
               seed=a.seed, device=a.device, max_minutes=a.max_minutes,
               augment_rc=a.augment_rc, lr_schedule=a.lr_schedule, ensemble=a.ensemble,
-              baseline=not a.no_baseline, penalty_spans=spans,
+              baseline=not a.no_baseline, equal_steps=a.equal_steps, penalty_spans=spans,
               penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot)  # fmt: skip
     print(m.to_string(index=False))
 
@@ -618,6 +618,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--no-baseline", action="store_true", help="skip the k-mer ridge/logistic baseline"
+    )
+    s.add_argument(
+        "--equal-steps",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="count epochs/patience in passes of >= 16,000 sequences (small libraries)",
     )
     s.add_argument(
         "--penalty-spans",

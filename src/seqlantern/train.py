@@ -197,6 +197,7 @@ def train(
     lr_schedule: str = "plateau",
     ensemble: int = 1,
     baseline: bool = True,
+    equal_steps: bool = True,
     penalty_spans: pd.DataFrame | None = None,
     penalty_weight: float = 0.0,
     penalty_onehot: str | Path | None = None,
@@ -242,6 +243,9 @@ def train(
         Train this many models from seeds ``seed, seed + 1, …`` on the same split and save
         their mean (:class:`seqlantern.models.Ensemble`); predictions and attributions are
         then averaged over the members.
+    equal_steps
+        Count ``epochs`` and ``patience`` in passes of at least 16,000 sequences
+        (:func:`step_scale`); ``False`` takes them literally.
     baseline
         Also fit the k-mer baseline (:mod:`seqlantern.baseline`) on the same split; its
         rows follow the CNN's in ``metrics.tsv`` (column ``model``).
@@ -311,7 +315,7 @@ def train(
     fit = _Fit(x=x, y=ytrain, xp=xp, masks=masks, length=length, task=task, device=dev,
                batch_size=batch_size, augment_rc=augment_rc,
                penalty_weight=penalty_weight)  # fmt: skip
-    scale = step_scale(len(tr), batch_size)
+    scale = step_scale(len(tr), batch_size) if equal_steps else 1.0
     run_epochs, run_patience = math.ceil(epochs * scale), math.ceil(patience * scale)
     if scale > 1:
         print(f"[train] {len(tr)} training sequences: epochs and patience counted in passes "

@@ -81,6 +81,7 @@ def train_args():
     args.append("--augment-rc" if t["augment_rc"] else "--no-augment-rc")
     if not t["baseline"]:
         args.append("--no-baseline")
+    args.append("--equal-steps" if t["equal_steps"] else "--no-equal-steps")
     return " ".join(args)
 
 
