@@ -204,7 +204,7 @@ def test_report_opens_with_the_trust_verdict(
     cal = "fdr_level\tcalls\tcontrol_calls_per_copy\testimated_fdr\tcandidates\n"
     cases = {
         "bad": (_metrics(0.21, 0.44), cal + "0.05\t0\t0\tNA\t300\n1\t300\t290\t0.967\t300\n"),
-        "good": (_metrics(0.85, 0.61), cal + "0.05\t40\t1.2\t0.03\t300\n1\t300\t90\t0.3\t300\n"),
+        "good": (_metrics(0.85, 0.61), cal + "0.05\t200\t6\t0.03\t300\n1\t300\t90\t0.3\t300\n"),
     }
     html = {}
     for case, (metrics, calibration) in cases.items():
