@@ -214,7 +214,7 @@ def test_report_opens_with_the_trust_verdict(
                      "--onehot", str(demo_small["onehot"]), "--attributions", f"{d}/a.npy",
                      "--predictions", f"{d}/p.tsv", "--motifs", str(DEMO_MOTIFS),
                      "--metrics", f"{d}/{case}.tsv", "--calibration", f"{d}/{case}_cal.tsv",
-                     "--out", f"{d}/{case}.html"]) == 0  # fmt: skip
+                     "--fdr", "0.05", "--out", f"{d}/{case}.html"]) == 0  # fmt: skip
         html[case] = (tmp_path / f"{case}.html").read_text()
     body = html["bad"].split("<body>")[1]
     assert body.index("Can these maps be trusted?") < body.index("<h2>", 1 + body.index("<h2>"))

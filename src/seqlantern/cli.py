@@ -688,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--control-attributions",
                    help="attributions of shuffled copies (attribute --shuffles): empirical "
                    "p-values and BH q-values from them")  # fmt: skip
-    s.add_argument("--fdr", type=float, default=0.05, help="q-value cut-off with controls")
+    s.add_argument("--fdr", type=float, default=0.1, help="q-value cut-off with controls")
     s.add_argument("--null-file",
                    help="null from fit-null (one shard of a sharded run): --out gets this "
                    "shard's calls, or with controls every candidate, "
@@ -716,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each shard's call-seqlets --control-out "
                    "(shuffled-control null)")  # fmt: skip
     s.add_argument("--shuffles", type=int, default=1, help="control copies per sequence")
-    s.add_argument("--fdr", type=float, default=0.05, help="q-value cut-off with controls")
+    s.add_argument("--fdr", type=float, default=0.1, help="q-value cut-off with controls")
     s.add_argument(
         "--calibration",
         help="with controls: TSV of calls and control-estimated FDR at several levels",
@@ -938,7 +938,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="artifact FASTA(s): attribution on their exact hits in the trust panel",
     )
     s.add_argument("--constant", help="find-constant regions (trust panel reliance table)")
-    s.add_argument("--fdr", type=float, default=0.05, help="the seqlet FDR the run used")
+    s.add_argument("--fdr", type=float, default=0.1, help="the seqlet FDR the run used")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
     return p

@@ -185,7 +185,7 @@ def render_report(
     calibration: str | Path | None = None,
     artifacts: list[str] | None = None,
     constant: str | Path | None = None,
-    fdr: float = 0.05,
+    fdr: float = 0.1,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:

@@ -692,7 +692,7 @@ def call_with_control(
     control_attr: RowSource,
     params: SeqletParams,
     *,
-    fdr: float = 0.05,
+    fdr: float = 0.1,
 ) -> pd.DataFrame:
     """Call seqlets on real and shuffled-control maps with identical settings; keep q <= fdr.
 
@@ -799,7 +799,7 @@ def merge_calls(
     control_strengths: list[np.ndarray] | None,
     *,
     shuffles: int = 1,
-    fdr: float = 0.05,
+    fdr: float = 0.1,
 ) -> pd.DataFrame:
     """Gather the shards' calls (:func:`call_shard`) into one table sorted by row and start.
 
@@ -870,7 +870,7 @@ def merge_files(
     out: str | Path,
     *,
     shuffles: int = 1,
-    fdr: float = 0.05,
+    fdr: float = 0.1,
     chunk: int = 200_000,
     calibration: str | Path | None = None,
 ) -> int:
