@@ -38,7 +38,7 @@ def trained_small(demo_small: dict[str, Path], tmp_path_factory: pytest.TempPath
     d = tmp_path_factory.mktemp("model_small")
     train(demo_small["onehot"], demo_small["index"], demo_small["targets"], d / "model.json",
           d / "metrics.tsv", d / "curve.png", columns=["activity"], epochs=2, equal_steps=False,
-          model_kwargs={"filters": [16], "dense": 8}, seed=0)  # fmt: skip
+          kmer_fallback=False, model_kwargs={"filters": [16], "dense": 8}, seed=0)  # fmt: skip
     return d / "model.json"
 
 

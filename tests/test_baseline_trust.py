@@ -9,11 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from seqlantern.baseline import canonical_columns, fit_baseline, kmer_features
+from seqlantern.baseline import (
+    canonical_columns,
+    fit_baseline,
+    fit_baseline_model,
+    kmer_features,
+    predict_baseline,
+)
 from seqlantern.encode import encode_fasta, one_hot, read_index, reverse_complement
 from seqlantern.io import SeqlanternError
-from seqlantern.models import Ensemble, SeqCNN, load_checkpoint
-from seqlantern.train import train
+from seqlantern.models import Ensemble, KmerLinear, SeqCNN, load_checkpoint
+from seqlantern.train import _blend_with_baseline, predict, train
 from seqlantern.trust import (
     artifact_check,
     artifact_reliance,
@@ -57,6 +63,95 @@ def test_baseline_learns_a_kmer_rule() -> None:
     assert np.corrcoef(pred[:, 0], y[500:, 0])[0, 1] > 0.8
 
 
+def test_kmer_module_predicts_like_the_baseline() -> None:
+    rng = np.random.default_rng(2)
+    seqs = ["".join("ACGT"[i] for i in rng.integers(0, 4, 40)) for _ in range(500)]
+    seqs[3] = seqs[3][:10] + "N" + seqs[3][11:]  # an N breaks the k-mers across it
+    y = np.array([[s.count("GATA") + s.count("TATC"), s.count("CG")] for s in seqs],
+                 dtype=np.float32)  # fmt: skip
+    x = _onehot(seqs)
+    rows = np.arange(500)
+    fit = fit_baseline_model(x, y, rows[:300], rows[300:400])
+    module = KmerLinear.from_fit(fit)
+    got = module(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(got, predict_baseline(fit, x, rows), atol=2e-5)
+    # a base's gradient is the sum of the weights of the k-mers covering it: changing a
+    # G of a GATA raises the first target's prediction less than the gradient says
+    # nothing about; it must at least point the right way at the GATA's bases
+    i = next(j for j, s in enumerate(seqs) if "GATA" in s)
+    p = seqs[i].index("GATA")
+    xt = torch.from_numpy(x[i : i + 1]).requires_grad_(True)
+    module(xt)[0, 0].backward()
+    assert xt.grad is not None
+    g = (xt.grad[0] * xt[0]).sum(0).detach().numpy()
+    assert g[p : p + 4].sum() > np.median(g)
+
+
+class _Oracle(torch.nn.Module):
+    """A 'network' that predicts the GATA count exactly (better than any baseline)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seqs = ["".join("ACGT"[i] for i in row.argmax(0).tolist()) for row in x]
+        return torch.tensor([[s.count("GATA") + s.count("TATC")] for s in seqs],
+                            dtype=torch.float32)  # fmt: skip
+
+
+def test_blend_only_where_the_baseline_wins() -> None:
+    rng = np.random.default_rng(4)
+    seqs = ["".join("ACGT"[i] for i in rng.integers(0, 4, 40)) for _ in range(500)]
+    y = np.array([[s.count("GATA") + s.count("TATC")] for s in seqs], dtype=np.float32)
+    y += rng.normal(0, 0.3, y.shape).astype(np.float32)
+    x = _onehot(seqs)
+    rows = np.arange(500)
+    fit = fit_baseline_model(x, y, rows[:300], rows[300:400])
+    assert _blend_with_baseline(_Oracle(), fit, x, y, rows[300:400], ["t"]) is None
+
+    class Noise(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, 0, :3].sum(1, keepdim=True)  # unrelated to the target
+
+    out = _blend_with_baseline(Noise(), fit, x, y, rows[300:400], ["t"])
+    assert out is not None
+    blend, info = out
+    assert info["t"]["valid_pearson_kmer"] > info["t"]["valid_pearson_network"]
+    va = rows[300:400]
+    mse = {name: float(np.mean((p[:, 0] - y[va, 0]) ** 2)) for name, p in
+           (("blend", predict(blend, x, va)), ("kmer", predict_baseline(fit, x, va)))}  # fmt: skip
+    assert mse["blend"] <= mse["kmer"] + 1e-6  # least squares on these rows
+
+
+def test_training_ships_a_blend_when_the_network_is_below_baseline(
+    demo_small: dict[str, Path], tmp_path: Path
+) -> None:
+    # one epoch of a tiny network cannot match the k-mer baseline on the demo's motifs
+    m = _train(demo_small, tmp_path, epochs=1, kmer_fallback=True, seed=5)
+    assert list(m["model"]) == ["cnn+kmer_ridge_1-6", "network_only:cnn", "kmer_ridge_1-6"]
+    shipped, alone, _ = (float(v) for v in m["pearson"])
+    assert shipped > alone
+    model, meta = load_checkpoint(tmp_path / "m.json")
+    assert meta["architecture"] == "blend" and meta["kwargs"]["network"] == "cnn"
+    assert meta["blend"]["activity"]["kmer_weight"] > 0
+    idx = read_index(demo_small["index"])
+    te = np.flatnonzero(idx["split"].to_numpy() == "test")
+    x = np.load(demo_small["onehot"], mmap_mode="r")
+    y = pd.read_csv(demo_small["targets"], sep="\t").set_index("name").loc[
+        idx["name"].to_numpy()[te], "activity"].to_numpy()  # fmt: skip
+    r = np.corrcoef(predict(model, x, te)[:, 0], y)[0, 1]
+    assert abs(r - shipped) < 1e-4  # the checkpoint is the model that was scored
+    xt = torch.from_numpy(np.asarray(x[te[:2]])).requires_grad_(True)
+    model(xt).sum().backward()
+    assert xt.grad is not None and torch.isfinite(xt.grad).all()
+    # the attribute stage takes the blend like any checkpoint
+    from seqlantern.cli import main
+
+    assert main(["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+                 str(demo_small["index"]), "--model", str(tmp_path / "m.json"), "--out",
+                 str(tmp_path / "a.npy"), "--predictions", str(tmp_path / "p.tsv"),
+                 "--which", "test"]) == 0  # fmt: skip
+    a = np.load(tmp_path / "a.npy")
+    assert a.shape == (len(te), 4, x.shape[2]) and np.isfinite(a).all() and np.abs(a).sum() > 0
+
+
 def test_ensemble_is_the_mean_of_its_members() -> None:
     torch.manual_seed(0)
     e = Ensemble(2, members=3, base="cnn", length=40, filters=[8], dense=4).eval()
@@ -76,7 +171,8 @@ def test_rc_average_model_is_strand_symmetric() -> None:
 def _train(demo: dict[str, Path], d: Path, **kw: object) -> pd.DataFrame:
     return train(demo["onehot"], demo["index"], demo["targets"], d / "m.json", d / "met.tsv",
                  d / "c.png", columns=["activity"],
-                 model_kwargs={"filters": [8], "dense": 4}, **{"equal_steps": False, **kw})  # type: ignore[arg-type]  # fmt: skip
+                 model_kwargs={"filters": [8], "dense": 4},
+                 **{"equal_steps": False, "kmer_fallback": False, **kw})  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_training_is_byte_identical_and_reports_baseline(
@@ -160,6 +256,15 @@ def test_trust_panel_flags_a_model_below_its_baseline() -> None:
     assert good.level == "ok"
     level, line = verdict([bad, good])
     assert level == "fail" and line.startswith("DO NOT TRUST") and "below baseline" in line
+
+
+def test_trust_panel_says_when_the_model_is_a_blend() -> None:
+    m = pd.DataFrame({"model": ["cnn+kmer_ridge_1-6", "network_only:cnn", "kmer_ridge_1-6"],
+                      "split": "test", "target": "activity", "pearson": [0.46, 0.2, 0.44]})  # fmt: skip
+    checks = model_check(m)
+    assert [c.level for c in checks] == ["ok", "caution"]
+    assert "0.460 vs baseline 0.440" in checks[0].message
+    assert "0.200 alone" in checks[1].message and "k-mer weights" in checks[1].message
 
 
 def test_trust_panel_flags_no_calls_and_hidden_artifacts() -> None:

@@ -129,7 +129,7 @@ def test_attribution_penalty_keeps_gradients_off_masked_positions(tmp_path: Path
               d / "m.tsv", d / "c.png", columns=["y"], epochs=12, patience=12, seed=0, equal_steps=False,
               model_kwargs={"filters": [16], "dense": 8, **SINGLE_STRAND_MAX},
               augment_rc=False, learning_rate=2e-3, lr_schedule="none", penalty_spans=spans,
-              penalty_weight=w)  # fmt: skip
+              penalty_weight=w, kmer_fallback=False)  # fmt: skip
         model, _ = load_checkpoint(d / "m.json")
         x = torch.from_numpy(np.load(tmp_path / "x.npy")[:200]).requires_grad_(True)
         (g,) = torch.autograd.grad(model(x).sum(), x)

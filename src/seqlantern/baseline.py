@@ -17,6 +17,7 @@ penalty is chosen on the validation rows from a fixed grid, so the fit is determ
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,6 +87,72 @@ def _features(x: RowSource, rows: np.ndarray, ks: Sequence[int], batch: int = 40
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+@dataclass
+class BaselineFit:
+    """A fitted k-mer baseline as a linear model on canonical k-mer frequencies.
+
+    ``predict(f) = ((f - mean) / scale) @ coef.T + intercept`` per target, with ``f``
+    from :func:`kmer_features` (logistic: the log-odds). Kept so that the same linear
+    model can be rebuilt as a differentiable module (:class:`seqlantern.models.KmerLinear`).
+    """
+
+    ks: tuple[int, ...]
+    mean: np.ndarray  # (F,)
+    scale: np.ndarray  # (F,)
+    coef: np.ndarray  # (T, F)
+    intercept: np.ndarray  # (T,)
+    task: str
+
+    def decision(self, features: np.ndarray) -> np.ndarray:
+        """Linear predictions (log-odds for binary tasks), ``(n, T)``."""
+        z = (features - self.mean) / self.scale
+        return z @ self.coef.T + self.intercept
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Predictions (probabilities for binary tasks), ``(n, T)``."""
+        d = self.decision(features)
+        return 1 / (1 + np.exp(-d)) if self.task == "binary" else d
+
+
+def fit_baseline_model(
+    x: RowSource,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    *,
+    task: str = "regression",
+    ks: Sequence[int] = DEFAULT_KS,
+    seed: int = 0,
+    max_train_rows: int = MAX_TRAIN_ROWS,
+) -> BaselineFit:
+    """Fit the k-mer baseline per target (see :func:`fit_baseline` for the options)."""
+    import warnings
+
+    tr = np.sort(train_rows)
+    if len(tr) > max_train_rows:
+        tr = np.sort(np.random.default_rng(seed).choice(tr, max_train_rows, replace=False))
+    va = np.sort(valid_rows)
+    ftr, fva = (_features(x, r, ks) for r in (tr, va))
+    mu = ftr.mean(axis=0)
+    sd = ftr.std(axis=0)
+    sd[sd == 0] = 1.0
+    ftr, fva = ((f - mu) / sd for f in (ftr, fva))
+    coef = np.zeros((y.shape[1], ftr.shape[1]))
+    intercept = np.zeros(y.shape[1])
+    with warnings.catch_warnings():
+        # small penalties on more k-mers than rows are ill-conditioned by design; the
+        # validation loss then rejects them, so the solver's warning is noise here
+        warnings.simplefilter("ignore")
+        _fit_targets(ftr, fva, y, tr, va, coef, intercept, task)
+    return BaselineFit(ks=tuple(ks), mean=mu.astype(np.float64), scale=sd.astype(np.float64),
+                       coef=coef, intercept=intercept, task=task)  # fmt: skip
+
+
+def predict_baseline(fit: BaselineFit, x: RowSource, rows: np.ndarray) -> np.ndarray:
+    """Predictions of a fitted baseline for ``np.sort(rows)``, float32 ``(n, T)``."""
+    return fit.predict(_features(x, np.asarray(rows), fit.ks)).astype(np.float32)
+
+
 def fit_baseline(
     x: RowSource,
     y: np.ndarray,
@@ -123,34 +190,19 @@ def fit_baseline(
     Predictions ``(len(eval_rows), T)`` for ``np.sort(eval_rows)`` (probabilities for
     binary tasks).
     """
-    import warnings
-
-    tr = np.sort(train_rows)
-    if len(tr) > max_train_rows:
-        tr = np.sort(np.random.default_rng(seed).choice(tr, max_train_rows, replace=False))
-    va, ev = np.sort(valid_rows), np.sort(eval_rows)
-    ftr, fva, fev = (_features(x, r, ks) for r in (tr, va, ev))
-    mu = ftr.mean(axis=0)
-    sd = ftr.std(axis=0)
-    sd[sd == 0] = 1.0
-    ftr, fva, fev = ((f - mu) / sd for f in (ftr, fva, fev))
-    preds = np.zeros((len(ev), y.shape[1]), dtype=np.float64)
-    with warnings.catch_warnings():
-        # small penalties on more k-mers than rows are ill-conditioned by design; the
-        # validation loss then rejects them, so the solver's warning is noise here
-        warnings.simplefilter("ignore")
-        _fit_targets(ftr, fva, fev, y, tr, va, preds, task)
-    return preds.astype(np.float32)
+    fit = fit_baseline_model(x, y, train_rows, valid_rows, task=task, ks=ks, seed=seed,
+                             max_train_rows=max_train_rows)  # fmt: skip
+    return predict_baseline(fit, x, np.sort(eval_rows))
 
 
 def _fit_targets(
     ftr: np.ndarray,
     fva: np.ndarray,
-    fev: np.ndarray,
     y: np.ndarray,
     tr: np.ndarray,
     va: np.ndarray,
-    preds: np.ndarray,
+    coef: np.ndarray,
+    intercept: np.ndarray,
     task: str,
 ) -> None:
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -172,10 +224,8 @@ def _fit_targets(
             if loss < best - 1e-12:
                 best, best_model = loss, model
         assert best_model is not None
-        if task == "binary":
-            preds[:, j] = best_model.predict_proba(fev)[:, 1]
-        else:
-            preds[:, j] = best_model.predict(fev)
+        coef[j] = np.ravel(best_model.coef_)
+        intercept[j] = float(np.ravel(best_model.intercept_)[0])
 
 
 def describe(ks: Sequence[int] = DEFAULT_KS, task: str = "regression") -> str:

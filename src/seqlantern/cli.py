@@ -107,7 +107,8 @@ def cmd_train(a: argparse.Namespace) -> None:
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
               seed=a.seed, device=a.device, max_minutes=a.max_minutes,
               augment_rc=a.augment_rc, lr_schedule=a.lr_schedule, ensemble=a.ensemble,
-              baseline=not a.no_baseline, equal_steps=a.equal_steps, penalty_spans=spans,
+              baseline=not a.no_baseline, equal_steps=a.equal_steps,
+              kmer_fallback=a.kmer_fallback, penalty_spans=spans,
               penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot)  # fmt: skip
     print(m.to_string(index=False))
 
@@ -624,6 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="count epochs/patience in passes of >= 16,000 sequences (small libraries)",
+    )
+    s.add_argument(
+        "--kmer-fallback",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="regression: blend the network with the k-mer baseline for targets where "
+        "the baseline predicts the validation split better",
     )
     s.add_argument(
         "--penalty-spans",

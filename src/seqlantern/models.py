@@ -221,8 +221,144 @@ class Ensemble(nn.Module):
         return torch.stack([m(x) for m in self.members]).mean(dim=0)
 
 
+def _indicators(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Products of one-hot entries: ``(N, 4**m, L - m + 1)``, 1 where the m-mer of that
+    code (first base most significant) starts. Differentiable: a multilinear function
+    of ``x``, so gradients and non-one-hot inputs (path methods) are exact."""
+    ind = x
+    for j in range(1, m):
+        w = x.shape[2] - j
+        ind = (ind[:, :, None, :w] * x[:, None, :, j : j + w]).reshape(x.shape[0], -1, w)
+    return ind
+
+
+class KmerLinear(nn.Module):
+    """A linear model on k-mer frequencies as a differentiable module.
+
+    Why: the k-mer baseline (:mod:`seqlantern.baseline`) is a strong predictor on small
+    libraries; as a module it can be added to a network (:class:`Blend`) and attributed
+    like any model: a base's gradient is the sum of the weights of the k-mers that cover
+    it, so its maps show which words the linear model counts.
+
+    ``forward(x)[:, t] = intercept[t] + sum_k sum_p w_k[t, code of the k-mer at p] / n_k``
+    with ``n_k`` the number of windows of length k with no N (all-zero column), as in
+    :func:`seqlantern.baseline.kmer_features`. A k-mer is split into a left and a right
+    part of at most 3 bases, so memory is ``N x 64 x L`` per target, not ``4**k``.
+
+    Parameters
+    ----------
+    n_targets
+        Number of outputs.
+    ks
+        k-mer lengths (each <= 6).
+    **_
+        Other options (ignored), so that one kwargs dict builds a whole :class:`Blend`.
+    """
+
+    def __init__(self, n_targets: int = 1, *, ks: tuple[int, ...] | list[int] = (1, 2, 3, 4, 5, 6),
+                 **_: Any) -> None:  # fmt: skip
+        super().__init__()
+        self.ks = tuple(int(k) for k in ks)
+        if not self.ks or min(self.ks) < 1 or max(self.ks) > 6:
+            raise SeqlanternError("k-mer model: ks must be between 1 and 6")
+        for k in self.ks:
+            self.register_buffer(f"w{k}", torch.zeros(n_targets, 4**k))
+        self.register_buffer("intercept", torch.zeros(n_targets))
+
+    @classmethod
+    def from_fit(cls, fit: Any) -> KmerLinear:
+        """The module of a :class:`seqlantern.baseline.BaselineFit` (same predictions;
+        for a logistic fit, the log-odds)."""
+        from seqlantern.baseline import canonical_columns
+
+        module = cls(fit.coef.shape[0], ks=fit.ks)
+        eff = fit.coef / fit.scale[None, :]  # weight per unit frequency
+        off = 0
+        for k in fit.ks:
+            col = canonical_columns(k)
+            width = int(col.max()) + 1
+            getattr(module, f"w{k}").copy_(torch.as_tensor(eff[:, off + col], dtype=torch.float32))
+            off += width
+        icpt = fit.intercept - (fit.coef * (fit.mean / fit.scale)[None, :]).sum(axis=1)
+        target: torch.Tensor = module.intercept  # type: ignore[assignment]
+        target.copy_(torch.as_tensor(icpt, dtype=torch.float32))
+        return module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 4, L)`` -> ``(N, T)``."""
+        ind = {m: _indicators(x, m) for m in range(1, min(max(self.ks), 3) + 1)}
+        valid = x.detach().sum(dim=1)  # 1 at a base, 0 at N or padding
+        icpt: torch.Tensor = self.intercept  # type: ignore[assignment]
+        out = icpt[None, :].expand(x.shape[0], -1)
+        for k in self.ks:
+            a = k // 2 if k > 1 else 1
+            b = k - a
+            w = x.shape[2] - k + 1
+            weight = getattr(self, f"w{k}")
+            if b == 0:  # k == 1
+                s = torch.einsum("tc,ncp->nt", weight, ind[1])
+            else:
+                wk = weight.reshape(weight.shape[0], 4**a, 4**b)
+                right = torch.einsum("tij,njp->ntip", wk, ind[b][:, :, a : a + w])
+                s = (right * ind[a][:, None, :, :w]).sum(dim=(2, 3))
+            n_ok = valid.unfold(1, k, 1).prod(dim=2).sum(dim=1).clamp(min=1)
+            out = out + s / n_ok[:, None]
+        return out
+
+
+class Blend(nn.Module):
+    """A network plus the k-mer baseline, mixed per target with weights fitted on
+    validation data.
+
+    Why: on a few thousand sequences a CNN can predict worse than counting k-mers; the
+    maps of such a model are not worth reading. When the baseline beats the network on
+    the validation split, training ships ``a * kmer(x) + b * network(x) + c`` instead
+    (least squares on the validation rows; ``a = 0, b = 1, c = 0`` for targets where the
+    network alone is better), so the model is at least as good as the baseline there
+    and still one differentiable module: its maps are the network's plus the k-mer
+    weights covering each base. The report says when a run uses it.
+
+    Parameters
+    ----------
+    n_targets
+        Number of outputs.
+    network
+        Registered architecture of the network part (``cnn`` or ``ensemble``).
+    ks
+        k-mer lengths of the linear part.
+    **kwargs
+        The network's options.
+    """
+
+    def __init__(
+        self,
+        n_targets: int = 1,
+        *,
+        network: str = "cnn",
+        ks: tuple[int, ...] | list[int] = (1, 2, 3, 4, 5, 6),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if network == "blend":
+            raise SeqlanternError("blend: the network part cannot itself be a blend")
+        self.network = build_model(network, n_targets=n_targets, **kwargs)
+        self.kmer = KmerLinear(n_targets, ks=ks)
+        self.register_buffer("kmer_weight", torch.zeros(n_targets))
+        self.register_buffer("network_weight", torch.ones(n_targets))
+        self.register_buffer("offset", torch.zeros(n_targets))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The mixed prediction."""
+        kw: torch.Tensor = self.kmer_weight  # type: ignore[assignment]
+        net = self.network(x) * self.network_weight + self.offset
+        if not bool(torch.any(kw != 0)):
+            return net
+        return net + self.kmer(x) * kw
+
+
 # The registry is an explicit dict: architectures are added here, not by import side effects.
-MODELS: dict[str, Callable[..., nn.Module]] = {"cnn": SeqCNN, "ensemble": Ensemble}
+MODELS: dict[str, Callable[..., nn.Module]] = {"cnn": SeqCNN, "ensemble": Ensemble,
+                                               "blend": Blend}  # fmt: skip
 
 
 def build_model(architecture: str, **kwargs: Any) -> nn.Module:

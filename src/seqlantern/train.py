@@ -15,11 +15,11 @@ import torch
 from scipy import stats
 from torch import nn
 
+from seqlantern.baseline import BaselineFit, fit_baseline_model, predict_baseline
 from seqlantern.baseline import describe as describe_baseline
-from seqlantern.baseline import fit_baseline
 from seqlantern.encode import read_index
 from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, load_npy, read_tsv, write_tsv
-from seqlantern.models import TRAIN_CNN_OPTIONS, build_model, save_checkpoint
+from seqlantern.models import TRAIN_CNN_OPTIONS, Blend, KmerLinear, build_model, save_checkpoint
 
 LR_SCHEDULES = ("plateau", "none")
 REFERENCE_SEQUENCES = 16_000
@@ -198,6 +198,7 @@ def train(
     ensemble: int = 1,
     baseline: bool = True,
     equal_steps: bool = True,
+    kmer_fallback: bool = True,
     penalty_spans: pd.DataFrame | None = None,
     penalty_weight: float = 0.0,
     penalty_onehot: str | Path | None = None,
@@ -249,6 +250,17 @@ def train(
     baseline
         Also fit the k-mer baseline (:mod:`seqlantern.baseline`) on the same split; its
         rows follow the CNN's in ``metrics.tsv`` (column ``model``).
+    kmer_fallback
+        Regression with ``baseline``: for every target where the k-mer baseline predicts
+        the validation split better (Pearson) than the network, ship
+        :class:`seqlantern.models.Blend` (``a * kmer + b * network + c``, least squares on
+        the validation rows) instead of the network alone. ``metrics.tsv`` then has the
+        shipped model's rows first (``cnn+kmer_ridge_1-6``), the network alone as
+        ``network_only:cnn`` and the baseline. Not with an attribution penalty: the
+        k-mer part is not held to it and would bring back what the penalty removed.
+        Why: a model below the baseline is not
+        worth attributing; the blend is at least as good on the data it was chosen on and
+        its maps show both the network's evidence and the k-mer weights.
     augment_rc
         Show each training sequence as itself or its reverse complement at random. A site
         works on either strand, so this doubles the evidence for every motif filter and
@@ -372,20 +384,39 @@ def train(
     metrics.insert(0, "model", "cnn" if ensemble == 1 else f"cnn_ensemble_{ensemble}")
     metrics["epochs"] = int(max(h["epoch"] for h in history))
     metrics["stopped"] = stopped
+    blend_info: dict[str, Any] = {}
     if baseline:
         print("[train] k-mer baseline on the same split", flush=True)
-        bpred = fit_baseline(x, y, tr, va, eval_rows, task=task, seed=seed)
+        bfit = fit_baseline_model(x, y, tr, va, task=task, seed=seed)
+        bpred = predict_baseline(bfit, x, eval_rows)
         bm = metrics_table(ysel, bpred, columns, task)
         bm.insert(0, "split", eval_split)
         bm.insert(0, "model", describe_baseline(task=task))
         bm["epochs"] = 0
         bm["stopped"] = ""
+        if kmer_fallback and task == "regression" and not (masks and penalty_weight > 0):
+            mixed = _blend_with_baseline(final, bfit, x, y, va, columns)
+            if mixed is not None:
+                final, blend_info = mixed
+                network_row = metrics["model"].iloc[0]
+                blend_name = f"{network_row}+{describe_baseline(task=task)}"
+                bl = metrics_table(ysel, predict(final, x, eval_rows), columns, task)
+                bl.insert(0, "split", eval_split)
+                bl.insert(0, "model", blend_name)
+                bl["epochs"] = metrics["epochs"].iloc[0]
+                bl["stopped"] = stopped
+                metrics["model"] = f"network_only:{network_row}"
+                metrics = pd.concat([bl, metrics], ignore_index=True)
+                meta_kwargs = {**meta_kwargs, "network": meta_arch, "ks": list(bfit.ks)}
+                meta_arch = "blend"
         metrics = pd.concat([metrics, bm], ignore_index=True)
     for line in metrics.to_string(index=False).splitlines():
         print(f"[train] {line}", flush=True)
     meta = {"architecture": meta_arch, "kwargs": meta_kwargs, "targets": columns, "task": task,
             "length": length, "seed": seed, "epochs_run": len(history), "stopped": stopped,
             "best_valid_loss": min(h["valid_loss"] for h in history)}  # fmt: skip
+    if blend_info:
+        meta["blend"] = blend_info
     save_checkpoint(final, meta, out_json)
     write_tsv(metrics, metrics_tsv)
     hist_df = pd.DataFrame(history)
@@ -394,6 +425,57 @@ def train(
     write_tsv(hist_df, Path(metrics_tsv).with_name("history.tsv"))
     _plot_curve(hist_df, curve_png)
     return metrics
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _blend_with_baseline(
+    network: nn.Module,
+    fit: BaselineFit,
+    x: RowSource,
+    y: np.ndarray,
+    valid_rows: np.ndarray,
+    columns: list[str],
+) -> tuple[nn.Module, dict[str, Any]] | None:
+    """:class:`Blend` of ``network`` and the baseline when the baseline wins on validation.
+
+    Per target, when the baseline's validation Pearson exceeds the network's, the weights
+    ``(a, b, c)`` of ``a * kmer + b * network + c`` are the least-squares fit on the
+    validation rows; other targets keep the network (``0, 1, 0``). Returns None when no
+    target needs the baseline.
+    """
+    va = np.sort(valid_rows)
+    yv = y[va]
+    pn = predict(network, x, va).astype(np.float64)
+    pk = predict_baseline(fit, x, va).astype(np.float64)
+    weights = np.tile(np.array([0.0, 1.0, 0.0]), (len(columns), 1))
+    info: dict[str, Any] = {}
+    for t, col in enumerate(columns):
+        rn, rk = _pearson(pn[:, t], yv[:, t]), _pearson(pk[:, t], yv[:, t])
+        if not (np.isfinite(rk) and (not np.isfinite(rn) or rk > rn)):
+            continue
+        design = np.column_stack([pk[:, t], pn[:, t], np.ones(len(va))])
+        w, *_ = np.linalg.lstsq(design, yv[:, t], rcond=None)
+        weights[t] = w
+        info[col] = {"valid_pearson_network": round(rn, 4), "valid_pearson_kmer": round(rk, 4),
+                     "kmer_weight": float(w[0]), "network_weight": float(w[1]),
+                     "offset": float(w[2])}  # fmt: skip
+        print(f"[train] {col}: the k-mer baseline beats the network on the validation split "
+              f"(Pearson {rk:.3f} vs {rn:.3f}); the model blends them: {w[0]:.3f} x k-mer + "
+              f"{w[1]:.3f} x network + {w[2]:.3f}", flush=True)  # fmt: skip
+    if not info:
+        return None
+    kmer = KmerLinear.from_fit(fit)
+    blend = Blend(len(columns), network="cnn", ks=fit.ks)
+    blend.network = network
+    blend.kmer.load_state_dict(kmer.state_dict())
+    for name, j in (("kmer_weight", 0), ("network_weight", 1), ("offset", 2)):
+        getattr(blend, name).copy_(torch.as_tensor(weights[:, j], dtype=torch.float32))
+    return blend.eval(), info
 
 
 @dataclass

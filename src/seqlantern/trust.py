@@ -113,6 +113,20 @@ def model_check(metrics: pd.DataFrame | None) -> list[Check]:
                     + (f" vs baseline {bv:.3f}" if math.isfinite(bv) else " (no baseline fitted)"),
                 )
             )
+        if "+kmer" in str(r.model):
+            alone = metrics[(metrics["model"].astype(str).str.startswith("network_only:"))
+                            & (metrics["target"].astype(str) == t)]  # fmt: skip
+            av = float(alone[score].iloc[0]) if len(alone) else float("nan")
+            out.append(
+                Check(
+                    "model",
+                    "caution",
+                    f"{t}: the network alone was below the k-mer baseline on the validation "
+                    f"split ({split} {score} {av:.3f} alone), so the model blends it with the "
+                    "baseline (train.kmer_fallback): its maps also carry the k-mer weights "
+                    "covering each base, i.e. composition as well as motifs",
+                )
+            )
     return out
 
 

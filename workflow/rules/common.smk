@@ -82,6 +82,7 @@ def train_args():
     if not t["baseline"]:
         args.append("--no-baseline")
     args.append("--equal-steps" if t["equal_steps"] else "--no-equal-steps")
+    args.append("--kmer-fallback" if t["kmer_fallback"] else "--no-kmer-fallback")
     return " ".join(args)
 
 
