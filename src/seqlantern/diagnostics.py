@@ -259,8 +259,11 @@ def compare_methods(
                "insertion_gain": areas["insertion_auc_map"] - areas["insertion_auc_random"],
                **stability(fn, x, seed=seed),
                **{k.replace("saturation", "ism"): v
-                  for k, v in saturation(per_pos, ism_map).items()},
-               "seconds_per_sequence": seconds / max(len(x), 1)}  # fmt: skip
+                  for k, v in saturation(per_pos, ism_map).items()}}  # fmt: skip
         rows.append(row)
+        # the cost goes to the log only: a table that depends on machine load would make
+        # two runs of the same seed differ (benchmarks/methods.py measures speed)
+        print(f"[compare] {method}: {seconds / max(len(x), 1):.4g} s per sequence "
+              f"({len(x)} sequences)", flush=True)  # fmt: skip
     table = pd.DataFrame(rows).sort_values("deletion_gain", ascending=False, kind="stable")
     return table.reset_index(drop=True), pd.concat(curves, ignore_index=True)
