@@ -323,7 +323,8 @@ class Blend(nn.Module):
     n_targets
         Number of outputs.
     network
-        Registered architecture of the network part (``cnn`` or ``ensemble``).
+        Registered architecture of the network part (``cnn`` or ``ensemble``), or an
+        already trained module (then ``kwargs`` are not used).
     ks
         k-mer lengths of the linear part.
     **kwargs
@@ -334,14 +335,17 @@ class Blend(nn.Module):
         self,
         n_targets: int = 1,
         *,
-        network: str = "cnn",
+        network: str | nn.Module = "cnn",
         ks: tuple[int, ...] | list[int] = (1, 2, 3, 4, 5, 6),
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        if network == "blend":
+        if isinstance(network, nn.Module):
+            self.network = network
+        elif network == "blend":
             raise SeqlanternError("blend: the network part cannot itself be a blend")
-        self.network = build_model(network, n_targets=n_targets, **kwargs)
+        else:
+            self.network = build_model(network, n_targets=n_targets, **kwargs)
         self.kmer = KmerLinear(n_targets, ks=ks)
         self.register_buffer("kmer_weight", torch.zeros(n_targets))
         self.register_buffer("network_weight", torch.ones(n_targets))

@@ -257,10 +257,10 @@ def train(
         the validation rows) instead of the network alone. ``metrics.tsv`` then has the
         shipped model's rows first (``cnn+kmer_ridge_1-6``), the network alone as
         ``network_only:cnn`` and the baseline. Not with an attribution penalty: the
-        k-mer part is not held to it and would bring back what the penalty removed.
-        Why: a model below the baseline is not
-        worth attributing; the blend is at least as good on the data it was chosen on and
-        its maps show both the network's evidence and the k-mer weights.
+        k-mer part is not held to it and would bring back what the penalty removed. Why:
+        a model below the baseline is not worth attributing; the blend is at least as good
+        on the data it was chosen on, and its maps show both the network's evidence and
+        the k-mer weights.
     augment_rc
         Show each training sequence as itself or its reverse complement at random. A site
         works on either strand, so this doubles the evidence for every motif filter and
@@ -469,10 +469,8 @@ def _blend_with_baseline(
               f"{w[1]:.3f} x network + {w[2]:.3f}", flush=True)  # fmt: skip
     if not info:
         return None
-    kmer = KmerLinear.from_fit(fit)
-    blend = Blend(len(columns), network="cnn", ks=fit.ks)
-    blend.network = network
-    blend.kmer.load_state_dict(kmer.state_dict())
+    blend = Blend(len(columns), network=network, ks=fit.ks)
+    blend.kmer.load_state_dict(KmerLinear.from_fit(fit).state_dict())
     for name, j in (("kmer_weight", 0), ("network_weight", 1), ("offset", 2)):
         getattr(blend, name).copy_(torch.as_tensor(weights[:, j], dtype=torch.float32))
     return blend.eval(), info
