@@ -19,7 +19,7 @@ from seqlantern.baseline import (
 from seqlantern.encode import encode_fasta, one_hot, read_index, reverse_complement
 from seqlantern.io import SeqlanternError
 from seqlantern.models import Ensemble, KmerLinear, SeqCNN, load_checkpoint
-from seqlantern.train import _blend_with_baseline, predict, train
+from seqlantern.train import _blend_with_baseline, blend_metric_rows, predict, train
 from seqlantern.trust import (
     artifact_check,
     artifact_reliance,
@@ -152,6 +152,17 @@ def test_training_ships_a_blend_when_the_network_is_below_baseline(
     assert a.shape == (len(te), 4, x.shape[2]) and np.isfinite(a).all() and np.abs(a).sum() > 0
 
 
+def test_no_blend_under_a_penalty_on_the_original_inputs(
+    demo_small: dict[str, Path], tmp_path: Path
+) -> None:
+    # the same weak network as above, but trained with an attribution penalty on its own
+    # inputs: a k-mer part would not be held to the penalty, so none is added
+    spans = pd.DataFrame({"row": [0, 1], "start": [0, 0], "end": [10, 10]})
+    m = _train(demo_small, tmp_path, epochs=1, kmer_fallback=True, seed=5,
+               penalty_spans=spans, penalty_weight=1.0)  # fmt: skip
+    assert list(m["model"]) == ["cnn", "kmer_ridge_1-6"]
+
+
 def test_ensemble_is_the_mean_of_its_members() -> None:
     torch.manual_seed(0)
     e = Ensemble(2, members=3, base="cnn", length=40, filters=[8], dense=4).eval()
@@ -256,6 +267,28 @@ def test_trust_panel_flags_a_model_below_its_baseline() -> None:
     assert good.level == "ok"
     level, line = verdict([bad, good])
     assert level == "fail" and line.startswith("DO NOT TRUST") and "below baseline" in line
+
+
+def test_blend_rows_name_only_the_blended_targets() -> None:
+    net = pd.DataFrame({"model": "cnn", "target": ["Dev", "Hk"], "pearson": [0.21, 0.46]})
+    shipped = net.assign(pearson=[0.43, 0.46])
+    rows = blend_metric_rows(net, shipped, {"Dev"}, "cnn+kmer_ridge_1-6")
+    assert list(zip(rows["model"], rows["target"], strict=True)) == [
+        ("cnn+kmer_ridge_1-6", "Dev"),
+        ("cnn", "Hk"),
+        ("network_only:cnn", "Dev"),
+    ]
+    checks = model_check(
+        pd.concat(
+            [
+                rows,
+                pd.DataFrame(
+                    {"model": "kmer_ridge_1-6", "target": ["Dev", "Hk"], "pearson": [0.42, 0.42]}
+                ),
+            ]
+        )
+    )
+    assert [c.level for c in checks] == ["ok", "caution", "ok"]  # no blend note for Hk
 
 
 def test_trust_panel_says_when_the_model_is_a_blend() -> None:

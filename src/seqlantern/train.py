@@ -256,8 +256,11 @@ def train(
         :class:`seqlantern.models.Blend` (``a * kmer + b * network + c``, least squares on
         the validation rows) instead of the network alone. ``metrics.tsv`` then has the
         shipped model's rows first (``cnn+kmer_ridge_1-6``), the network alone as
-        ``network_only:cnn`` and the baseline. Not with an attribution penalty: the
-        k-mer part is not held to it and would bring back what the penalty removed. Why:
+        ``network_only:cnn`` and the baseline (rows of blended targets only). Not when
+        an attribution penalty applies to the training inputs themselves: the k-mer part
+        is not held to it and would bring back what the penalty removed (with
+        ``penalty_onehot`` the inputs are neutralised, so the baseline never sees the
+        artifact and the blend is allowed). Why:
         a model below the baseline is not worth attributing; the blend is at least as good
         on the data it was chosen on, and its maps show both the network's evidence and
         the k-mer weights.
@@ -394,7 +397,10 @@ def train(
         bm.insert(0, "model", describe_baseline(task=task))
         bm["epochs"] = 0
         bm["stopped"] = ""
-        if kmer_fallback and task == "regression" and not (masks and penalty_weight > 0):
+        # with a penalty on the training inputs themselves the baseline sees the artifact
+        # and is not held to the penalty; with neutralised inputs (penalty_onehot) it is not
+        penalised_originals = bool(masks) and penalty_weight > 0 and xp is None
+        if kmer_fallback and task == "regression" and not penalised_originals:
             mixed = _blend_with_baseline(final, bfit, x, y, va, columns)
             if mixed is not None:
                 final, blend_info = mixed
@@ -402,11 +408,10 @@ def train(
                 blend_name = f"{network_row}+{describe_baseline(task=task)}"
                 bl = metrics_table(ysel, predict(final, x, eval_rows), columns, task)
                 bl.insert(0, "split", eval_split)
-                bl.insert(0, "model", blend_name)
+                bl.insert(0, "model", network_row)
                 bl["epochs"] = metrics["epochs"].iloc[0]
                 bl["stopped"] = stopped
-                metrics["model"] = f"network_only:{network_row}"
-                metrics = pd.concat([bl, metrics], ignore_index=True)
+                metrics = blend_metric_rows(metrics, bl, set(blend_info), blend_name)
                 meta_kwargs = {**meta_kwargs, "network": meta_arch, "ks": list(bfit.ks)}
                 meta_arch = "blend"
         metrics = pd.concat([metrics, bm], ignore_index=True)
@@ -425,6 +430,24 @@ def train(
     write_tsv(hist_df, Path(metrics_tsv).with_name("history.tsv"))
     _plot_curve(hist_df, curve_png)
     return metrics
+
+
+def blend_metric_rows(
+    network: pd.DataFrame, shipped: pd.DataFrame, blended: set[str], blend_name: str
+) -> pd.DataFrame:
+    """``metrics.tsv`` rows of a run whose model is a :class:`Blend`.
+
+    ``shipped`` (the blend's metrics, one row per target) comes first, named
+    ``blend_name`` for the blended targets; a target the blend leaves to the network
+    keeps the network's name, since its predictions are the network's. Then the network
+    alone (``network_only:<name>``), for the blended targets only.
+    """
+    shipped = shipped.copy()
+    is_blend = shipped["target"].astype(str).isin(blended).to_numpy()
+    shipped["model"] = np.where(is_blend, blend_name, shipped["model"].astype(str))
+    alone = network[network["target"].astype(str).isin(blended)]
+    alone = alone.assign(model="network_only:" + alone["model"].astype(str))
+    return pd.concat([shipped, alone], ignore_index=True)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

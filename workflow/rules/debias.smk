@@ -59,7 +59,7 @@ if DEBIAS:
             ENV
         shell:
             "seqlantern train --onehot {input.onehot} --index {input.index}"
-            " --targets {input.targets} {params.train} {params.penalty} --no-baseline"
+            " --targets {input.targets} {params.train} {params.penalty}"
             " --threads {threads}"
             " --out-model {output.model} --metrics {output.metrics}"
             " --curve {output.curve} > {log} 2>&1"
