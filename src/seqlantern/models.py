@@ -251,12 +251,11 @@ class KmerLinear(nn.Module):
         Number of outputs.
     ks
         k-mer lengths (each <= 6).
-    **_
-        Other options (ignored), so that one kwargs dict builds a whole :class:`Blend`.
     """
 
-    def __init__(self, n_targets: int = 1, *, ks: tuple[int, ...] | list[int] = (1, 2, 3, 4, 5, 6),
-                 **_: Any) -> None:  # fmt: skip
+    def __init__(
+        self, n_targets: int = 1, *, ks: tuple[int, ...] | list[int] = (1, 2, 3, 4, 5, 6)
+    ) -> None:
         super().__init__()
         self.ks = tuple(int(k) for k in ks)
         if not self.ks or min(self.ks) < 1 or max(self.ks) > 6:
