@@ -150,7 +150,7 @@ def fit_baseline_model(
 
 def predict_baseline(fit: BaselineFit, x: RowSource, rows: np.ndarray) -> np.ndarray:
     """Predictions of a fitted baseline for ``np.sort(rows)``, float32 ``(n, T)``."""
-    return fit.predict(_features(x, np.asarray(rows), fit.ks)).astype(np.float32)
+    return fit.predict(_features(x, np.sort(np.asarray(rows)), fit.ks)).astype(np.float32)
 
 
 def fit_baseline(
