@@ -85,9 +85,10 @@ def test_position_hotspots() -> None:
 
 
 def test_annotate_labels_constant_and_low_complexity(tmp_path: Path) -> None:
-    """Crafted seqlets: one on the constant 5' flank, one on a poly-A run, one on a CTCF
-    site; with the constant table the first is artifact/constant, the second
-    artifact/low_complexity, the third motif."""
+    """Crafted seqlets: one on the constant 5' flank (artifact/constant), a poly-T tract
+    inside the insert (only annotated low complexity: poly-dA:dT tracts are promoter
+    biology), a CTCF site (motif), and a poly-A run at the read's 3' end (artifact: that is
+    where read-through poly-A sits)."""
     from seqlantern.annotate import annotate
 
     ctcf = "CCGCGCCCTCTGGTGGCCAC"  # not used for placement tests, only as a site
@@ -97,34 +98,52 @@ def test_annotate_labels_constant_and_low_complexity(tmp_path: Path) -> None:
     for i in range(60):
         mid = "".join(rng.choice(list("ACGT"), 100))
         if i == 0:
-            mid = mid[:20] + "A" * 16 + mid[36:60] + ctcf + mid[80:]
-        seqs.append((f"s{i}", flank5 + mid + "TTGACCAGT"))
+            mid = mid[:20] + "T" * 16 + mid[36:60] + ctcf + mid[80:]
+        if i == 1:
+            mid = mid[:88] + "A" * 12
+        seqs.append((f"s{i}", flank5 + mid))
     fa = tmp_path / "f.fa"
     write_fasta(seqs, fa)
     encode_fasta(fa, tmp_path / "x.npy", tmp_path / "i.tsv")
     x = load_npy(tmp_path / "x.npy", what="x")
     idx = read_index(tmp_path / "i.tsv")
     write_constant(find_constant(x, idx), tmp_path / "c.tsv", tmp_path / "c.fa")
-    attr = np.zeros((1, 4, x.shape[2]), dtype=np.float32)
-    spans = [(2, 12), (17 + 21, 17 + 34), (17 + 60, 17 + 80)]
-    for a, b in spans:
-        attr[0, :, a:b] = x[0, :, a:b] * 1.0
+    attr = np.zeros((2, 4, x.shape[2]), dtype=np.float32)
+    spans = [(0, 2, 12), (0, 17 + 21, 17 + 34), (0, 17 + 60, 17 + 80), (1, 17 + 88, 17 + 100)]
+    for r, a, b in spans:
+        attr[r, :, a:b] = x[r, :, a:b] * 1.0
     np.save(tmp_path / "a.npy", attr)
-    pd.DataFrame({"name": ["s0"], "row": [0], "pred_y": [1.0]}).to_csv(
+    pd.DataFrame({"name": ["s0", "s1"], "row": [0, 1], "pred_y": [1.0, 1.0]}).to_csv(
         tmp_path / "p.tsv", sep="\t", index=False)  # fmt: skip
     pd.DataFrame({
-        "name": "s0", "row": 0, "seqlet_id": [f"s0:{a}-{b}" for a, b in spans],
-        "start": [a for a, _ in spans], "end": [b for _, b in spans], "sign": "+",
-        "score": [float(b - a) for a, b in spans], "max_abs": 1.0, "pvalue": 1e-4,
+        "name": [f"s{r}" for r, _, _ in spans], "row": [r for r, _, _ in spans],
+        "seqlet_id": [f"s{r}:{a}-{b}" for r, a, b in spans],
+        "start": [a for _, a, _ in spans], "end": [b for _, _, b in spans], "sign": "+",
+        "score": [float(b - a) for _, a, b in spans], "max_abs": 1.0, "pvalue": 1e-4,
     }).to_csv(tmp_path / "s.tsv", sep="\t", index=False)  # fmt: skip
     df = annotate(tmp_path / "s.tsv", tmp_path / "x.npy", tmp_path / "a.npy", tmp_path / "p.tsv",
                   tmp_path / "i.tsv", RESOURCES / "motifs/JASPAR2026_CORE_vertebrates.meme",
                   [RESOURCES / "artifacts/artifacts.fa"], tmp_path / "e.tsv",
                   constant_tsv=tmp_path / "c.tsv")  # fmt: skip
-    df = df.sort_values("start")
-    assert df["artifact_kind"].tolist()[:2] == ["constant", "low_complexity"]
-    assert df["label"].tolist() == ["artifact", "artifact", "motif"]
+    df = df.sort_values(["row", "start"]).reset_index(drop=True)
+    assert df["artifact_kind"].tolist() == ["constant", "NA", "NA", "low_complexity"]
+    assert df["label"].iloc[0] == "artifact" and df["label"].iloc[3] == "artifact"
+    assert df["label"].iloc[1] != "artifact" and bool(df["low_complexity"].iloc[1])
+    assert df["label"].iloc[2] == "motif" and not bool(df["low_complexity"].iloc[2])
     assert "CTCF" in df["motif_name"].iloc[2].upper()
+    # sub-threshold alignments (random 100-bp inserts always have some) fill nothing
+    assert df["artifact_name"].iloc[1:3].tolist() == ["NA", "NA"]
+    # the rule is configurable: "anywhere" labels the insert's tract an artifact again
+    from seqlantern.annotate import AnnotateParams
+
+    anywhere = annotate(tmp_path / "s.tsv", tmp_path / "x.npy", tmp_path / "a.npy",
+                        tmp_path / "p.tsv", tmp_path / "i.tsv",
+                        RESOURCES / "motifs/JASPAR2026_CORE_vertebrates.meme",
+                        [RESOURCES / "artifacts/artifacts.fa"], tmp_path / "e2.tsv",
+                        constant_tsv=tmp_path / "c.tsv",
+                        params=AnnotateParams(low_complexity_read_end=10_000))  # fmt: skip
+    anywhere = anywhere.sort_values(["row", "start"]).reset_index(drop=True)
+    assert anywhere["label"].iloc[1] == "artifact"
 
 
 def test_find_constant_cli(tmp_path: Path) -> None:

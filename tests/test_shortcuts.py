@@ -134,3 +134,58 @@ def test_streamed_file_equals_in_memory(tmp_path: Path) -> None:
     with pytest.raises(SeqlanternError, match="row 40 is beyond"):
         shortcut_tests_file(model, x, path, groups, np.arange(40), tmp_path / "o.tsv",
                             target=0, params=params)  # fmt: skip
+
+
+FLANK, SITE = "CATTGCGTGAACCGA", "GATAAGG"  # constant flank at 0-15, a site at 15-22
+
+
+class SpanWeights(nn.Module):
+    """output = sum of W * x over the given (sequence, start) spans: the answer is known."""
+
+    def __init__(self, length: int, spans: list[tuple[str, int]]) -> None:
+        super().__init__()
+        w = torch.zeros(4, length)
+        for seq, start in spans:
+            w[:, start : start + len(seq)] = torch.from_numpy(one_hot(seq))
+        self.register_buffer("w", w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.w).sum(dim=(1, 2))[:, None]
+
+
+@pytest.mark.parametrize(
+    ("spans", "start", "label", "decision", "shortcut"),
+    [
+        ([(FLANK[10:], 10)], 10, "motif", "artifact", True),  # only the flank part counts
+        ([(SITE, 15)], 10, "motif", "plausible", False),  # only the insert part counts
+        ([(FLANK[10:], 10), (SITE, 15)], 10, "motif", "junction", True),  # both do
+        # covered 10/13 by the flank (labelled artifact by overlap), yet the insert decides
+        ([(SITE[:3], 15)], 5, "artifact", "plausible", False),
+    ],
+)
+def test_junction_decided_by_measured_split(
+    spans: list[tuple[str, int]], start: int, label: str, decision: str, shortcut: bool
+) -> None:
+    """An element half on a constant flank is labelled by which part carries the effect
+    (ablating each part separately), not by an overlap fraction."""
+    rng = np.random.default_rng(1)
+    x = np.stack([one_hot(FLANK + SITE + "".join(rng.choice(list("ACGT"), 38)))
+                  for _ in range(30)]).astype(np.float32)  # fmt: skip
+    end = 22 if start == 10 else 18
+    el = pd.DataFrame({
+        "name": [f"s{r}" for r in range(30)], "row": range(30), "start": start, "end": end,
+        "sign": "+", "score": 3.0, "label": label, "insert_label": "motif",
+        "group": "g1", "artifact_kind": "constant", "artifact_start": 0, "artifact_end": 15,
+    })  # fmt: skip
+    groups = pd.DataFrame({"group": ["g1"], "label": [label]})
+    model = SpanWeights(x.shape[2], spans)
+    out, _, _ = run_shortcut_tests(model, x, el, groups, np.arange(30), target=0,
+                                   params=ShortcutParams(shuffles=8, backgrounds=4))  # fmt: skip
+    assert (out["decision"] == decision).all(), out["decision_reason"].unique()
+    assert (out["shortcut"] == shortcut).all()
+    assert out["artifact_part_effect"].notna().all() and out["insert_part_effect"].notna().all()
+    # an element wholly inside the flank is no junction: no split is measured
+    inside = el.assign(start=2, end=12, label="artifact")
+    out2, _, _ = run_shortcut_tests(model, x, inside, groups, np.arange(30), target=0,
+                                    params=ShortcutParams(shuffles=8, backgrounds=4))  # fmt: skip
+    assert out2["artifact_part_effect"].isna().all() and (out2["decision"] == "artifact").all()

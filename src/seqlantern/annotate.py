@@ -5,10 +5,25 @@ Labels, in order of precedence:
 - ``artifact``: the seqlet (with ``artifact_flank`` bp either side, so that a peak on the
   first bases of a read-through is still seen as part of the adapter) aligns to an entry of
   the artifact library with score >= ``artifact_min_score`` and the aligned span covers at
-  least ``artifact_min_overlap`` of the seqlet. An adapter can also look like a motif; the
+  least ``artifact_min_overlap`` of the seqlet, or covers that much of a constant region
+  of the library (:mod:`seqlantern.constant`). An adapter can also look like a motif; the
   artifact call wins because the bases are not genomic.
 - ``motif``: best database motif with q-value <= ``motif_qvalue``.
 - ``unexplained``: neither; these are what de novo grouping looks at.
+
+Low complexity is an artifact only where the technology puts it. Homopolymers and short
+tandem repeats (DUST score >= ``low_complexity_dust``, or a hit of a ``kind=low_complexity``
+library entry such as poly-A) are artifacts only within ``low_complexity_read_end`` bp of
+a record's ends, where read-through poly-A and two-colour poly-G sit. Inside the insert
+they are biology as often as not (poly-dA:dT tracts in yeast promoters, GAGA repeats in
+Drosophila), so there they are only annotated (column ``low_complexity``) and the element
+keeps its motif or unexplained label.
+
+The artifact columns are filled only by a hit above the score threshold that overlaps the
+seqlet, or by a constant region that overlaps it, even when the overlap is below
+``artifact_min_overlap``: the shortcut tests then ablate the artifact part and the insert
+part separately and decide by which part carries the effect (``insert_label`` keeps the
+label the element would have without the artifact).
 """
 
 from __future__ import annotations
@@ -32,7 +47,7 @@ ELEMENT_COLUMNS = [
     "motif_family", "motif_pvalue", "motif_qvalue", "motif_evalue", "motif_offset",
     "site_start", "site_end", "site_strand", "site_score", "site_pvalue",
     "artifact_name", "artifact_kind", "artifact_score", "artifact_start", "artifact_end",
-    "dust", "position_hotspot",
+    "dust", "low_complexity", "insert_label", "position_hotspot",
     "sign", "max_abs", "seqlet_id", "row", "sequence",
 ]  # fmt: skip
 
@@ -51,6 +66,7 @@ class AnnotateParams:
     artifact_min_score: int = 12
     artifact_min_overlap: float = 0.5
     low_complexity_dust: float = 3.0
+    low_complexity_read_end: int = 10
     hotspot_bin: int = 10
     hotspot_fold: float = 3.0
 
@@ -255,19 +271,20 @@ def annotate(
             )
     constant = read_constant(constant_tsv) if constant_tsv else []
     starts, lengths = _record_positions(index, x.shape[2])
+    reads = not (index["coords"] == "genome").any()
     if shard:  # block by block, so that memory does not grow with the shard
         counts: dict[str, int] = {}
         with atomic_outputs(out_tsv) as (tmp,), open(tmp, "w") as fh:
             for b0 in range(0, max(len(seqlets), 1), block):
                 df = _element_rows(seqlets.iloc[b0 : b0 + block], x, attr, hyp, attr_row,
                                    starts, lengths, motifs, fams, db, matcher, constant,
-                                   p)  # fmt: skip
+                                   p, read_ends=reads)  # fmt: skip
                 df.to_csv(fh, sep="\t", index=False, na_rep="NA", header=b0 == 0)
                 for k, v in df["label"].value_counts().items():
                     counts[str(k)] = counts.get(str(k), 0) + int(v)
         return pd.DataFrame({"label": [k for k, v in counts.items() for _ in range(v)]})
     df = _element_rows(seqlets, x, attr, hyp, attr_row, starts, lengths, motifs, fams, db,
-                       matcher, constant, p)  # fmt: skip
+                       matcher, constant, p, read_ends=reads)  # fmt: skip
     return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv)
 
 
@@ -338,8 +355,14 @@ def _element_rows(
     matcher: ArtifactMatcher,
     constant: list,
     p: AnnotateParams,
+    *,
+    read_ends: bool = True,
 ) -> pd.DataFrame:
-    """The per-element columns: motif match, best site, artifact match, constant, DUST."""
+    """The per-element columns: motif match, best site, artifact match, constant, DUST.
+
+    ``read_ends``: the records are reads or library members with ends where sequencing
+    artifacts sit (False for genome windows, whose ends are arbitrary cuts).
+    """
     kinds = {a.name: a.kind for a in matcher.artifacts}
     scanner = SiteScanner()
     length = x.shape[2]
@@ -358,34 +381,41 @@ def _element_rows(
         seq_core = decode(onehot[:, s.start : s.end])
         fs, fe = max(s.start - p.artifact_flank, 0), min(s.end + p.artifact_flank, length)
         ah = matcher.best(decode(onehot[:, fs:fe]))
-        art_ok = False
-        if ah is not None:
-            a_s, a_e = fs + ah.query_start, fs + ah.query_end
-            cover = max(0, min(a_e, s.end) - max(a_s, s.start)) / (s.end - s.start)
-            art_ok = ah.score >= p.artifact_min_score and cover >= p.artifact_min_overlap
-        art: tuple[str, str, float, int, int] = ("NA", "NA", 0, -1, -1)
-        if ah is not None:
-            art = (ah.name, kinds.get(ah.name, "NA"), ah.score, fs + ah.query_start,
-                   fs + ah.query_end)  # fmt: skip
-        # constant sequence at this position in most inputs: the strongest evidence
         off, rec_len = int(starts[s.row]), int(lengths[s.row])
+        # read ends: where sequencing puts poly-A/poly-G (read-through, two-colour no-signal)
+        at_read_end = read_ends and (
+            s.start + off < p.low_complexity_read_end
+            or s.end + off > rec_len - p.low_complexity_read_end
+        )
+        art: tuple[str, str, float, int, int] = ("NA", "NA", 0, -1, -1)
+        art_ok, low = False, False
+        # only hits above the score threshold that overlap the seqlet fill the columns
+        if ah is not None and ah.score >= p.artifact_min_score:
+            a_s, a_e = fs + ah.query_start, fs + ah.query_end
+            ov = max(0, min(a_e, s.end) - max(a_s, s.start))
+            kind = kinds.get(ah.name, "NA")
+            if kind == "low_complexity":
+                low = ov > 0
+            if ov > 0 and (kind != "low_complexity" or at_read_end):
+                art = (ah.name, kind, ah.score, a_s, a_e)
+                art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
+        # constant sequence at this position in most inputs: the strongest evidence; any
+        # overlap is recorded (the shortcut tests measure which part carries the effect)
+        best_ov = 0
         for reg in constant:
             ra, rb = reg.record_span(rec_len)
             ov = max(0, min(rb, s.end + off) - max(ra, s.start + off))
-            if ov >= p.artifact_min_overlap * (s.end - s.start):
+            if ov > best_ov:
+                best_ov = ov
                 art = (reg.name, "constant", ov, max(ra - off, 0), min(rb - off, length))
-                art_ok = True
-                break
+                art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
         dust = dust_score(seq_core)
-        if not art_ok and p.low_complexity_dust > 0 and dust >= p.low_complexity_dust:
+        low = low or (p.low_complexity_dust > 0 and dust >= p.low_complexity_dust)
+        if art[0] == "NA" and low and at_read_end:
             art = ("low_complexity", "low_complexity", round(dust, 2), s.start, s.end)
             art_ok = True
-        if art_ok:
-            label = "artifact"
-        elif hit.qvalue <= p.motif_qvalue:
-            label = "motif"
-        else:
-            label = "unexplained"
+        insert_label = "motif" if hit.qvalue <= p.motif_qvalue else "unexplained"
+        label = "artifact" if art_ok else insert_label
         out.append({
             "name": s.name, "start": s.start, "end": s.end,
             "strand": hit.strand if label == "motif" else ".",
@@ -401,7 +431,8 @@ def _element_rows(
             "site_pvalue": site[3] if site else float("nan"),
             "artifact_name": art[0], "artifact_kind": art[1], "artifact_score": art[2],
             "artifact_start": art[3], "artifact_end": art[4],
-            "dust": round(dust, 3), "position_hotspot": "NA",
+            "dust": round(dust, 3), "low_complexity": low, "insert_label": insert_label,
+            "position_hotspot": "NA",
             "sign": s.sign, "max_abs": s.max_abs, "seqlet_id": s.seqlet_id, "row": s.row,
             "sequence": seq_core,
         })  # fmt: skip

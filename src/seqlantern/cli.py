@@ -302,6 +302,7 @@ def cmd_annotate(a: argparse.Namespace) -> None:
                             artifact_flank=a.artifact_flank,
                             artifact_min_overlap=a.artifact_min_overlap,
                             low_complexity_dust=a.low_complexity_dust,
+                            low_complexity_read_end=a.low_complexity_read_end,
                             hotspot_bin=a.hotspot_bin, hotspot_fold=a.hotspot_fold)  # fmt: skip
     if a.shard and a.groups:
         raise SeqlanternError("annotate --shard writes no groups; group-elements does")
@@ -346,9 +347,11 @@ def cmd_shortcuts(a: argparse.Namespace) -> None:
     import torch
 
     from seqlantern.attribute import resolve_target
+    from seqlantern.constant import read_constant
+    from seqlantern.encode import read_index
     from seqlantern.io import atomic_outputs, load_npy, read_tsv
     from seqlantern.models import load_model, n_outputs
-    from seqlantern.shortcuts import ShortcutParams, shortcut_tests_file
+    from seqlantern.shortcuts import ShortcutParams, constant_reliance, shortcut_tests_file
     from seqlantern.train import resolve_device
 
     _threads(a.threads)
@@ -363,8 +366,15 @@ def cmd_shortcuts(a: argparse.Namespace) -> None:
                             batch_size=a.batch_size, seed=a.seed)  # fmt: skip
     device = resolve_device(a.device)
     model.to(device)
+    if bool(a.constant) != bool(a.out_constant) or (a.constant and not a.index):
+        raise SeqlanternError("shortcuts: --constant, --index and --out-constant go together")
+    regions = read_constant(a.constant) if a.constant else []
+    index = read_index(a.index) if a.index else None
+    outs = [a.out_elements, a.out_groups, a.out_dataset] + (
+        [a.out_constant] if a.out_constant else [])  # fmt: skip
     # the elements table is streamed from file to file: memory does not grow with it
-    with atomic_outputs(a.out_elements, a.out_groups, a.out_dataset) as (te, tg, td):
+    with atomic_outputs(*outs) as tmps:
+        te, tg, td = tmps[:3]
         g, ds, counts = shortcut_tests_file(model, x, a.elements, groups,
                                             preds["row"].to_numpy(), te, target=t,
                                             output=a.output, params=params,
@@ -372,6 +382,19 @@ def cmd_shortcuts(a: argparse.Namespace) -> None:
         g.to_csv(tg, sep="\t", index=False, na_rep="NA", float_format="%.6g")
         pd.DataFrame({"metric": list(ds), "value": list(ds.values())}).to_csv(
             td, sep="\t", index=False, float_format="%.6g")  # fmt: skip
+        if a.out_constant:
+            src = constant_reliance(model, x, index, regions, preds["row"].to_numpy(),
+                                    target=t, output=a.output, params=params,
+                                    device=device)  # fmt: skip
+            src.to_csv(tmps[3], sep="\t", index=False, na_rep="NA", float_format="%.6g")
+            for r in src.itertuples(index=False):
+                print(
+                    f"constant region {r.name} ({r.sequence}): ablation effect "
+                    f"{r.ablation_effect:.3g} [{r.ablation_low:.3g}, {r.ablation_high:.3g}], "
+                    f"insertion effect {r.insertion_effect:.3g} [{r.insertion_low:.3g}, "
+                    f"{r.insertion_high:.3g}]; relied on: {r.relied_on}",
+                    flush=True,
+                )
     n = sum(v for k, v in counts.items() if k != "shortcut")
     decided = sorted(((k, v) for k, v in counts.items() if k != "shortcut"),
                      key=lambda kv: -kv[1])  # fmt: skip
@@ -530,7 +553,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   config=a.config, examples=a.examples, groups=a.groups,
                   dataset=a.dataset, debias=a.debias, methods=a.methods, curves=a.curves,
                   erf=a.erf, erf_profile=a.erf_profile, calibration=a.calibration,
-                  artifacts=a.artifacts or None, constant=a.constant, fdr=a.fdr)  # fmt: skip
+                  artifacts=a.artifacts or None, constant=a.constant, fdr=a.fdr,
+                  constant_reliance=a.constant_reliance)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -769,6 +793,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="DUST score from which a seqlet is low complexity (0: off)",
     )
+    s.add_argument(
+        "--low-complexity-read-end",
+        type=int,
+        default=10,
+        help="low complexity is an artifact only within this many bp of a record's ends "
+        "(read ends); inside the insert it is only annotated",
+    )
     _add_hotspot_args(s)
     s.add_argument("--shard", action="store_true",
                    help="--attributions/--predictions are one shard: annotate its seqlets "
@@ -837,6 +868,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-elements", required=True)
     s.add_argument("--out-groups", required=True)
     s.add_argument("--out-dataset", required=True)
+    s.add_argument("--constant", help="constant regions from find-constant (TSV)")
+    s.add_argument("--index", help="index.tsv of encode (needed with --constant)")
+    s.add_argument(
+        "--out-constant", help="reliance on each constant region (ablation and insertion effects)"
+    )
     s.set_defaults(func=cmd_shortcuts)
 
     s = sub.add_parser("mask-artifacts",
@@ -946,6 +982,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="artifact FASTA(s): attribution on their exact hits in the trust panel",
     )
     s.add_argument("--constant", help="find-constant regions (trust panel reliance table)")
+    s.add_argument(
+        "--constant-reliance",
+        help="shortcuts --out-constant table (reliance on each constant region)",
+    )
     s.add_argument("--fdr", type=float, default=0.1, help="the seqlet FDR the run used")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)

@@ -76,17 +76,28 @@ def aggregate_motif_attribution(
 def _span_matrix(
     members: pd.DataFrame, attr: RowSource, attr_row: dict[int, int], width: int = 30
 ) -> np.ndarray | None:
-    """Mean attribution (width, 4) of elements aligned at their start (for logos)."""
-    mats = []
+    """Mean attribution (w, 4) of elements aligned at their start (for logos).
+
+    ``w`` is the longest member (at most ``width``); a member near the sequence's end
+    adds only the columns it has (no element is dropped for lack of room: artifacts of a
+    3' flank are exactly those).
+    """
+    if members.empty:
+        return None
+    w = int(min(width, (members["end"] - members["start"]).max()))
+    total, count = np.zeros((w, 4)), np.zeros(w)
     for r in members.head(200).itertuples(index=False):
-        a = np.asarray(attr[attr_row[int(r.row)]])[:, int(r.start) : int(r.start) + width]
-        if a.shape[1] == width:
-            mats.append(a.T)
-    return np.mean(mats, axis=0) if mats else None
+        a = np.asarray(attr[attr_row[int(r.row)]])[:, int(r.start) : int(r.start) + w]
+        total[: a.shape[1]] += a.T
+        count[: a.shape[1]] += 1
+    return total / np.maximum(count, 1)[:, None] if count.any() else None
 
 
 def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t")
+    """An HTML table that scrolls sideways inside the page when it is too wide."""
+    return ("<div class='tw'>"
+            + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t")
+            + "</div>")  # fmt: skip
 
 
 class _Selected:
@@ -162,6 +173,72 @@ def _trust_section(
     return panel_html(checks, reliance, cal)
 
 
+DEBIAS_MIN_SEQUENCES = 10
+
+
+def _debias_html(table: pd.DataFrame) -> str:
+    """The debias comparison, or one line saying why there was nothing to debias.
+
+    With a handful of attributed sequences carrying an artifact span, the before/after
+    shares and drops are noise (a relative reduction of 2.8 from a drop of 0.0004), and a
+    table would read as a finding.
+    """
+    d = dict(zip(table["metric"], pd.to_numeric(table["before"], errors="coerce"), strict=True))
+    n = int(d.get("sequences_with_artifact", 0) or 0)
+    if n < DEBIAS_MIN_SEQUENCES:
+        line = (f"Debias comparison not shown: only {n} attributed sequence(s) carry an "
+                "adapter, primer or vector span, so there is nothing to debias (constant "
+                "flanks are never masked: every input carries them).")  # fmt: skip
+        print(f"[report] {line}", flush=True)
+        return f"<p>{line}</p>"
+    return (
+        "<p>Debiased model (artifact spans neutralised in every training input, "
+        "retrained with the same settings; the same sequences attributed): attribution "
+        "share on artifact spans and accuracy before/after.</p>" + _table(table)
+    )
+
+
+def _constant_html(constant: str | Path | None, reliance: str | Path | None) -> str:
+    """Every constant region of the library, with the model's measured reliance on it.
+
+    Listed whether or not any element lies on it: a flank every input carries rarely
+    yields seqlets, yet the model may still use it.
+    """
+    if not constant or not Path(constant).is_file():
+        return ""
+    from seqlantern.constant import read_constant
+
+    regions = read_constant(constant)
+    if not regions:
+        return ("<p>Constant regions: none (no position where most inputs carry the same "
+                "base).</p>")  # fmt: skip
+    tab = pd.DataFrame({
+        "name": [r.name for r in regions],
+        "position": [f"bases {r.start + 1}-{r.end} from the record's "
+                     + ("start" if r.anchor == "start" else "end") for r in regions],
+        "sequence": [r.sequence for r in regions],
+        "share": [r.share for r in regions], "coverage": [r.coverage for r in regions],
+    })  # fmt: skip
+    caption = ("<p>Constant regions of the library (<code>find_constant</code>): sequence "
+               "that most inputs carry at the same place (cloning flanks, primers, "
+               "barcodes). <i>share</i>: the smallest per-position share of the majority "
+               "base; <i>coverage</i>: share of inputs that reach the region.")  # fmt: skip
+    if reliance and Path(reliance).is_file():
+        rel = read_tsv(reliance, what="constant reliance")
+        keep = ["name", "sequences", "ablation_effect", "ablation_low", "ablation_high",
+                "insertion_effect", "insertion_low", "insertion_high", "ablation_in_sd",
+                "relied_on"]  # fmt: skip
+        tab = tab.merge(rel[[c for c in keep if c in rel.columns]], on="name", how="left")
+        caption += (" <i>ablation</i>: prediction drop when the region is replaced by "
+                    "random bases in attributed sequences; <i>insertion</i>: prediction gain "
+                    "when it is written into neutral (shuffled) backgrounds; 95% intervals; "
+                    "<i>ablation_in_sd</i>: the drop in standard deviations of the "
+                    "predictions. "
+                    "<i>relied_on</i>: either interval excludes 0: the model uses the "
+                    "region, which cannot be biology.")  # fmt: skip
+    return caption + "</p>" + _table(tab)
+
+
 def render_report(
     out: str | Path,
     *,
@@ -186,6 +263,7 @@ def render_report(
     artifacts: list[str] | None = None,
     constant: str | Path | None = None,
     fdr: float = 0.1,
+    constant_reliance: str | Path | None = None,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
@@ -225,7 +303,7 @@ def render_report(
         parts.append(
             "<p>Decision (match + ablation effect): "
             + ", ".join(f"<b>{dc.get(k, 0)}</b> {k}" for k in ("plausible", "artifact",
-                                                                 "unexplained"))
+                                                                 "junction", "unexplained"))
             + f"; <b>{n_short}</b> artifact elements are shortcuts (the prediction depends "
             "on them).</p>"
         )  # fmt: skip
@@ -292,6 +370,7 @@ def render_report(
                      "of unexplained elements; logos below.</p>" + _table(gt.head(60)))  # fmt: skip
     # artifacts and shortcuts first: what the model relies on that is not biology
     parts.append("<h2>Artifacts and shortcuts</h2>")
+    parts.append(_constant_html(constant, constant_reliance))
     art = el[el["label"] == "artifact"]
     if dataset and Path(dataset).is_file():
         ds = read_tsv(dataset, what="dataset")
@@ -307,10 +386,7 @@ def render_report(
             f"</b> of {int(float(d.get('artifact_elements', 0)))} artifact elements.</p>"
         )  # fmt: skip
     if debias and Path(debias).is_file():
-        parts.append("<p>Debiased model (artifact spans shuffled in every training input, "
-                     "retrained with the same settings; the same sequences attributed): "
-                     "attribution share on artifact spans and accuracy before/after.</p>"
-                     + _table(read_tsv(debias, what="debias comparison")))  # fmt: skip
+        parts.append(_debias_html(read_tsv(debias, what="debias comparison")))
     if art.empty:
         parts.append("<p>No element matched an artifact source.</p>")
     else:
@@ -457,6 +533,7 @@ def render_report(
     style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
              "table.t{border-collapse:collapse;font-size:12px}"
              "table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd}"
+             "div.tw{overflow-x:auto;max-width:100%}img{max-width:100%}"
              "</style>")  # fmt: skip
     doc = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>seqlantern report</title>"
            + style + "</head><body>" + "\n".join(parts) + "</body></html>")  # fmt: skip

@@ -19,11 +19,21 @@ prediction depends on is a **shortcut**: faithful to the model, useless for biol
   the mean prediction of the neutral backgrounds) that disappears is the model's
   reliance on artifacts.
 
+- **Junctions** (per element that overlaps an artifact span only in part, e.g. a motif
+  match that borrows the constant flank's last bases): the artifact part and the insert
+  part are neutralised separately (uniform random bases, ``shuffles`` draws each;
+  columns ``artifact_part_*`` and ``insert_part_*``), so no fixed overlap fraction
+  decides what the element is.
+
 Decision (column ``decision``): ``artifact`` for elements annotated as artifacts
 (``shortcut`` = the prediction depends on it: its own or its group's interval excludes
 0 and the effect is at least ``min_effect``); ``plausible`` for motif-matched elements
 whose effect is present (own or group interval excludes 0 in the element's direction);
-``unexplained`` otherwise. ``decision_reason`` says which evidence decided.
+``unexplained`` otherwise. For junctions the measured split overrides these: only the
+artifact part's interval excludes 0 → ``artifact`` (a shortcut); only the insert part's
+→ ``plausible`` (insert matches a motif) or ``unexplained``; both → ``junction`` (both
+effects shown, ``shortcut`` True); neither → the rules above. ``decision_reason`` says
+which evidence decided.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import torch
 from scipy.stats import t as student_t
 from torch import nn
 
+from seqlantern.encode import one_hot
 from seqlantern.io import RowSource, SeqlanternError, iter_tsv
 from seqlantern.shuffle import shuffle_onehot
 
@@ -245,6 +256,67 @@ def _ablation_stats(
     return mean_ci_rows(effect)
 
 
+def _random_bases(width: int, copies: int, rng: np.random.Generator) -> np.ndarray:
+    """(copies, 4, width) one-hot of uniformly drawn bases."""
+    eye = np.eye(4, dtype=np.float32)
+    return eye[rng.integers(0, 4, size=(copies, width))].transpose(0, 2, 1)
+
+
+def junction_parts(
+    starts: np.ndarray, ends: np.ndarray, art_starts: np.ndarray, art_ends: np.ndarray
+) -> np.ndarray:
+    """Elements that overlap an artifact span only in part (both parts non-empty)."""
+    ov = np.minimum(ends, art_ends) - np.maximum(starts, art_starts)
+    inside = (starts >= art_starts) & (ends <= art_ends)
+    return (art_starts >= 0) & (ov > 0) & ~inside
+
+
+def _part_stats(
+    model: nn.Module,
+    x: RowSource,
+    rows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    art_starts: np.ndarray,
+    art_ends: np.ndarray,
+    base: np.ndarray,
+    *,
+    first: int,
+    p: ShortcutParams,
+    opts: dict[str, Any],
+) -> np.ndarray:
+    """(n, 6) effect and interval of neutralising the artifact part, then the insert part,
+    of every junction element (:func:`junction_parts`); NaN for the others.
+
+    The two parts are replaced by uniformly drawn bases, ``shuffles`` times each: a
+    shuffle of a 2-bp part is mostly the part itself, so it would read as "no effect"
+    for the shorter part whatever the model does.
+    """
+    out = np.full((len(rows), 6), np.nan)
+    cand = np.flatnonzero(junction_parts(starts, ends, art_starts, art_ends))
+    k = max(p.shuffles, 1)
+    step = max(1, 2048 // k)
+    for c0 in range(0, len(cand), step):
+        sel = cand[c0 : c0 + step]
+        uniq, at = np.unique(rows[sel], return_inverse=True)
+        xs = np.asarray(x[uniq], dtype=np.float32)
+        batch = np.repeat(xs[at], 2 * k, axis=0)
+        for j, i in enumerate(sel):
+            rng = np.random.default_rng([p.seed, first + int(i), 7])
+            s0, s1 = int(starts[i]), int(ends[i])
+            a0, a1 = max(s0, int(art_starts[i])), min(s1, int(art_ends[i]))
+            b = batch[j * 2 * k : (j + 1) * 2 * k]
+            b[:k, :, a0:a1] = _random_bases(a1 - a0, k, rng)
+            for u0, u1 in ((s0, a0), (a1, s1)):
+                if u1 > u0:
+                    b[k:, :, u0:u1] = _random_bases(u1 - u0, k, rng)
+        pred = predict(model, batch, **opts).reshape(len(sel), 2, k)
+        eff = base[sel, None, None] - pred
+        out[sel, 0:3] = mean_ci_rows(eff[:, 0])
+        out[sel, 3:6] = mean_ci_rows(eff[:, 1])
+    return out
+
+
 def _shortcut_passes(
     model: nn.Module,
     x: RowSource,
@@ -276,6 +348,7 @@ def _shortcut_passes(
     starts_all = np.empty(n_el, dtype=np.int64)
     ends_all = np.empty(n_el, dtype=np.int64)
     is_art = np.zeros(n_el, dtype=bool)
+    parts = np.full((n_el, 6), np.nan)
     off = 0
     for block in blocks():  # pass 1: ablation
         nb = len(block)
@@ -287,6 +360,13 @@ def _shortcut_passes(
         stats[off : off + nb] = _ablation_stats(model, x, rows, starts, ends,
                                                base[inv[off : off + nb]], first=off, p=p,
                                                opts=opts)  # fmt: skip
+        if "artifact_start" in block.columns:
+            parts[off : off + nb] = _part_stats(
+                model, x, rows, starts, ends,
+                block["artifact_start"].to_numpy(dtype=np.int64),
+                block["artifact_end"].to_numpy(dtype=np.int64),
+                base[inv[off : off + nb]], first=off, p=p, opts=opts,
+            )  # fmt: skip
         gcode[off : off + nb] = block["group"].map(uid).fillna(-1).to_numpy(dtype=np.int64)
         abs_score[off : off + nb] = np.abs(block["score"].to_numpy(dtype=float))
         starts_all[off : off + nb], ends_all[off : off + nb] = starts, ends
@@ -344,6 +424,8 @@ def _shortcut_passes(
         el = block.copy()
         st = stats[off : off + nb]
         el["effect"], el["effect_low"], el["effect_high"] = st[:, 0], st[:, 1], st[:, 2]
+        for j, c in enumerate(PART_COLUMNS):
+            el[c] = parts[off : off + nb, j]
         _decide(el, g_lo, g_hi, g_short, el["group"].map(pos).fillna(-1).to_numpy(
             dtype=np.int64), p.min_effect)  # fmt: skip
         for d, c in el["decision"].value_counts(sort=False).items():
@@ -401,6 +483,10 @@ def _shortcut_passes(
     return g, ds, counts
 
 
+PART_COLUMNS = ["artifact_part_effect", "artifact_part_low", "artifact_part_high",
+                "insert_part_effect", "insert_part_low", "insert_part_high"]  # fmt: skip
+
+
 def _decide(
     el: pd.DataFrame,
     g_lo: np.ndarray,
@@ -434,5 +520,132 @@ def _decide(
                                          " match; prediction depends on it (shortcut)",
                                          " match; no measurable effect").astype(object)  # fmt: skip
     decision = np.where(is_art, "artifact", np.where(plausible, "plausible", "unexplained"))
-    el["decision"] = decision.astype(object)
+    decision = decision.astype(object)
+    # junctions (the element overlaps an artifact span in part): the measured split decides
+    if "artifact_part_effect" in el.columns:
+        a_ok = signed(el["artifact_part_low"].to_numpy(dtype=float),
+                      el["artifact_part_high"].to_numpy(dtype=float))  # fmt: skip
+        i_ok = signed(el["insert_part_low"].to_numpy(dtype=float),
+                      el["insert_part_high"].to_numpy(dtype=float))  # fmt: skip
+        a_big = np.abs(el["artifact_part_effect"].to_numpy(dtype=float)) >= min_effect
+        ins_lab = (el["insert_label"].to_numpy() if "insert_label" in el.columns
+                   else np.where(is_art, "unexplained", lab))  # fmt: skip
+        kind = el["artifact_kind"].astype(str).to_numpy().astype(object)
+        both = a_ok & i_ok
+        only_a = a_ok & ~i_ok
+        only_i = i_ok & ~a_ok
+        decision[both] = "junction"
+        reason[both] = "junction: " + kind[both] + " part and insert part both carry the effect"
+        decision[only_a] = "artifact"
+        reason[only_a] = kind[only_a] + " part carries the effect; insert part none (shortcut)"
+        ins_motif = only_i & (ins_lab == "motif")
+        decision[ins_motif] = "plausible"
+        reason[ins_motif] = "motif match; insert part carries the effect, " + kind[
+            ins_motif] + " part none"  # fmt: skip
+        ins_other = only_i & (ins_lab != "motif")
+        decision[ins_other] = "unexplained"
+        reason[ins_other] = "insert part carries the effect, " + kind[ins_other] + " part none"
+        split = a_ok | i_ok
+        shortcut = np.where(split, a_ok & a_big, shortcut)
+    el["decision"] = decision
     el["shortcut"], el["decision_reason"] = shortcut, reason
+
+
+SOURCE_COLUMNS = ["name", "anchor", "start", "end", "length", "sequence", "share", "coverage",
+                  "sequences", "ablation_effect", "ablation_low", "ablation_high",
+                  "insertion_effect", "insertion_low", "insertion_high",
+                  "ablation_in_sd", "relied_on"]  # fmt: skip
+
+
+def constant_reliance(
+    model: nn.Module,
+    x: RowSource,
+    index: pd.DataFrame,
+    regions: list,
+    attributed_rows: np.ndarray,
+    *,
+    target: int,
+    output: str = "logit",
+    params: ShortcutParams | None = None,
+    device: str = "cpu",
+    max_sequences: int = 200,
+) -> pd.DataFrame:
+    """Does the model rely on each constant region of the library, element or not?
+
+    A constant flank is in every input, so seqlets on it are rare (the calls are
+    calibrated against shuffles that keep it at the same place only by chance) and the
+    elements table alone can hide it. Two measurements per region:
+
+    - **ablation**: in up to ``max_sequences`` attributed sequences (seeded choice), the
+      region is replaced by uniform random bases (``shuffles`` draws); effect =
+      prediction drop, 95% t-interval over sequences;
+    - **insertion**: the region's sequence written at its own place into ``backgrounds``
+      neutral sequences (dinucleotide shuffles of attributed sequences, which scatter the
+      flank); effect = prediction gain, 95% t-interval over backgrounds.
+
+    ``ablation_in_sd`` is the ablation effect in standard deviations of the attributed
+    sequences' predictions (its size next to what the model spreads its predictions
+    over); ``relied_on`` is True when either interval excludes 0. A region every input
+    carries cannot rank one input above another, but a model that relies on it spends
+    attribution on it, and its effect on inputs built without it is untested.
+
+    Parameters
+    ----------
+    index
+        ``index.tsv`` of the encoded library (record offsets and lengths).
+    regions
+        :class:`seqlantern.constant.ConstantRegion` list (``find-constant``).
+    attributed_rows
+        Rows of ``x`` that were attributed.
+    """
+    p = params or ShortcutParams()
+    opts: dict[str, Any] = {"target": target, "output": output, "batch_size": p.batch_size,
+                            "device": device}  # fmt: skip
+    length = x.shape[2]
+    offs = index["start"].to_numpy(dtype=np.int64)
+    lens = index["source_length"].to_numpy(dtype=np.int64)
+    rng = np.random.default_rng([p.seed, 3])
+    pool = np.unique(np.asarray(attributed_rows, dtype=np.int64))
+    rows = np.sort(rng.choice(pool, size=min(max_sequences, len(pool)), replace=False))
+    bg_rows = rng.choice(pool, size=min(p.backgrounds, len(pool)), replace=False)
+    xs = np.asarray(x[rows], dtype=np.float32) if len(rows) else np.zeros((0, 4, length))
+    bgs = (np.stack([shuffle_onehot(np.asarray(x[r]), rng) for r in bg_rows]).astype(
+        np.float32) if len(bg_rows) else np.zeros((0, 4, length), dtype=np.float32))  # fmt: skip
+    base = predict(model, xs, **opts) if len(xs) else np.zeros(0)
+    bg_pred = predict(model, bgs, **opts) if len(bgs) else np.zeros(0)
+    k = max(p.shuffles, 1)
+    sd = float(np.std(base)) if len(base) > 1 else 0.0
+
+    def span(reg: Any, row: int) -> tuple[int, int]:
+        ra, rb = reg.record_span(int(lens[row]))
+        return max(ra - int(offs[row]), 0), min(rb - int(offs[row]), length)
+
+    out = []
+    for reg in regions:
+        consensus = one_hot(reg.sequence).astype(np.float32)  # (4, region length)
+        abl = np.full(len(rows), np.nan)
+        for j, r in enumerate(rows):
+            a0, a1 = span(reg, int(r))
+            if a1 <= a0:
+                continue
+            batch = np.repeat(xs[j : j + 1], k, axis=0)
+            batch[:, :, a0:a1] = _random_bases(a1 - a0, k, rng)
+            abl[j] = base[j] - float(np.mean(predict(model, batch, **opts)))
+        ins = np.full(len(bgs), np.nan)
+        for j, r in enumerate(bg_rows):
+            a0, a1 = span(reg, int(r))
+            if a1 <= a0:
+                continue
+            ra, _ = reg.record_span(int(lens[int(r)]))
+            skip = max(int(offs[int(r)]) - ra, 0)  # region bases before the window
+            xi = bgs[j].copy()
+            xi[:, a0:a1] = consensus[:, skip : skip + a1 - a0]
+            ins[j] = float(predict(model, xi[None], **opts)[0]) - bg_pred[j]
+        am, al, ah = mean_ci(abl)
+        im, il, ih = mean_ci(ins)
+        relied = bool((al > 0 or ah < 0) or (il > 0 or ih < 0))
+        out.append([reg.name, reg.anchor, reg.start, reg.end, reg.end - reg.start,
+                    reg.sequence, reg.share, reg.coverage, int(np.isfinite(abl).sum()),
+                    am, al, ah, im, il, ih, am / sd if sd > 0 else float("nan"),
+                    relied])  # fmt: skip
+    return pd.DataFrame(out, columns=SOURCE_COLUMNS)

@@ -50,6 +50,7 @@ rule annotate_seqlets:
         artifact_flank=config["annotate"]["artifact_flank"],
         artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
         dust=config["artifacts"]["low_complexity_dust"],
+        read_end=config["artifacts"]["low_complexity_read_end"],
     threads: config["threads"]
     log:
         "logs/annotate_seqlets/{shard}.log",
@@ -75,6 +76,7 @@ rule annotate_seqlets:
         " --artifact-flank {params.artifact_flank}"
         " --artifact-min-overlap {params.artifact_min_overlap}"
         " --constant {input.constant} --low-complexity-dust {params.dust}"
+        " --low-complexity-read-end {params.read_end}"
         " --out {output.elements} > {log} 2>&1"
 
 
@@ -119,10 +121,13 @@ rule test_shortcuts:
         elements="results/annotate/elements.tsv",
         groups="results/annotate/groups.tsv",
         predictions="results/attribute/predictions.tsv",
+        constant="results/annotate/constant.tsv",
+        index="results/encode/index.tsv",
     output:
         elements="results/shortcuts/elements.tsv",
         groups="results/shortcuts/groups.tsv",
         dataset="results/shortcuts/dataset.tsv",
+        constant="results/shortcuts/constant.tsv",
     params:
         model=model_args(),
         target=q(config["attribution"]["target"]),
@@ -152,7 +157,8 @@ rule test_shortcuts:
         " --backgrounds {params.backgrounds} --insert-members {params.insert_members}"
         " --min-effect {params.min_effect} --device {params.device} --threads {threads}"
         " --seed {params.seed} --out-elements {output.elements} --out-groups {output.groups}"
-        " --out-dataset {output.dataset} > {log} 2>&1"
+        " --out-dataset {output.dataset} --constant {input.constant} --index {input.index}"
+        " --out-constant {output.constant} > {log} 2>&1"
 
 
 rule export_bed:

@@ -184,6 +184,7 @@ def report_inputs(wildcards):
         "calibration": "results/seqlets/calibration.tsv",
         "artifacts": config["annotate"]["artifacts"],
         "constant": "results/annotate/constant.tsv",
+        "constant_reliance": "results/shortcuts/constant.tsv",
     }
     if not LOAD_MODEL:
         out["metrics"] = "results/train/metrics.tsv"
@@ -203,7 +204,7 @@ def report_inputs(wildcards):
 def report_optional(input):
     args = ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
-                "erf_profile"):
+                "erf_profile", "constant_reliance"):
         if key in input.keys():
             args += f" --{key.replace('_', '-')} {q(input[key])}"
     return args

@@ -1,0 +1,101 @@
+"""Report and reliance on a library's constant parts: what a user of a flanked MPRA sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from conftest import ARTIFACTS, DEMO_MOTIFS
+from seqlantern.constant import find_constant, read_constant, write_constant
+from seqlantern.encode import encode_fasta, read_index
+from seqlantern.io import load_npy, write_fasta
+from seqlantern.report import _span_matrix, render_report
+from seqlantern.shortcuts import ShortcutParams, constant_reliance
+from test_shortcuts import SpanWeights
+
+FLANK5, FLANK3 = "AGGACCGGATCAACT", "CATTGCGTGAACCGA"  # lentiMPRA-like adapters
+
+
+def _flanked(tmp_path: Path, n: int = 40) -> tuple[np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    seqs = [(f"s{i}", FLANK5 + "".join(rng.choice(list("ACGT"), 60)) + FLANK3) for i in range(n)]
+    write_fasta(seqs, tmp_path / "f.fa")
+    encode_fasta(tmp_path / "f.fa", tmp_path / "x.npy", tmp_path / "i.tsv")
+    x = np.asarray(load_npy(tmp_path / "x.npy", what="x"))
+    idx = read_index(tmp_path / "i.tsv")
+    write_constant(find_constant(x, idx), tmp_path / "c.tsv", tmp_path / "c.fa")
+    return x, idx
+
+
+def test_reliance_on_each_constant_region(tmp_path: Path) -> None:
+    """The model that reads the 3' flank relies on it (ablation and insertion), not on the
+    5' flank; both regions are measured although no element lies on either."""
+    x, idx = _flanked(tmp_path)
+    regions = read_constant(tmp_path / "c.tsv")
+    assert [r.sequence for r in regions] == [FLANK5, FLANK3]
+    model = SpanWeights(x.shape[2], [(FLANK3, 75)])
+    tab = constant_reliance(model, x, idx, regions, np.arange(len(x)), target=0,
+                            params=ShortcutParams(shuffles=4, backgrounds=6))  # fmt: skip
+    by = tab.set_index("sequence")
+    assert not bool(by.loc[FLANK5, "relied_on"]) and bool(by.loc[FLANK3, "relied_on"])
+    assert by.loc[FLANK3, "ablation_low"] > 0 and by.loc[FLANK3, "insertion_low"] > 0
+    assert by.loc[FLANK5, "ablation_effect"] == 0
+
+
+def test_span_matrix_keeps_elements_at_the_sequence_end() -> None:
+    attr = np.zeros((2, 4, 90), dtype=np.float32)
+    attr[:, 2, 80:] = 1.0
+    members = pd.DataFrame({"row": [0, 1], "start": [80, 80], "end": [90, 90]})
+    mat = _span_matrix(members, attr, {0: 0, 1: 1})
+    assert mat is not None and mat.shape == (10, 4) and np.allclose(mat[:, 2], 1.0)
+
+
+def test_report_lists_every_constant_region_and_logos_end_artifacts(tmp_path: Path) -> None:
+    """Artifact elements on the 3' flank (the last 10 bp) get their logo, and both flanks
+    are listed with their reliance, the 5' one although no element lies on it."""
+    x, idx = _flanked(tmp_path, n=12)
+    attr = (x * 0.1).astype(np.float32)
+    attr[:, :, 80:] *= 10
+    np.save(tmp_path / "a.npy", attr)
+    pd.DataFrame({"name": idx["name"], "row": range(12), "pred_y": 1.0}).to_csv(
+        tmp_path / "p.tsv", sep="\t", index=False)  # fmt: skip
+    el = pd.DataFrame({
+        "name": idx["name"], "row": range(12), "start": 80, "end": 90, "strand": ".",
+        "score": 4.0, "pvalue": 1e-4, "label": "artifact", "motif_id": "NA",
+        "motif_name": "NA", "motif_qvalue": 1.0, "motif_offset": 0,
+        "artifact_name": "constant_start_75_90", "artifact_kind": "constant",
+    })  # fmt: skip
+    el.to_csv(tmp_path / "e.tsv", sep="\t", index=False)
+    model = SpanWeights(x.shape[2], [(FLANK3, 75)])
+    with torch.no_grad():
+        rel = constant_reliance(model, x, idx, read_constant(tmp_path / "c.tsv"),
+                                np.arange(12), target=0,
+                                params=ShortcutParams(shuffles=3, backgrounds=4))  # fmt: skip
+    rel.to_csv(tmp_path / "rel.tsv", sep="\t", index=False)
+    render_report(tmp_path / "r.html", elements=tmp_path / "e.tsv", index=tmp_path / "i.tsv",
+                  onehot=tmp_path / "x.npy", attributions=tmp_path / "a.npy",
+                  predictions=tmp_path / "p.tsv", motifs=DEMO_MOTIFS,
+                  artifacts=[str(ARTIFACTS)], constant=tmp_path / "c.tsv",
+                  constant_reliance=tmp_path / "rel.tsv")  # fmt: skip
+    body = (tmp_path / "r.html").read_text()
+    section = body[body.index("<h2>Artifacts and shortcuts</h2>") : body.index("<h2>Model</h2>")]
+    assert FLANK5 in section and FLANK3 in section and "relied_on" in section
+    assert section.count("<img") == 2  # position histogram and the flank's logo
+    assert "div class='tw'" in section  # wide tables scroll inside the page
+
+
+def test_debias_with_nothing_to_debias_is_one_line() -> None:
+    from seqlantern.report import _debias_html
+
+    def table(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"metric": ["sequences", "sequences_with_artifact",
+                                        "artifact_ablation_reduction"],
+                             "before": [591, n, np.nan], "after": [591, n, 2.84],
+                             "change": [0, 0, np.nan]})  # fmt: skip
+
+    few = _debias_html(table(3))
+    assert "nothing to debias" in few and "<table" not in few and "2.84" not in few
+    assert "<table" in _debias_html(table(200))
