@@ -89,6 +89,16 @@ def test_workflow_rejects_bad_config(tmp_path: Path) -> None:
     assert run.returncode != 0 and "gaussian" in run.stderr + run.stdout
 
 
+def test_taxon_and_a_motif_file_are_one_choice(tmp_path: Path) -> None:
+    """annotate.taxon picks the shipped collection; with another motif file set too, the
+    run stops with one line naming both keys."""
+    cfg = _config(tmp_path, annotate={"taxon": "fungi"})
+    run = _snakemake(tmp_path, cfg, "-n")
+    out = run.stderr + run.stdout
+    assert run.returncode == 1 and "annotate.taxon (fungi) and annotate.motifs" in out
+    assert "Traceback" not in out
+
+
 def test_lint_is_clean() -> None:
     if shutil.which("snakemake") is None:
         pytest.skip("snakemake is not installed")

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqlantern.archetypes import read_clusters
 from seqlantern.artifacts import ArtifactMatcher, read_artifacts
 from seqlantern.constant import dust_score, position_hotspots, read_constant
 from seqlantern.encode import decode, genome_interval, read_index
@@ -44,7 +45,7 @@ from seqlantern.tomtom import MotifIndex, compare_many
 
 ELEMENT_COLUMNS = [
     "name", "start", "end", "strand", "score", "pvalue", "label", "motif_id", "motif_name",
-    "motif_family", "motif_pvalue", "motif_qvalue", "motif_evalue", "motif_offset",
+    "motif_family", "motif_cluster", "motif_pvalue", "motif_qvalue", "motif_evalue", "motif_offset",
     "site_start", "site_end", "site_strand", "site_score", "site_pvalue",
     "artifact_name", "artifact_kind", "artifact_score", "artifact_start", "artifact_end",
     "dust", "low_complexity", "insert_label", "position_hotspot",
@@ -79,6 +80,7 @@ def _adopt_group_matches(
     x: RowSource,
     scanner: SiteScanner,
     p: AnnotateParams,
+    clusters: dict[str, str] | None = None,
 ) -> None:
     """Label members of a de novo group ``motif`` when the group as a whole matches one.
 
@@ -101,10 +103,12 @@ def _adopt_group_matches(
             if site is None:
                 continue
             df.iloc[i, df.columns.get_indexer(
-                ["label", "motif_id", "motif_name", "motif_family", "motif_pvalue",
+                ["label", "motif_id", "motif_name", "motif_family", "motif_cluster",
+                 "motif_pvalue",
                  "motif_qvalue", "motif_evalue", "strand", "motif_offset", "site_start",
                  "site_end", "site_strand", "site_score", "site_pvalue", "motif_evidence"])] = [
-                "motif", m.id, m.name, ";".join(sorted(fams.get(m.id, ()))), float("nan"),
+                "motif", m.id, m.name, ";".join(sorted(fams.get(m.id, ()))),
+                (clusters or {}).get(m.id, "NA"), float("nan"),
                 float(g.match_qvalue), float("nan"), site[1], int(r["start"]) - (qs + site[0]),
                 qs + site[0], qs + site[0] + m.width, site[1], round(site[2], 3), site[3],
                 "group"]  # fmt: skip
@@ -244,6 +248,7 @@ def annotate(
     # small reference files first: a malformed database fails before any array is read
     motifs = read_motifs(motif_db)
     fams = read_families(families, motifs)
+    clusters = read_clusters(families)
     db = MotifIndex.build(motifs)
     matcher = ArtifactMatcher(read_artifacts(*artifact_files))
     seqlets = read_tsv(seqlets_tsv, what="seqlets", ints=("start", "end", "row"),
@@ -278,14 +283,15 @@ def annotate(
             for b0 in range(0, max(len(seqlets), 1), block):
                 df = _element_rows(seqlets.iloc[b0 : b0 + block], x, attr, hyp, attr_row,
                                    starts, lengths, motifs, fams, db, matcher, constant,
-                                   p, read_ends=reads)  # fmt: skip
+                                   p, read_ends=reads, clusters=clusters)  # fmt: skip
                 df.to_csv(fh, sep="\t", index=False, na_rep="NA", header=b0 == 0)
                 for k, v in df["label"].value_counts().items():
                     counts[str(k)] = counts.get(str(k), 0) + int(v)
         return pd.DataFrame({"label": [k for k, v in counts.items() for _ in range(v)]})
     df = _element_rows(seqlets, x, attr, hyp, attr_row, starts, lengths, motifs, fams, db,
-                       matcher, constant, p, read_ends=reads)  # fmt: skip
-    return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv)
+                       matcher, constant, p, read_ends=reads,
+                       clusters=clusters)  # fmt: skip
+    return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv, clusters)
 
 
 def gather_elements(
@@ -309,6 +315,7 @@ def gather_elements(
     p = params or AnnotateParams()
     motifs = read_motifs(motif_db)
     fams = read_families(families, motifs)
+    clusters = read_clusters(families)
     db = MotifIndex.build(motifs)
     index = read_index(index_tsv)
     x = load_npy(onehot_npy, what="one-hot")
@@ -316,7 +323,7 @@ def gather_elements(
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ELEMENT_COLUMNS)
     order = np.lexsort((df["end"].to_numpy(), df["start"].to_numpy(), df["row"].to_numpy()))
     df = df.iloc[order].reset_index(drop=True)
-    return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv)
+    return _finish(df, x, index, motifs, fams, db, p, out_tsv, groups_tsv, clusters)
 
 
 _ELEMENT_INTS = ("start", "end", "row", "motif_offset", "site_start", "site_end",
@@ -357,6 +364,7 @@ def _element_rows(
     p: AnnotateParams,
     *,
     read_ends: bool = True,
+    clusters: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The per-element columns: motif match, best site, artifact match, constant, DUST.
 
@@ -364,6 +372,7 @@ def _element_rows(
     artifacts sit (False for genome windows, whose ends are arbitrary cuts).
     """
     kinds = {a.name: a.kind for a in matcher.artifacts}
+    clusters = clusters or {}
     scanner = SiteScanner()
     length = x.shape[2]
     # all motif queries first: one batched comparison (threads over queries)
@@ -422,6 +431,7 @@ def _element_rows(
             "score": s.score, "pvalue": s.pvalue, "label": label,
             "motif_id": m.id, "motif_name": m.name,
             "motif_family": ";".join(sorted(fams.get(m.id, ()))),
+            "motif_cluster": clusters.get(m.id, "NA"),
             "motif_pvalue": hit.pvalue, "motif_qvalue": hit.qvalue, "motif_evalue": hit.evalue,
             "motif_offset": hit.offset + (s.start - qs),
             "site_start": qs + site[0] if site else -1,
@@ -449,13 +459,14 @@ def _finish(
     p: AnnotateParams,
     out_tsv: str | Path,
     groups_tsv: str | Path | None,
+    clusters: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """What needs every element: hotspots, groups, group matches, genome coordinates."""
     starts, lengths = _record_positions(index, x.shape[2])
     _mark_hotspots(df, starts, lengths, p)
     groups, df["group"] = group_elements(df, db=db)
     df["motif_evidence"] = np.where(df["label"] == "motif", "element", "NA")
-    _adopt_group_matches(df, groups, motifs, fams, x, SiteScanner(), p)
+    _adopt_group_matches(df, groups, motifs, fams, x, SiteScanner(), p, clusters)
     if (index["coords"] == "genome").any() and len(df):
         rows = index.iloc[df["row"].to_numpy()]
         gi = [genome_interval(r, st, en) for (_, r), st, en in

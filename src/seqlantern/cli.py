@@ -544,6 +544,16 @@ def cmd_motifs(a: argparse.Namespace) -> None:
         print(f"{n} motifs of {a.release} {a.collection} written to {a.out}")
 
 
+def cmd_cluster_motifs(a: argparse.Namespace) -> None:
+    from seqlantern.archetypes import write_archetypes
+
+    t = write_archetypes(a.motifs, a.out, families=a.families, cut=a.cut)
+    src = t["family_source"].str.split(":").str[0].value_counts()
+    print(f"{len(t)} motifs in {t['cluster'].nunique()} clusters "
+          f"({int((t['cluster_size'] == 1).sum())} singletons); families from "
+          + ", ".join(f"{k} {v}" for k, v in src.items()) + f"; written to {a.out}")  # fmt: skip
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from seqlantern.report import render_report
 
@@ -954,6 +964,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--families", help="also write the TF class/family table (TSV)")
     s.add_argument("--out", required=True, help="output MEME file")
     s.set_defaults(func=cmd_motifs)
+
+    s = sub.add_parser(
+        "cluster-motifs", help="offline: archetype clusters and a family for every motif"
+    )
+    s.add_argument("--motifs", required=True, help="motif database (MEME, JASPAR, HOMER)")
+    s.add_argument("--families", help="JASPAR class/family table (motifs --families)")
+    s.add_argument(
+        "--cut",
+        type=float,
+        default=0.3,
+        help="average-linkage cut on 1 - similarity (mean column Pearson)",
+    )
+    s.add_argument(
+        "--out", required=True, help="archetype table (TSV); may be the --families file itself"
+    )
+    s.set_defaults(func=cmd_cluster_motifs)
 
     s = sub.add_parser("report", help="self-contained HTML report")
     s.add_argument("--elements", required=True)

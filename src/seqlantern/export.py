@@ -5,7 +5,9 @@ motif_qvalue, artifact_name, attribution (signed summed attribution), pvalue, de
 effect, shortcut. Candidates are the elements decided ``plausible`` (motif match and a
 measurable effect on the prediction) when the shortcut tests ran, else those labelled
 ``motif``; without the tests, decision/effect/shortcut are ``.``. ``score`` is
-the BED 0-1000 integer: ``min(1000, round(100 * -log10(pvalue)))``. Coordinates are genome
+the BED 0-1000 integer: ``min(1000, round(100 * -log10(pvalue)))``. ``name`` is the motif's
+archetype cluster (``motif_cluster``) when the families table has clusters, else the motif
+name; ``motif_name`` always holds the best-matching database motif. Coordinates are genome
 coordinates when the input was BED regions on a genome; otherwise ``chrom`` is the FASTA
 record name and coordinates are relative to that record. Files are sorted by chrom, start,
 end (``sort -k1,1 -k2,2n`` order), ready for ``bedtools`` and genome browsers.
@@ -35,9 +37,13 @@ def to_bed(elements: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     iv = [genome_interval(r, int(s), int(e)) for (_, r), s, e in
           zip(rows.iterrows(), elements["start"], elements["end"], strict=True)]  # fmt: skip
     label = elements["label"].to_numpy()
+    shown = elements["motif_name"].astype(str)
+    if "motif_cluster" in elements.columns:  # reported by archetype cluster when known
+        cl = elements["motif_cluster"].astype(str)
+        shown = cl.where(~cl.isin(["NA", "", "nan"]), shown)
     name = np.where(
         label == "motif",
-        elements["motif_name"],
+        shown,
         np.where(label == "artifact", elements["artifact_name"], "unexplained"),
     )
     p = elements["pvalue"].astype(float).clip(lower=1e-300)

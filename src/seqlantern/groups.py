@@ -2,7 +2,10 @@
 
 A biologist reads groups before elements: "CTCF, 495 elements in 470 sequences, mean
 contribution 2.7" says more than 495 rows. Elements labelled ``motif`` are grouped by
-their matched motif; elements labelled ``artifact`` by artifact; ``unexplained`` elements
+their matched motif's archetype cluster (``motif_cluster``, :mod:`seqlantern.archetypes`;
+by the motif itself without a cluster table), so KLF4, SP1 and KLF16 matches of one
+GC-box signal make one group; the group's ``match_id``/``match_name`` is the motif most
+of its members match; elements labelled ``artifact`` by artifact; ``unexplained`` elements
 are clustered de novo: two seqlets are similar when their best ungapped alignment (either
 strand, overlap >= ``min_overlap``) matches at least ``min_identity`` of the overlapping
 bases, and average-linkage clusters with at least ``min_size`` members become groups
@@ -76,7 +79,12 @@ def group_elements(
     """
     group = pd.Series("NA", index=elements.index, dtype=object)
     is_motif = elements["label"] == "motif"
-    group[is_motif] = "motif:" + elements.loc[is_motif, "motif_id"].astype(str)
+    key = elements["motif_id"].astype(str)
+    if "motif_cluster" in elements.columns:  # archetype clusters: one group per cluster
+        cl = elements["motif_cluster"].astype(str)
+        has = ~cl.isin(["NA", "", "nan"])
+        key = key.where(~has, cl)
+    group[is_motif] = "motif:" + key[is_motif]
     is_art = elements["label"] == "artifact"
     group[is_art] = "artifact:" + elements.loc[is_art, "artifact_name"].astype(str)
     un = elements[elements["label"] == "unexplained"]
@@ -95,7 +103,16 @@ def group_elements(
         if g == "NA":
             continue
         first = members.iloc[0]
-        name = (first["motif_name"] if first["label"] == "motif" else
+        if first["label"] == "motif":
+            # the group is named by the motif most of its members match (the best member
+            # of an archetype cluster), and by the cluster when there is one
+            counts = members["motif_id"].value_counts(sort=False)
+            top = sorted(counts.index, key=lambda m: (-counts[m], str(m)))[0]
+            first = members[members["motif_id"] == top].iloc[0]
+        name = (str(g)[len("motif:"):] if first["label"] == "motif" and
+                "motif_cluster" in members.columns and str(first["motif_cluster"]) not in
+                ("NA", "", "nan") else
+                first["motif_name"] if first["label"] == "motif" else
                 first["artifact_name"] if first["label"] == "artifact" else g)  # fmt: skip
         rows.append({
             "group": g, "label": first["label"], "name": name, "elements": len(members),

@@ -460,21 +460,57 @@ def render_report(
     mot = el[el["label"] == "motif"]
     if mot.empty:
         parts.append("<p>No element matched a database motif.</p>")
-    summary = (
-        mot.groupby(["motif_id", "motif_name"])
-        .agg(elements=("name", "size"), sequences=("name", "nunique"),
-             mean_attribution=("score", "mean"), median_qvalue=("motif_qvalue", "median"))
-        .reset_index().sort_values("elements", ascending=False)
-    )  # fmt: skip
+    by_cluster = "motif_cluster" in mot.columns and bool(
+        (~mot["motif_cluster"].astype(str).isin(["NA", "", "nan"])).any()
+    )
+    key = mot["motif_cluster"].astype(str) if by_cluster else mot["motif_name"].astype(str)
+    mot = mot.assign(_key=key)
+    rows = []
+    for k, g in mot.groupby("_key", sort=False):
+        counts = g["motif_id"].value_counts(sort=False)
+        best = sorted(counts.index, key=lambda m: (-counts[m], str(m)))[0]
+        rows.append({"name": k, "best_member": best,
+                     "best_member_name": g.loc[g["motif_id"] == best, "motif_name"].iloc[0],
+                     "members_matched": int(g["motif_id"].nunique()),
+                     "elements": len(g), "sequences": g["name"].nunique(),
+                     "mean_attribution": g["score"].mean(),
+                     "median_match_qvalue": g["motif_qvalue"].median()})  # fmt: skip
+    summary = pd.DataFrame(
+        rows,
+        columns=[
+            "name",
+            "best_member",
+            "best_member_name",
+            "members_matched",
+            "elements",
+            "sequences",
+            "mean_attribution",
+            "median_match_qvalue",
+        ],
+    )
+    summary = summary.sort_values(["elements", "name"], ascending=[False, True], kind="stable")
     if not summary.empty:
-        parts.append(_table(summary.head(50)))
+        parts.append(
+            "<p>One row per "
+            + (
+                "archetype cluster of the motif database (redundant motifs of one "
+                "specificity together; <i>best_member</i>: the motif most of its elements "
+                "match)"
+                if by_cluster
+                else "database motif"
+            )
+            + ". <i>median_match_qvalue</i> is the motif-match q-value (TOMTOM, over the "
+            "database), not the call FDR of the seqlets.</p>" + _table(summary.head(50))
+        )
     for r in summary.head(top_motifs).itertuples(index=False):
-        m = db[r.motif_id]
-        agg = aggregate_motif_attribution(mot[mot["motif_id"] == r.motif_id], m, attr, attr_row)
+        m = db[r.best_member]
+        sel = mot[mot["motif_id"] == r.best_member]
+        agg = aggregate_motif_attribution(sel, m, attr, attr_row)
         fig, axes = plt.subplots(1, 2, figsize=(9, 1.6))
-        _logo(axes[0], agg, f"{r.motif_name}: mean attribution of {r.elements} elements")
-        _logo(axes[1], m.pwm * information_content(m.pwm)[:, None], f"{r.motif_id} (database)")
-        parts.append(f"<h3>{html.escape(r.motif_name)} ({r.motif_id})</h3>" + _png(fig))
+        _logo(axes[0], agg, f"{r.name}: mean attribution of {len(sel)} {m.name} elements")
+        _logo(axes[1], m.pwm * information_content(m.pwm)[:, None], f"{m.id} {m.name} (database)")
+        parts.append(f"<h3>{html.escape(str(r.name))} (best member {html.escape(m.name)}, "
+                     f"{r.best_member})</h3>" + _png(fig))  # fmt: skip
     # de novo groups of unexplained elements
     if "group" in el.columns:
         from seqlantern.groups import aligned_denovo_matrix

@@ -1,4 +1,5 @@
 import json
+import sys
 import yaml
 import shlex
 
@@ -15,6 +16,26 @@ HAS_TRUTH = DEMO or bool(config["data"].get("truth"))
 GPU = 1 if config["device"] == "cuda" else 0
 GPU_MODEL = config.get("gpu_model", "") if GPU else ""
 DEBIAS = (not LOAD_MODEL) and bool(config["debias"]["enabled"])
+
+
+def _apply_taxon():
+    """annotate.taxon picks the shipped JASPAR collection (motifs + families/clusters)."""
+    taxon = config["annotate"].get("taxon", "")
+    if not taxon:
+        return
+    default = "resources/motifs/JASPAR2026_CORE_vertebrates.meme"
+    mine = f"resources/motifs/JASPAR2026_CORE_{taxon}.meme"
+    if config["annotate"]["motifs"] not in (default, mine):
+        sys.exit(
+            f"config: annotate.taxon ({taxon}) and annotate.motifs "
+            f"({config['annotate']['motifs']}) both choose the motif database; "
+            "set only one of them"
+        )
+    config["annotate"]["motifs"] = mine
+    config["annotate"]["families"] = f"resources/motifs/JASPAR2026_CORE_{taxon}.families.tsv"
+
+
+_apply_taxon()
 
 
 def q(value):
