@@ -75,16 +75,19 @@ def test_report_lists_every_constant_region_and_logos_end_artifacts(tmp_path: Pa
                                 np.arange(12), target=0,
                                 params=ShortcutParams(shuffles=3, backgrounds=4))  # fmt: skip
     rel.to_csv(tmp_path / "rel.tsv", sep="\t", index=False)
+    (tmp_path / "spans.tsv").write_text("row\tstart\tend\tname\tkind\n3\t40\t52\tm13\tprimer\n")
     render_report(tmp_path / "r.html", elements=tmp_path / "e.tsv", index=tmp_path / "i.tsv",
                   onehot=tmp_path / "x.npy", attributions=tmp_path / "a.npy",
                   predictions=tmp_path / "p.tsv", motifs=DEMO_MOTIFS,
                   artifacts=[str(ARTIFACTS)], constant=tmp_path / "c.tsv",
-                  constant_reliance=tmp_path / "rel.tsv")  # fmt: skip
+                  constant_reliance=tmp_path / "rel.tsv",
+                  debias_spans=tmp_path / "spans.tsv")  # fmt: skip
     body = (tmp_path / "r.html").read_text()
     section = body[body.index("<h2>Artifacts and shortcuts</h2>") : body.index("<h2>Model</h2>")]
     assert FLANK5 in section and FLANK3 in section and "relied_on" in section
     assert section.count("<img") == 2  # position histogram and the flank's logo
     assert "div class='tw'" in section  # wide tables scroll inside the page
+    assert "Debias not run: 1 of 12 inputs" in section  # the one-line reason, no table
 
 
 def test_debias_with_nothing_to_debias_is_one_line() -> None:

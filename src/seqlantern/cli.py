@@ -564,7 +564,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   dataset=a.dataset, debias=a.debias, methods=a.methods, curves=a.curves,
                   erf=a.erf, erf_profile=a.erf_profile, calibration=a.calibration,
                   artifacts=a.artifacts or None, constant=a.constant, fdr=a.fdr,
-                  constant_reliance=a.constant_reliance)  # fmt: skip
+                  constant_reliance=a.constant_reliance, debias_spans=a.debias_spans,
+                  debias_min_share=a.debias_min_share)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -1011,6 +1012,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--constant-reliance",
         help="shortcuts --out-constant table (reliance on each constant region)",
+    )
+    s.add_argument(
+        "--debias-spans", help="mask-artifacts spans: without --debias, say why debias did not run"
+    )
+    s.add_argument(
+        "--debias-min-share", type=float, default=0.01, help="the debias.min_share the run used"
     )
     s.add_argument("--fdr", type=float, default=0.1, help="the seqlet FDR the run used")
     s.add_argument("--out", required=True)

@@ -264,6 +264,8 @@ def render_report(
     constant: str | Path | None = None,
     fdr: float = 0.1,
     constant_reliance: str | Path | None = None,
+    debias_spans: str | Path | None = None,
+    debias_min_share: float = 0.01,
     examples: int = 6,
     top_motifs: int = 12,
 ) -> None:
@@ -387,6 +389,16 @@ def render_report(
         )  # fmt: skip
     if debias and Path(debias).is_file():
         parts.append(_debias_html(read_tsv(debias, what="debias comparison")))
+    elif debias_spans and Path(debias_spans).is_file():
+        sp = read_tsv(debias_spans, what="artifact spans", ints=("row",))
+        n_rows = int(sp["row"].nunique()) if len(sp) else 0
+        line = (f"Debias not run: {n_rows} of {len(idx)} inputs ({n_rows / max(len(idx), 1):.2%}) "
+                "carry an adapter, primer or vector span, below debias.min_share "
+                f"({debias_min_share:.0%}): a retrained model would differ from this one by "
+                "chance alone. Constant flanks are never masked (every input carries them; "
+                "see the constant regions above).")  # fmt: skip
+        print(f"[report] {line}", flush=True)
+        parts.append(f"<p>{line}</p>")
     if art.empty:
         parts.append("<p>No element matched an artifact source.</p>")
     else:

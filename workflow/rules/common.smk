@@ -213,7 +213,9 @@ def report_inputs(wildcards):
     if HAS_TRUTH:
         out["evaluation"] = "results/evaluate/evaluation.tsv"
     if DEBIAS:
-        out["debias"] = "results/debias/comparison.tsv"
+        out["debias_spans"] = "results/debias/artifact_spans.tsv"
+        if debias_retrains():
+            out["debias"] = "results/debias/comparison.tsv"
     if config["diagnostics"]["enabled"]:
         out["methods"] = "results/methods/comparison.tsv"
         out["curves"] = "results/methods/faithfulness_curves.tsv"
@@ -223,9 +225,9 @@ def report_inputs(wildcards):
 
 
 def report_optional(input):
-    args = ""
+    args = f" --debias-min-share {config['debias']['min_share']}" if DEBIAS else ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
-                "erf_profile", "constant_reliance"):
+                "erf_profile", "constant_reliance", "debias_spans"):
         if key in input.keys():
             args += f" --{key.replace('_', '-')} {q(input[key])}"
     return args
@@ -248,6 +250,18 @@ def attribution_target_column():
     t = config["attribution"]["target"]
     names = config["train"]["targets"]
     return names[int(t)] if str(t).isdigit() else str(t)
+
+
+def debias_retrains():
+    """Whether the debias retraining runs: at least debias.min_share of the inputs carry
+    an adapter/primer/vector span (read after the mask_artifacts checkpoint). Below that
+    the retrained model differs from the original by chance alone."""
+    spans = checkpoints.mask_artifacts.get().output.spans
+    with open(spans) as fh:
+        rows = {line.split("\t", 1)[0] for line in list(fh)[1:] if line.strip()}
+    with open("results/encode/index.tsv") as fh:
+        n = sum(1 for line in fh) - 1
+    return len(rows) >= config["debias"]["min_share"] * max(n, 1) and len(rows) > 0
 
 
 def debias_training_input():

@@ -1,7 +1,7 @@
 # Debiasing: neutralise artifact spans in every input, retrain, re-attribute, compare.
 if DEBIAS:
 
-    rule mask_artifacts:
+    checkpoint mask_artifacts:
         input:
             onehot="results/encode/onehot.npy",
             index="results/encode/index.tsv",
