@@ -56,6 +56,7 @@ def test_group_match_is_adopted_by_members() -> None:
     rng = np.random.default_rng(2)
     cebp = "ATTGCGCAAT"
     seqs = [random_dna(20, rng) + cebp + random_dna(20, rng) for _ in range(4)]
+    seqs[2] = ("CCTCCC" * 9)[:50]  # no CEBP site
     x = np.stack([one_hot(s) for s in seqs])
     df = pd.DataFrame({
         "name": [f"s{i}" for i in range(4)], "row": range(4), "start": [19] * 4,
@@ -70,8 +71,10 @@ def test_group_match_is_adopted_by_members() -> None:
     motifs = read_meme(JASPAR)
     _adopt_group_matches(df, groups, motifs, read_families(None, motifs), x, SiteScanner(),
                          AnnotateParams())  # fmt: skip
-    assert df["label"].tolist() == ["motif"] * 3 + ["unexplained"]
-    assert (df["motif_evidence"][:3] == "group").all() and groups["label"][0] == "motif"
-    assert (df["motif_name"][:3] == "CEBPB").all() and (df["motif_qvalue"][:3] == 0.01).all()
+    # the member without a site of the group's motif keeps its own label and name
+    assert df["label"].tolist() == ["motif", "motif", "unexplained", "unexplained"]
+    assert (df["motif_evidence"][:2] == "group").all() and groups["label"][0] == "motif"
+    assert (df["motif_name"][:2] == "CEBPB").all() and (df["motif_qvalue"][:2] == 0.01).all()
+    assert df["motif_name"][2] == "x"
     site = df.iloc[0]
     assert 17 <= site["site_start"] <= 23 and site["site_pvalue"] < 1e-4

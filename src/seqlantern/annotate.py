@@ -53,6 +53,9 @@ ELEMENT_COLUMNS = [
 ]  # fmt: skip
 
 
+GROUP_SITE_PVALUE = 1e-3  # a member's own site needed to adopt its group's motif
+
+
 @dataclass(frozen=True)
 class AnnotateParams:
     """Annotation options (see ``config/README.md``)."""
@@ -87,9 +90,13 @@ def _adopt_group_matches(
     Single short seqlets can miss a motif that their aligned group matches clearly (e.g.
     half-sites of a dimer); such members become ``motif`` with ``motif_evidence`` =
     ``group``, the group's match statistics, and their best site of that motif (which also
-    aligns them for the report's logos).
+    aligns them for the report's logos). Only members with a site of the motif (p-value
+    <= :data:`GROUP_SITE_PVALUE`) adopt it: a group that matches GGAA repeats as a whole
+    must not lend that name to its CCTCCC members.
     """
     by_id = {m.id: m for m in motifs}
+    if "motif_cluster" not in df.columns:
+        df["motif_cluster"] = "NA"
     for g in groups.itertuples(index=False):
         if not str(g.group).startswith("denovo_") or not g.match_qvalue <= p.motif_qvalue:
             continue
@@ -100,7 +107,7 @@ def _adopt_group_matches(
             qs = max(int(r["start"]) - p.query_flank, 0)
             qe = min(int(r["end"]) + p.query_flank, length)
             site = scanner.best_site(m, np.asarray(x[int(r["row"])])[:, qs:qe])
-            if site is None:
+            if site is None or not site[3] <= GROUP_SITE_PVALUE:
                 continue
             df.iloc[i, df.columns.get_indexer(
                 ["label", "motif_id", "motif_name", "motif_family", "motif_cluster",
