@@ -52,10 +52,11 @@ def main() -> None:
     rs, re_ = e["start"].to_numpy() + off, e["end"].to_numpy() + off
     inside = (rs >= a.read_end) & (re_ <= rec_len - a.read_end)
     lc = (e["label"] == "artifact").to_numpy() & (e["artifact_kind"] == "low_complexity").to_numpy()
+    n_low = int(e["low_complexity"].astype(str).eq("True").sum()) if "low_complexity" in e else -1
     print(f"low-complexity artifacts inside the insert: {int((lc & inside).sum())} "
           f"(at read ends: {int((lc & ~inside).sum())}); elements annotated low complexity: "
-          f"{int(e['low_complexity'].astype(str).eq('True').sum()) if 'low_complexity' in e else 'NA'}")  # fmt: skip
-    lib = ~e["artifact_kind"].astype(str).isin(["NA", "nan", "constant", "positional",
+          f"{n_low}")  # fmt: skip
+    lib = ~e["artifact_kind"].fillna("NA").astype(str).isin(["NA", "nan", "constant", "positional",
                                                 "low_complexity"])  # fmt: skip
     sub = lib & (pd.to_numeric(e["artifact_score"], errors="coerce") < a.min_score)
     print(f"artifact columns filled by a hit below score {a.min_score}: {int(sub.sum())}")

@@ -82,3 +82,18 @@ def test_elements_of_one_cluster_make_one_group_named_by_the_cluster() -> None:
     assert member.tolist()[:4] == ["motif:KLF/SP"] * 4
     assert g.loc["motif:KLF/SP", "elements"] == 4 and g.loc["motif:KLF/SP", "name"] == "KLF/SP"
     assert g.loc["motif:KLF/SP", "match_name"] == "KLF4"  # the motif most members match
+
+
+def test_elements_without_a_cluster_keep_per_motif_groups() -> None:
+    """A families table without clusters (read back as missing values) groups by motif."""
+    import numpy as np
+
+    el = pd.DataFrame({
+        "name": ["a", "b", "c"], "row": [0, 1, 2], "start": 0, "end": 8, "sign": "+",
+        "score": 1.0, "label": "motif", "motif_id": ["MA1", "MA1", "MA2"],
+        "motif_name": ["X", "X", "Y"], "motif_cluster": np.nan, "motif_qvalue": 0.01,
+        "artifact_name": "NA", "sequence": "ACGTACGT",
+    })  # fmt: skip
+    groups, member = group_elements(el)
+    assert member.tolist() == ["motif:MA1", "motif:MA1", "motif:MA2"]
+    assert groups.set_index("group").loc["motif:MA1", "name"] == "X"

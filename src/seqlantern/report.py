@@ -473,9 +473,12 @@ def render_report(
     if mot.empty:
         parts.append("<p>No element matched a database motif.</p>")
     by_cluster = "motif_cluster" in mot.columns and bool(
-        (~mot["motif_cluster"].astype(str).isin(["NA", "", "nan"])).any()
+        (~mot["motif_cluster"].fillna("NA").astype(str).isin(["NA", "", "nan"])).any()
     )
-    key = mot["motif_cluster"].astype(str) if by_cluster else mot["motif_name"].astype(str)
+    key = mot["motif_name"].astype(str)
+    if by_cluster:  # motifs without a cluster keep their own name
+        cl = mot["motif_cluster"].fillna("NA").astype(str)
+        key = cl.where(~cl.isin(["NA", "", "nan"]), key)
     mot = mot.assign(_key=key)
     rows = []
     for k, g in mot.groupby("_key", sort=False):
