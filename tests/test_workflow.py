@@ -89,6 +89,18 @@ def test_workflow_rejects_bad_config(tmp_path: Path) -> None:
     assert run.returncode != 0 and "gaussian" in run.stderr + run.stdout
 
 
+def test_config_typo_stops_before_any_job(tmp_path: Path) -> None:
+    """An unknown key is an error naming the file, the key path and the closest key."""
+    cfg = _config(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    data["train"]["epoch"] = 50
+    cfg.write_text(yaml.safe_dump(data))
+    run = _snakemake(tmp_path, cfg, "-n")
+    out = run.stderr + run.stdout
+    assert run.returncode == 1 and "Traceback" not in out
+    assert f"{cfg}: train.epoch: unknown key; did you mean train.epochs?" in out
+
+
 def test_taxon_and_a_motif_file_are_one_choice(tmp_path: Path) -> None:
     """annotate.taxon picks the shipped collection; with another motif file set too, the
     run stops with one line naming both keys."""

@@ -1,11 +1,27 @@
 import json
 import sys
+from pathlib import Path
 import yaml
 import shlex
 
 from snakemake.utils import validate
 
 
+def _strict_config():
+    """Unknown keys and schema errors: one line each, naming the file and key path."""
+    try:
+        from seqlantern.configcheck import check_config
+    except ImportError:  # seqlantern not in this interpreter: Snakemake's own check only
+        return
+    cli = [str(f) for f in workflow.config_settings.configfiles]
+    files = [str(f) for f in workflow.configfiles if str(f) not in cli] + cli
+    schema = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    problems = check_config(config, schema, files=files)
+    if problems:
+        sys.exit("\n".join(problems))
+
+
+_strict_config()
 validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/seqlantern.yaml"
