@@ -22,6 +22,37 @@ def _csv(value: str) -> list[str]:
     return [v for v in (s.strip() for s in value.split(",")) if v]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 1 like every other error
+    (``seqlantern train: error: argument --epochs: 0 must be at least 1``)."""
+
+    def error(self, message: str) -> Any:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _positive(value: str) -> int:
+    """An integer >= 1 (an argparse type: a bad value is a one-line usage error)."""
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} must be at least 1")
+    return v
+
+
+def _nonnegative(value: str) -> int:
+    """An integer >= 0."""
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} must not be negative")
+    return v
+
+
 def _json(value: str) -> Any:
     try:
         return json.loads(value) if value else {}
@@ -582,13 +613,13 @@ def _add_model_args(s: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    p = argparse.ArgumentParser(prog="seqlantern", description=__doc__.splitlines()[0])
+    p = _Parser(prog="seqlantern", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="write the seeded demo library")
     s.add_argument("--motifs", required=True, help="MEME file with the grammar's motifs")
-    s.add_argument("--n", type=int, default=20000)
-    s.add_argument("--length", type=int, default=200)
+    s.add_argument("--n", type=_positive, default=20000)
+    s.add_argument("--length", type=_positive, default=200)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--fasta", required=True)
     s.add_argument("--targets", required=True)
@@ -599,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fasta")
     s.add_argument("--genome")
     s.add_argument("--bed")
-    s.add_argument("--length", type=int, default=0, help="0: require equal lengths")
+    s.add_argument("--length", type=_nonnegative, default=0, help="0: require equal lengths")
     s.add_argument("--min-length", type=int, default=20)
     s.add_argument("--iupac", choices=["zero", "fractional", "error"], default="zero")
     s.add_argument("--lowercase", choices=["upper", "n"], default="upper")
@@ -627,7 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--task", choices=["regression", "binary"], default="regression")
     s.add_argument("--architecture", default="cnn")
     s.add_argument("--model-options", type=_json, default={}, help="JSON architecture options")
-    s.add_argument("--epochs", type=int, default=50)
+    s.add_argument("--epochs", type=_positive, default=50)
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--learning-rate", type=float, default=1e-3)
     s.add_argument("--patience", type=int, default=8)
@@ -1033,6 +1064,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except SeqlanternError as exc:
         print(f"seqlantern {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the error boundary: no traceback for any input
+        if os.environ.get("SEQLANTERN_DEBUG"):
+            raise
+        msg = " ".join(str(exc).split()) or "no message"
+        print(f"seqlantern {args.command}: error: {type(exc).__name__}: {msg} (unexpected; "
+              "check the inputs named in the command, or rerun with SEQLANTERN_DEBUG=1 for "
+              "the traceback and report it)", file=sys.stderr)  # fmt: skip
         return 1
     finally:
         if os.environ.get("SEQLANTERN_PEAK_RSS"):

@@ -207,7 +207,24 @@ def read_fasta(path: str | os.PathLike[str]) -> Iterator[FastaRecord]:
     p = Path(path)
     if not p.is_file():
         raise SeqlanternError(f"{p}: FASTA file not found; check the path in the config")
-    opener = gzip.open if p.suffix == ".gz" else open
+    with open(p, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b" and p.suffix != ".gz":
+        raise SeqlanternError(f"{p}: not a text FASTA but gzip-compressed; name it {p.name}.gz")
+    opener: Any = gzip.open if p.suffix == ".gz" else open
+    try:
+        yield from _fasta_records(p, opener)
+    except UnicodeDecodeError as exc:
+        raise SeqlanternError(
+            f"{p}: not a text FASTA (undecodable byte {exc.object[exc.start : exc.start + 1]!r}); "
+            "is it binary or compressed? gzip files must end in .gz"
+        ) from None
+    except (OSError, EOFError) as exc:
+        raise SeqlanternError(f"{p}: cannot be read as FASTA ({exc})") from None
+
+
+def _fasta_records(p: Path, opener: Any) -> Iterator[FastaRecord]:
+    """The records of an opened-as-text FASTA (see :func:`read_fasta`)."""
     name: str | None = None
     header_line = 0
     chunks: list[str] = []

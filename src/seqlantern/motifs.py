@@ -285,8 +285,17 @@ def read_families(path: str | Path | None, motifs: list[Motif]) -> dict[str, fro
     digits removed (GATA1 -> GATA), which is a fair proxy for paralog families.
     """
     fams: dict[str, frozenset[str]] = {}
-    if path is not None and Path(path).is_file():
+    if path is not None and str(path):
+        if not Path(path).is_file():
+            raise SeqlanternError(f"{path}: families file not found; fix annotate.families "
+                                  "or leave it empty")  # fmt: skip
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        missing = {"motif_id", "tf_family"} - set(df.columns)
+        if missing:
+            raise SeqlanternError(
+                f"{path}: families table lacks column(s) {', '.join(sorted(missing))}; "
+                "expected a TSV with motif_id and tf_family (seqlantern motifs --families)"
+            )
         for r in df.itertuples(index=False):
             fam = frozenset(f for f in str(r.tf_family).split(";") if f)
             if fam:
