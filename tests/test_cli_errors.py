@@ -242,3 +242,15 @@ def test_unexpected_errors_are_one_line(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SEQLANTERN_DEBUG", "1")
     with pytest.raises(KeyError):
         main(["motifs", "--out", "x.meme"])
+
+
+def test_bed_strand_must_be_plus_minus_or_dot(tmp_path: Path) -> None:
+    from seqlantern.encode import read_bed
+    from seqlantern.io import SeqlanternError
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t0\t50\ta\t0\t+\nchr1\t60\t110\tb\t0\t.\nchr1\t120\t170\tc\t0\tX\n")
+    with pytest.raises(SeqlanternError, match=r"r.bed: line 3: strand 'X' \(column 6\)"):
+        read_bed(bed)
+    bed.write_text("chr1\t0\t50\ta\t0\t-\nchr1\t60\t110\tb\t0\t.\nchr1\t120\t170\n")
+    assert read_bed(bed)["strand"].tolist() == ["-", "+", "+"]

@@ -34,6 +34,14 @@ def test_read_targets_errors(tmp_path: Path) -> None:
     q.write_text("id\tx\na\t1\n")
     with pytest.raises(SeqlanternError, match="no 'name' column"):
         read_targets(q, names, ["x"])
+    d = tmp_path / "dup.tsv"  # pandas would silently rename the second to activity.1
+    d.write_text("name\tactivity\tactivity\na\t1\t5\nb\t2\t6\nc\t3\t7\n")
+    with pytest.raises(SeqlanternError, match=r"dup.tsv: line 1: column 'activity' appears"):
+        read_targets(d, names, ["activity"])
+    c = tmp_path / "const.tsv"
+    c.write_text("name\tx\na\t2\nb\t2\nc\t2\n")
+    with pytest.raises(SeqlanternError, match=r"const.tsv: target 'x' is 2 for every sequence"):
+        read_targets(c, names, ["x"])
 
 
 def test_auc_metrics_match_definitions() -> None:

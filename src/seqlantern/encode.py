@@ -368,7 +368,12 @@ def read_bed(path: str | Path) -> pd.DataFrame:
         if start < 0 or end <= start:
             raise SeqlanternError(f"{p}: line {lineno}: need 0 <= start < end, got {start}-{end}")
         name = f[3] if len(f) > 3 and f[3] not in ("", ".") else f"{f[0]}:{start}-{end}"
-        strand = f[5] if len(f) > 5 and f[5] in "+-" and f[5] else "+"
+        strand = f[5] if len(f) > 5 else "."
+        if strand not in ("+", "-", "."):
+            raise SeqlanternError(
+                f"{p}: line {lineno}: strand {strand!r} (column 6) must be +, - or ."
+            )
+        strand = "-" if strand == "-" else "+"  # "." (unstranded) reads as given
         rows.append((name, f[0], start, end, strand, lineno))
     if not rows:
         raise SeqlanternError(f"{p}: BED file has no regions")

@@ -59,6 +59,14 @@ def read_targets(
     float32 array (N, len(columns)).
     """
     df = read_tsv(path, what="targets")
+    with open(path) as fh:  # pandas renames repeated columns (activity.1): check the header
+        header = fh.readline().rstrip("\r\n").split("\t")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise SeqlanternError(
+            f"{path}: line 1: column {twice[0]!r} appears more than once; which one is the "
+            "target is ambiguous: rename or drop the copies"
+        )
     if name_column not in df.columns:
         raise SeqlanternError(
             f"{path}: no {name_column!r} column (columns: {list(df.columns)}); set data.name_column"
@@ -100,6 +108,11 @@ def read_targets(
                 raise SeqlanternError(
                     f"{path}: line {r + 2}: binary target {c!r} is {df[c].iloc[r]!r}; use 0/1"
                 )
+        if len(rows) > 1 and np.ptp(vals[rows]) == 0:
+            raise SeqlanternError(
+                f"{path}: target {c!r} is {vals[rows[0]]:g} for every sequence: there is "
+                "nothing to learn; check the column"
+            )
         out[:, j] = vals[rows]
     return out
 
