@@ -254,3 +254,23 @@ def test_bed_strand_must_be_plus_minus_or_dot(tmp_path: Path) -> None:
         read_bed(bed)
     bed.write_text("chr1\t0\t50\ta\t0\t-\nchr1\t60\t110\tb\t0\t.\nchr1\t120\t170\n")
     assert read_bed(bed)["strand"].tolist() == ["-", "+", "+"]
+
+
+def test_attribute_refuses_nan_weights(tmp_path: Path, demo_small: dict[str, Path],
+                                       trained_small: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from safetensors.torch import load_file, save_file
+
+    meta = json.loads(trained_small.read_text())
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    state = load_file(str(trained_small.parent / meta["weights"]))
+    name = sorted(k for k, v in state.items() if v.is_floating_point())[0]
+    state[name] = state[name].clone()
+    state[name].view(-1)[0] = float("nan")
+    save_file(state, str(tmp_path / meta["weights"]))
+    args = ["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+            str(demo_small["index"]), "--model", str(tmp_path / "model.json"),
+            "--out", str(tmp_path / "a.npy"), "--predictions", str(tmp_path / "p.tsv")]  # fmt: skip
+    code, err = _run(args, capsys)
+    _check(code, err, "model.json", f"weight {name!r}", "NaN/inf")
+    assert not (tmp_path / "a.npy").exists() and not (tmp_path / "p.tsv").exists()

@@ -489,14 +489,29 @@ def load_model(spec: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
     if spec.get("import_path"):
         if not spec.get("weights"):
             raise SeqlanternError("model.import_path needs model.weights (a weights file)")
-        return load_foreign(
+        model, meta = load_foreign(
             spec["import_path"], spec["weights"], kwargs=spec.get("kwargs") or {},
             targets=spec.get("targets"), task=spec.get("task", "regression"),
             length=spec.get("length"),
         )  # fmt: skip
+        _check_finite(model, spec["weights"])
+        return model, meta
     if spec.get("checkpoint"):
-        return load_checkpoint(spec["checkpoint"])
+        model, meta = load_checkpoint(spec["checkpoint"])
+        _check_finite(model, spec["checkpoint"])
+        return model, meta
     raise SeqlanternError("no model: set model.checkpoint or model.import_path + model.weights")
+
+
+def _check_finite(model: nn.Module, source: str | Path) -> None:
+    """Refuse weights with NaN/inf: every attribution and prediction would be NaN."""
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise SeqlanternError(
+                f"{source}: weight {name!r} has {bad} NaN/inf value(s); the model is broken "
+                "(diverged training or a corrupt file): retrain or use another checkpoint"
+            )
 
 
 def n_outputs(model: nn.Module, length: int) -> int:
