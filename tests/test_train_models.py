@@ -133,6 +133,25 @@ def test_load_foreign_model(tmp_path: Path) -> None:
         load_foreign("test_train_models:Foreign", tmp_path / "w.pt", kwargs={"width": 3})
     with pytest.raises(SeqlanternError, match="cannot import"):
         load_foreign("no_such_module:Foreign", tmp_path / "w.pt")
+    # keys that do not fit are named
+    renamed = {("head." + k[4:] if k.startswith("out.") else k): v
+               for k, v in m.state_dict().items()}  # fmt: skip
+    torch.save(renamed, tmp_path / "r.pt")
+    with pytest.raises(SeqlanternError, match=r"missing out.weight, out.bias; unexpected head"):
+        load_foreign("test_train_models:Foreign", tmp_path / "r.pt", kwargs={"width": 6})
+    # a user module that fails on import: one line naming the file and line
+    (tmp_path / "broken_model.py").write_text("import torch\nclass M(torch.nn.Module:\n")
+    (tmp_path / "raising_model.py").write_text("raise RuntimeError('needs a GPU')\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(SeqlanternError, match=r"broken_model.py line 2 failed \(SyntaxError"):
+            load_foreign("broken_model:M", tmp_path / "w.pt")
+        with pytest.raises(SeqlanternError, match=r"raising_model failed \(RuntimeError: needs"):
+            load_foreign("raising_model:M", tmp_path / "w.pt")
+    finally:
+        sys.path.remove(str(tmp_path))
     # a pickled full model (not a state dict) is refused, never unpickled
     torch.save(m, tmp_path / "full.pt")
     with pytest.raises(SeqlanternError, match="cannot read model weights"):

@@ -416,10 +416,24 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+
+        def few(keys: list[str]) -> str:
+            return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+
+        raise SeqlanternError(
+            f"{where}: weights do not fit the model: "
+            + "; ".join(([f"missing {few(missing)}"] if missing else [])
+                        + ([f"unexpected {few(unexpected)}"] if unexpected else []))
+            + "; check the architecture and model.kwargs"
+        )  # fmt: skip
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0][:200]
+        first = " ".join(str(exc).split())[:300]
         raise SeqlanternError(
             f"{where}: weights do not fit the model ({first}); check architecture and kwargs"
         ) from None
@@ -466,10 +480,23 @@ def load_foreign(
         )
     mod_name, cls_name = import_path.split(":", 1)
     try:
-        cls = getattr(importlib.import_module(mod_name), cls_name)
-    except (ImportError, AttributeError) as exc:
+        module = importlib.import_module(mod_name)
+    except ImportError as exc:
         raise SeqlanternError(
             f"model.import_path {import_path!r}: cannot import ({exc}); is it on PYTHONPATH?"
+        ) from None
+    except Exception as exc:  # the user's module itself fails (syntax error, raises)
+        where = getattr(exc, "filename", None) or mod_name
+        line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise SeqlanternError(
+            f"model.import_path {import_path!r}: importing {where}{line} failed "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}); fix the module"
+        ) from None
+    try:
+        cls = getattr(module, cls_name)
+    except AttributeError:
+        raise SeqlanternError(
+            f"model.import_path {import_path!r}: module {mod_name} has no {cls_name!r}"
         ) from None
     try:
         model = cls(**(kwargs or {}))
