@@ -487,7 +487,8 @@ def load_foreign(
         ) from None
     except Exception as exc:  # the user's module itself fails (syntax error, raises)
         where = getattr(exc, "filename", None) or mod_name
-        line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)
+        line = f" line {lineno}" if lineno else ""
         raise SeqlanternError(
             f"model.import_path {import_path!r}: importing {where}{line} failed "
             f"({type(exc).__name__}: {' '.join(str(exc).split())}); fix the module"
