@@ -27,13 +27,22 @@ class SeqlanternError(Exception):
     """A problem with the user's input or configuration, reported as one line."""
 
 
+def glob_escape(name: str) -> str:
+    """A file name with glob metacharacters escaped."""
+    import glob
+
+    return glob.escape(name)
+
+
 @contextlib.contextmanager
 def atomic_outputs(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
     """Yield temporary paths that replace ``paths`` only if the block succeeds.
 
     The temporary files live beside their targets (same file system, so the final
     :func:`os.replace` is atomic). On any exception every temporary file is removed and no
-    target is touched.
+    target is touched. A job killed outright (SIGKILL: a cluster's time or memory limit)
+    cannot clean up; its temporaries are named after the output, so the next run of that
+    output removes them first.
 
     Parameters
     ----------
@@ -49,6 +58,10 @@ def atomic_outputs(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
     try:
         for final in finals:
             final.parent.mkdir(parents=True, exist_ok=True)
+            # a killed earlier run of this output (SIGKILL: no cleanup ran) left these
+            suffix = ".tmp" + "".join(final.suffixes[-1:])
+            for stale in final.parent.glob(f".{glob_escape(final.name)}.*{suffix}"):
+                stale.unlink(missing_ok=True)
             fd, tmp_name = tempfile.mkstemp(
                 prefix=f".{final.name}.",
                 suffix=".tmp" + "".join(final.suffixes[-1:]),
