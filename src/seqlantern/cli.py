@@ -31,26 +31,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(1)
 
 
-def _positive(value: str) -> int:
-    """An integer >= 1 (an argparse type: a bad value is a one-line usage error)."""
-    try:
-        v = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} must be at least 1")
-    return v
+def _int_at_least(lo: int) -> Any:
+    """An argparse type: an integer >= ``lo`` (a bad value is a one-line usage error)."""
+
+    def parse(value: str) -> int:
+        try:
+            v = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(
+                f"{v} must be at least {lo}" if lo else f"{v} must not be negative"
+            )
+        return v
+
+    return parse
 
 
-def _nonnegative(value: str) -> int:
-    """An integer >= 0."""
-    try:
-        v = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} must not be negative")
-    return v
+_positive, _nonnegative = _int_at_least(1), _int_at_least(0)
 
 
 def _json(value: str) -> Any:
