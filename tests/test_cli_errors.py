@@ -274,3 +274,37 @@ def test_attribute_refuses_nan_weights(tmp_path: Path, demo_small: dict[str, Pat
     code, err = _run(args, capsys)
     _check(code, err, "model.json", f"weight {name!r}", "NaN/inf")
     assert not (tmp_path / "a.npy").exists() and not (tmp_path / "p.tsv").exists()
+
+
+def test_meme_with_an_infinite_value(tmp_path: Path) -> None:
+    from seqlantern.io import SeqlanternError
+    from seqlantern.motifs import read_meme
+
+    meme = tmp_path / "inf.meme"
+    meme.write_text("MEME version 4\n\nALPHABET= ACGT\n\nMOTIF M1 m\n"
+                    "letter-probability matrix: alength= 4 w= 2\n"
+                    "0.25 0.25 0.25 0.25\n1e999 0 0 0\n")  # fmt: skip
+    with pytest.raises(SeqlanternError, match=r"inf.meme: line \d+: motif M1: .*not a finite"):
+        read_meme(meme)
+
+
+def test_missing_names_file_and_truth_columns(tmp_path: Path, demo_small: dict[str, Path],
+                                              trained_small: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    args = ["attribute", "--onehot", str(demo_small["onehot"]), "--index",
+            str(demo_small["index"]), "--model", str(trained_small), "--names-file",
+            str(tmp_path / "names.txt"), "--out", str(tmp_path / "a.npy"), "--predictions",
+            str(tmp_path / "p.tsv")]  # fmt: skip
+    code, err = _run(args, capsys)
+    _check(code, err, "names.txt", "names file not found")
+    from seqlantern.evaluate import evaluate
+    from seqlantern.io import SeqlanternError
+
+    truth = tmp_path / "truth.tsv"
+    truth.write_text("name\tstart\tend\tstrand\tmotif_name\tkind\ns0\t1\t9\t+\tX\tfunctional\n")
+    (tmp_path / "e.tsv").write_text("name\tstart\tend\tlabel\tmotif_id\n")
+    (tmp_path / "p.tsv").write_text("name\trow\ns0\t0\n")
+    with pytest.raises(SeqlanternError, match=r"truth.tsv: truth table lacks column\(s\) motif"):
+        evaluate(
+            tmp_path / "e.tsv", truth, tmp_path / "p.tsv", tmp_path / "out.tsv", motif_db=JASPAR
+        )

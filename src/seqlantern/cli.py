@@ -169,6 +169,8 @@ def cmd_attribute(a: argparse.Namespace) -> None:
         )
     which: Any = a.which
     if a.names_file:
+        if not Path(a.names_file).is_file():
+            raise SeqlanternError(f"{a.names_file}: names file not found (--names-file)")
         which = [ln.strip() for ln in Path(a.names_file).read_text().splitlines() if ln.strip()]
     rows = names_subset(index, which)
     if len(rows) == 0:

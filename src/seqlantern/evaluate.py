@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqlantern.io import read_tsv, write_tsv
+from seqlantern.io import SeqlanternError, read_tsv, write_tsv
 from seqlantern.motifs import read_families, read_motifs
 
 MOTIF_RECOVERED_SITES = 3
@@ -52,6 +52,12 @@ def evaluate(
     """Compute the metrics above and write them as TSV (metric, value, n, total)."""
     el = read_tsv(elements_tsv, what="elements", ints=("start", "end"))
     truth = read_tsv(truth_tsv, what="truth", ints=("start", "end"))
+    lacking = [c for c in ("name", "start", "end", "motif", "kind") if c not in truth.columns]
+    if lacking:
+        raise SeqlanternError(
+            f"{truth_tsv}: truth table lacks column(s) {', '.join(lacking)}; expected "
+            "name start end strand motif motif_name kind (see config/README.md, data.truth)"
+        )
     attributed = set(read_tsv(predictions_tsv, what="predictions")["name"])
     truth = truth[truth["name"].isin(attributed)].reset_index(drop=True)
     fams = read_families(families, read_motifs(motif_db))

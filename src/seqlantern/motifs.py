@@ -107,6 +107,11 @@ def read_meme(path: str | Path) -> list[Motif]:
                     f"{len(rows)} rows follow; fix the matrix or its w= field"
                 )
             pwm = np.asarray(rows, dtype=np.float64)
+            if not np.isfinite(pwm).all():
+                raise SeqlanternError(
+                    f"{p}: line {j + 1}: motif {mid}: a value is not a finite number "
+                    "(inf/NaN, e.g. 1e999); fix the matrix"
+                )
             if (pwm < 0).any() or (pwm.sum(axis=1) <= 0).any():
                 raise SeqlanternError(f"{p}: line {j + 1}: motif {mid}: negative or empty row")
             pwm = pwm / pwm.sum(axis=1, keepdims=True)
