@@ -308,3 +308,36 @@ def test_missing_names_file_and_truth_columns(tmp_path: Path, demo_small: dict[s
         evaluate(
             tmp_path / "e.tsv", truth, tmp_path / "p.tsv", tmp_path / "out.tsv", motif_db=JASPAR
         )
+
+
+def test_stale_fai_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A genome FASTA edited after its .fai was built: refused, never read with wrong
+    offsets; deleting the index (as the message says) makes it work again."""
+    import os
+
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    seqs = {c: "".join(rng.choice(list("ACGT"), 3000)) for c in ("chrA", "chrB")}
+
+    def write(header_suffix: str = "") -> None:
+        (tmp_path / "g.fa").write_text("".join(
+            f">{c}{header_suffix}\n" + "\n".join(s[i : i + 60] for i in range(0, 3000, 60))
+            + "\n" for c, s in seqs.items()))  # fmt: skip
+
+    write()
+    (tmp_path / "r.bed").write_text("chrA\t100\t300\ta\nchrB\t1000\t1200\tb\n")
+    args = ["encode", "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed"),
+            "--length", "200", "--onehot", str(tmp_path / "o.npy"), "--index",
+            str(tmp_path / "o.tsv")]  # fmt: skip
+    assert main(args) == 0  # builds g.fa.fai
+    fai = tmp_path / "g.fa.fai"
+    before = fai.stat().st_mtime
+    write(" edited description")  # headers longer: every offset moves
+    os.utime(tmp_path / "g.fa", (before - 10, before - 10))  # even with an older mtime
+    (tmp_path / "o.npy").unlink()
+    code, err = _run(args, capsys)
+    _check(code, err, "g.fa.fai", "does not fit", "delete g.fa.fai")
+    assert not (tmp_path / "o.npy").exists()
+    fai.unlink()
+    assert main(args) == 0

@@ -380,6 +380,40 @@ def read_bed(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "chrom", "start", "end", "strand", "line"])
 
 
+def _check_fai(genome: Path) -> None:
+    """Refuse a ``.fai`` index that no longer fits its FASTA (the FASTA was edited after
+    the index was built): pyfaidx would read the wrong bases with only a warning.
+
+    Checks each entry against the file: the byte before a record's first base ends its
+    header line, and the record ends within the file. Cheap (one seek per record).
+    """
+    fai = Path(str(genome) + ".fai")
+    if not fai.is_file():
+        return
+    size = genome.stat().st_size
+    stale = genome.stat().st_mtime > fai.stat().st_mtime
+    with open(fai) as idx, open(genome, "rb") as fh:
+        for line in idx:
+            f = line.rstrip("\n").split("\t")
+            if stale:
+                break
+            try:
+                length, offset, bases, width = (int(v) for v in f[1:5])
+            except (ValueError, IndexError):
+                stale = True
+                break
+            end = offset + (length // max(bases, 1)) * width + length % max(bases, 1)
+            fh.seek(max(offset - 1, 0))
+            if offset < 1 or fh.read(1) != b"\n" or end > size:
+                stale = True
+                break
+    if stale:
+        raise SeqlanternError(
+            f"{fai}: index does not fit {genome} (the FASTA changed after the index was "
+            f"built); delete {fai.name} and it is rebuilt"
+        )
+
+
 def encode_bed(
     genome: str | Path,
     bed: str | Path,
@@ -412,6 +446,7 @@ def encode_bed(
     gpath = Path(genome)
     if not gpath.is_file():
         raise SeqlanternError(f"{gpath}: genome FASTA not found; check the path in the config")
+    _check_fai(gpath)
     try:
         fa = pyfaidx.Fasta(str(gpath), as_raw=True, sequence_always_upper=False,
                            rebuild=False, build_index=True)  # fmt: skip
