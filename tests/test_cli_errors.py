@@ -341,3 +341,23 @@ def test_stale_fai_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert not (tmp_path / "o.npy").exists()
     fai.unlink()
     assert main(args) == 0
+
+
+def test_nan_model_output_names_the_sequence(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from seqlantern.attribute import attribute
+    from seqlantern.io import SeqlanternError
+
+    class LogFirstA(torch.nn.Module):  # log(0) = -inf where the first base is not A
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.log(x[:, 0, :1]) + 0 * x.sum(dim=(1, 2))[:, None]
+
+    x = np.zeros((3, 4, 20), dtype=np.float32)
+    x[:, 0, :] = 1.0
+    x[1, 0, 0], x[1, 2, 0] = 0.0, 1.0  # s1 starts with G
+    with pytest.raises(SeqlanternError, match=r"sequence 's1' \(row 1\) is NaN/inf"):
+        attribute(LogFirstA(), x, np.arange(3), ["s0", "s1", "s2"], tmp_path / "a.npy",
+                  tmp_path / "p.tsv")  # fmt: skip
+    assert not (tmp_path / "a.npy").exists() and not (tmp_path / "p.tsv").exists()

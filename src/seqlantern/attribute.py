@@ -283,6 +283,13 @@ def attribute(
                 obs = observed(method, grad, xb)
                 with torch.no_grad():
                     pr = model(xb)
+            if not bool(torch.isfinite(pr).all()):
+                k = int(torch.nonzero(~torch.isfinite(pr).all(dim=1))[0, 0])
+                name = str(np.asarray(names)[i + k])
+                raise SeqlanternError(
+                    f"the model's output for sequence {name!r} (row {int(b[k])}) is NaN/inf: "
+                    "its maps would be NaN; check the model and that sequence"
+                )
             out[i : i + len(b)] = obs.float().cpu().numpy()
             if hyp is not None:
                 hyp[i : i + len(b)] = grad.float().cpu().numpy()
