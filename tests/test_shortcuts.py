@@ -179,9 +179,11 @@ def test_junction_decided_by_measured_split(
     })  # fmt: skip
     groups = pd.DataFrame({"group": ["g1"], "label": [label]})
     model = SpanWeights(x.shape[2], spans)
-    out, _, _ = run_shortcut_tests(model, x, el, groups, np.arange(30), target=0,
-                                   params=ShortcutParams(shuffles=8, backgrounds=4))  # fmt: skip
+    out, _, ds = run_shortcut_tests(model, x, el, groups, np.arange(30), target=0,
+                                    params=ShortcutParams(shuffles=8, backgrounds=4))  # fmt: skip
     assert (out["decision"] == decision).all(), out["decision_reason"].unique()
+    # the report's "N shortcuts of M elements decided artifact or junction" adds up
+    assert ds["shortcut_elements"] == int(out["shortcut"].sum()) <= ds["artifact_decisions"]
     assert (out["shortcut"] == shortcut).all()
     assert out["artifact_part_effect"].notna().all() and out["insert_part_effect"].notna().all()
     # an element wholly inside the flank is no junction: no split is measured

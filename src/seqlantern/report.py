@@ -378,6 +378,7 @@ def render_report(
         ds = read_tsv(dataset, what="dataset")
         d = dict(zip(ds["metric"], ds["value"], strict=True))
         share = float(d.get("share_of_top_decile_signal_on_artifacts", "nan"))
+        decided = d.get("artifact_decisions", d.get("artifact_elements", 0))
         parts.append(
             f"<p><b>{float(share) * 100:.1f}%</b> of the predicted signal of the top decile "
             f"(prediction above neutral shuffled backgrounds, "
@@ -385,7 +386,9 @@ def render_report(
             f"sequences, {int(float(d.get('top_decile_with_artifact', 0)))} with an artifact "
             "element) disappears when every artifact span is shuffled: the model's reliance "
             f"on artifacts. Shortcut elements: <b>{int(float(d.get('shortcut_elements', 0)))}"
-            f"</b> of {int(float(d.get('artifact_elements', 0)))} artifact elements.</p>"
+            f"</b> of {int(float(decided or 0))} "
+            "elements decided artifact or junction (the prediction depends on their artifact "
+            "part).</p>"
         )  # fmt: skip
     if debias and Path(debias).is_file():
         parts.append(_debias_html(read_tsv(debias, what="debias comparison")))

@@ -478,6 +478,8 @@ def _shortcut_passes(
             "share_of_top_decile_signal_on_artifacts": float(np.sum(orig - neutral) / signal)
             if signal > 0 else float("nan"),
             "artifact_elements": int(is_art.sum()),
+            # decided by measurement: artifact label or split, and junctions
+            "artifact_decisions": counts.get("artifact", 0) + counts.get("junction", 0),
             "shortcut_elements": counts.get("shortcut", 0),
         })  # fmt: skip
     return g, ds, counts
