@@ -361,3 +361,11 @@ def test_nan_model_output_names_the_sequence(tmp_path: Path) -> None:
         attribute(LogFirstA(), x, np.arange(3), ["s0", "s1", "s2"], tmp_path / "a.npy",
                   tmp_path / "p.tsv")  # fmt: skip
     assert not (tmp_path / "a.npy").exists() and not (tmp_path / "p.tsv").exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from seqlantern import __version__
+
+    with pytest.raises(SystemExit) as ex:
+        main(["--version"])
+    assert ex.value.code == 0 and capsys.readouterr().out.strip() == f"seqlantern {__version__}"

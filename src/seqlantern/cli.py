@@ -613,7 +613,10 @@ def _add_model_args(s: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    from seqlantern import __version__
+
     p = _Parser(prog="seqlantern", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"seqlantern {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="write the seeded demo library")
