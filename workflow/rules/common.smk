@@ -35,9 +35,18 @@ DEBIAS = (not LOAD_MODEL) and bool(config["debias"]["enabled"])
 
 
 def _apply_taxon():
-    """annotate.taxon picks the shipped JASPAR collection (motifs + families/clusters)."""
+    """annotate.taxon picks the shipped JASPAR collection (motifs + families/clusters).
+
+    Without a taxon, a families table left at its default follows the motif file: a
+    ``<stem>.families.tsv`` beside it is used (fungi motifs get fungi families and
+    clusters, not the vertebrate table's)."""
     taxon = config["annotate"].get("taxon", "")
+    default_fam = "resources/motifs/JASPAR2026_CORE_vertebrates.families.tsv"
     if not taxon:
+        motifs = Path(config["annotate"]["motifs"])
+        beside = motifs.with_name(f"{motifs.stem}.families.tsv")
+        if config["annotate"].get("families") == default_fam and beside.is_file():
+            config["annotate"]["families"] = str(beside)
         return
     default = "resources/motifs/JASPAR2026_CORE_vertebrates.meme"
     mine = f"resources/motifs/JASPAR2026_CORE_{taxon}.meme"
