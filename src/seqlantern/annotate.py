@@ -282,7 +282,7 @@ def annotate(
                 "attributions of the same attribute run"
             )
     constant = read_constant(constant_tsv) if constant_tsv else []
-    starts, lengths = _record_positions(index, x.shape[2])
+    starts, lengths = record_positions(index, x.shape[2])
     reads = not (index["coords"] == "genome").any()
     if shard:  # block by block, so that memory does not grow with the shard
         counts: dict[str, int] = {}
@@ -345,7 +345,7 @@ def read_elements(path: str | Path) -> pd.DataFrame:
                     floats=(*_ELEMENT_FLOATS, "artifact_score"))  # fmt: skip
 
 
-def _record_positions(index: pd.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
+def record_positions(index: pd.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Each encoded row's offset in its record and the record's length (hotspot axes)."""
     starts = index["start"].to_numpy(dtype=np.int64)
     lengths = index["source_length"].to_numpy(dtype=np.int64)
@@ -469,7 +469,7 @@ def _finish(
     clusters: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """What needs every element: hotspots, groups, group matches, genome coordinates."""
-    starts, lengths = _record_positions(index, x.shape[2])
+    starts, lengths = record_positions(index, x.shape[2])
     _mark_hotspots(df, starts, lengths, p)
     groups, df["group"] = group_elements(df, db=db)
     df["motif_evidence"] = np.where(df["label"] == "motif", "element", "NA")

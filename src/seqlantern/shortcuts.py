@@ -604,8 +604,9 @@ def constant_reliance(
     opts: dict[str, Any] = {"target": target, "output": output, "batch_size": p.batch_size,
                             "device": device}  # fmt: skip
     length = x.shape[2]
-    offs = index["start"].to_numpy(dtype=np.int64)
-    lens = index["source_length"].to_numpy(dtype=np.int64)
+    from seqlantern.annotate import record_positions
+
+    offs, lens = record_positions(index, length)  # genome windows: window coordinates
     rng = np.random.default_rng([p.seed, 3])
     pool = np.unique(np.asarray(attributed_rows, dtype=np.int64))
     rows = np.sort(rng.choice(pool, size=min(max_sequences, len(pool)), replace=False))
