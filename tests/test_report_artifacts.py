@@ -88,6 +88,7 @@ def test_report_lists_every_constant_region_and_logos_end_artifacts(tmp_path: Pa
     assert section.count("<img") == 2  # position histogram and the flank's logo
     assert "div class='tw'" in section  # wide tables scroll inside the page
     assert "Debias not run: 1 of 12 inputs" in section  # the one-line reason, no table
+    assert ">NaN<" not in body
 
 
 def test_debias_with_nothing_to_debias_is_one_line() -> None:
@@ -102,3 +103,10 @@ def test_debias_with_nothing_to_debias_is_one_line() -> None:
     few = _debias_html(table(3))
     assert "nothing to debias" in few and "<table" not in few and "2.84" not in few
     assert "<table" in _debias_html(table(200))
+
+
+def test_report_tables_show_no_raw_nan(tmp_path: Path) -> None:
+    from seqlantern.report import _table
+
+    html = _table(pd.DataFrame({"group": ["motif:X"], "match_qvalue": [np.nan]}))
+    assert "NaN" not in html and "nan" not in html and "–" in html

@@ -24,7 +24,12 @@ def _csv(value: str) -> list[str]:
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 1 like every other error
-    (``seqlantern train: error: argument --epochs: 0 must be at least 1``)."""
+    (``seqlantern train: error: argument --epochs: 0 must be at least 1``), and ``--help``
+    shows each option's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:
         print(f"{self.prog}: error: {message}", file=sys.stderr)

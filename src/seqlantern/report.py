@@ -94,9 +94,11 @@ def _span_matrix(
 
 
 def _table(df: pd.DataFrame) -> str:
-    """An HTML table that scrolls sideways inside the page when it is too wide."""
+    """An HTML table that scrolls sideways inside the page when it is too wide; a missing
+    value shows as a dash (explained once, at the end of the report), never as NaN."""
     return ("<div class='tw'>"
-            + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t")
+            + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t",
+                         na_rep="–")
             + "</div>")  # fmt: skip
 
 
@@ -579,6 +581,11 @@ def render_report(
             ax.text((e.start + e.end) / 2, ax.get_ylim()[1], str(label), ha="center",
                     va="bottom", fontsize=7)  # fmt: skip
         parts.append(_png(fig))
+    parts.append(
+        "<p><small>A dash (–) in a table: not applicable or not measured (e.g. no "
+        "interval with fewer than two values, no database comparison for a known-motif "
+        "group).</small></p>"
+    )
     # config
     if config and Path(config).is_file():
         parts.append(
