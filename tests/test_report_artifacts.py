@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from conftest import ARTIFACTS, DEMO_MOTIFS
@@ -110,3 +111,15 @@ def test_report_tables_show_no_raw_nan(tmp_path: Path) -> None:
 
     html = _table(pd.DataFrame({"group": ["motif:X"], "match_qvalue": [np.nan]}))
     assert "NaN" not in html and "nan" not in html and "–" in html
+
+
+def test_progress_lines_at_each_tenth(capsys: pytest.CaptureFixture[str]) -> None:
+    from seqlantern.io import Progress
+
+    p = Progress("attribute", 1000)
+    for done in range(0, 1001, 37):
+        p.update(done)
+    p.update(1000)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 10 and lines[-1] == "[attribute] 1,000 / 1,000 (100%)"
+    assert all(line.startswith("[attribute] ") for line in lines)

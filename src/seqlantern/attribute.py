@@ -24,7 +24,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, open_npy_writer
+from seqlantern.io import (
+    Progress,
+    RowSource,
+    SeqlanternError,
+    atomic_outputs,
+    open_npy_writer,
+)
 
 
 def resolve_target(target: int | str, names: list[str] | None, n_outputs: int) -> int:
@@ -264,7 +270,9 @@ def attribute(
         tmp_npy, tmp_pred = tmps[0], tmps[1]
         out = open_npy_writer(tmp_npy, (n, 4, length), np.float32)
         hyp = open_npy_writer(tmps[2], (n, 4, length), np.float32) if out_hypothetical else None
+        progress = Progress(f"attribute {Path(out_npy).name}", n)
         for i in range(0, n, batch_size):
+            progress.update(i)
             b = rows[i : i + batch_size]
             xn = np.asarray(onehot[b], dtype=np.float32)
             if transform is not None:
@@ -296,6 +304,7 @@ def attribute(
             # a copy: a view would keep each batch's torch allocation alive (measured:
             # ~3 KB per sequence, 9 GB at 10^6 sequences)
             preds.append(pr.float().cpu().numpy().copy())
+        progress.update(n)
         out.close()
         if hyp is not None:
             hyp.close()

@@ -27,6 +27,29 @@ class SeqlanternError(Exception):
     """A problem with the user's input or configuration, reported as one line."""
 
 
+class Progress:
+    """Log-friendly progress: a line at every tenth of the work, flushed at once.
+
+    A rule's log then shows how far a long step is while it runs (Snakemake only shows
+    a job when it ends). Lines come at fixed fractions of the work, not on a timer, so the
+    log is the same on every run; they go to stdout (the rule's log), never to outputs.
+    """
+
+    def __init__(self, what: str, total: int, *, parts: int = 10) -> None:
+        self.what, self.total, self.parts = what, max(int(total), 0), parts
+        self.next = 1
+
+    def update(self, done: int) -> None:
+        """Report ``done`` units of ``total`` finished (lines only when a tenth is crossed)."""
+        if self.total <= 0:
+            return
+        reached = min(self.parts, done * self.parts // self.total)
+        if reached >= self.next:
+            self.next = reached + 1
+            print(f"[{self.what}] {done:,} / {self.total:,} ({done / self.total:.0%})",
+                  flush=True)  # fmt: skip
+
+
 def glob_escape(name: str) -> str:
     """A file name with glob metacharacters escaped."""
     import glob

@@ -50,7 +50,7 @@ from scipy.stats import t as student_t
 from torch import nn
 
 from seqlantern.encode import one_hot
-from seqlantern.io import RowSource, SeqlanternError, iter_tsv
+from seqlantern.io import Progress, RowSource, SeqlanternError, iter_tsv
 from seqlantern.shuffle import shuffle_onehot
 
 
@@ -234,6 +234,7 @@ def _ablation_stats(
     first: int,
     p: ShortcutParams,
     opts: dict[str, Any],
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """(n, 3) mean effect and interval of ablating each element (index ``first`` + i in
     the table: its shuffles are seeded by that index, so blocks do not change them)."""
@@ -253,6 +254,8 @@ def _ablation_stats(
                                                                   copies=k)  # fmt: skip
         pred = predict(model, batch, **opts).reshape(c1 - c0, k)
         effect[c0:c1] = base[c0:c1, None] - pred
+        if progress is not None:
+            progress.update(first + c1)
     return mean_ci_rows(effect)
 
 
@@ -349,6 +352,7 @@ def _shortcut_passes(
     ends_all = np.empty(n_el, dtype=np.int64)
     is_art = np.zeros(n_el, dtype=bool)
     parts = np.full((n_el, 6), np.nan)
+    progress = Progress("shortcuts: element ablations", n_el)
     off = 0
     for block in blocks():  # pass 1: ablation
         nb = len(block)
@@ -359,7 +363,7 @@ def _shortcut_passes(
         ends = block["end"].to_numpy(dtype=np.int64)
         stats[off : off + nb] = _ablation_stats(model, x, rows, starts, ends,
                                                base[inv[off : off + nb]], first=off, p=p,
-                                               opts=opts)  # fmt: skip
+                                               opts=opts, progress=progress)  # fmt: skip
         if "artifact_start" in block.columns:
             parts[off : off + nb] = _part_stats(
                 model, x, rows, starts, ends,
