@@ -45,7 +45,8 @@ def _apply_taxon():
     if not taxon:
         motifs = Path(config["annotate"]["motifs"])
         beside = motifs.with_name(f"{motifs.stem}.families.tsv")
-        if config["annotate"].get("families") == default_fam and beside.is_file():
+        fam = config["annotate"].get("families") or ""
+        if Path(fam).name == Path(default_fam).name and beside.is_file() and beside != Path(fam):
             config["annotate"]["families"] = str(beside)
         return
     default = "resources/motifs/JASPAR2026_CORE_vertebrates.meme"
@@ -239,8 +240,6 @@ def report_inputs(wildcards):
         out["evaluation"] = "results/evaluate/evaluation.tsv"
     if DEBIAS:
         out["debias_spans"] = "results/debias/artifact_spans.tsv"
-        if debias_retrains():
-            out["debias"] = "results/debias/comparison.tsv"
     if config["diagnostics"]["enabled"]:
         out["methods"] = "results/methods/comparison.tsv"
         out["curves"] = "results/methods/faithfulness_curves.tsv"
@@ -249,12 +248,22 @@ def report_inputs(wildcards):
     return out
 
 
+def report_debias_input(wildcards):
+    """The debias comparison when the retraining runs (read after the checkpoint). A
+    separate input function: until the checkpoint has run, Snakemake replaces only this
+    input by a placeholder, so the report's other inputs stay known (`snakemake -n -p`)."""
+    if DEBIAS and debias_retrains():
+        return "results/debias/comparison.tsv"
+    return []
+
+
 def report_optional(input):
     args = f" --debias-min-share {config['debias']['min_share']}" if DEBIAS else ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
                 "erf_profile", "constant_reliance", "debias_spans"):
-        if key in input.keys():
-            args += f" --{key.replace('_', '-')} {q(input[key])}"
+        value = input[key] if key in input.keys() else None
+        if value:  # an empty list: the input function chose no file
+            args += f" --{key.replace('_', '-')} {q(value)}"
     return args
 
 

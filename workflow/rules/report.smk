@@ -1,6 +1,7 @@
 rule render_report:
     input:
         unpack(report_inputs),
+        debias=report_debias_input,
     output:
         report="results/report/report.html",
         config="results/report/config.yaml",
