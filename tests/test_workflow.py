@@ -114,8 +114,9 @@ def test_taxon_and_a_motif_file_are_one_choice(tmp_path: Path) -> None:
 def test_default_families_follow_the_motif_file(tmp_path: Path) -> None:
     """Insect motifs with the families key left at its (vertebrate) default use the insect
     table beside the motif file."""
-    cfg = _config(tmp_path, annotate={"motifs": str(ROOT / "resources/motifs/"
-                                                  "JASPAR2026_CORE_insects.meme")})
+    cfg = _config(
+        tmp_path, annotate={"motifs": str(ROOT / "resources/motifs/JASPAR2026_CORE_insects.meme")}
+    )
     run = _snakemake(tmp_path, cfg, "-n", "-p")
     out = run.stderr + run.stdout
     assert run.returncode == 0, out[-2000:]
