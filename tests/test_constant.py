@@ -156,3 +156,34 @@ def test_find_constant_cli(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "2 constant regions" in r.stdout
     assert len(pd.read_csv(tmp_path / "c.tsv", sep="\t")) == 2
+
+
+def test_adapter_hit_is_not_replaced_by_a_partial_flank_overlap(tmp_path: Path) -> None:
+    """A seqlet on a read-through adapter that touches the constant flank by 3 bp stays an
+    adapter artifact (the flank covers too little of it to decide)."""
+    from seqlantern.annotate import annotate
+
+    rng = np.random.default_rng(4)
+    flank5, adapter = "GATTACAGGCCTTACGT", "AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC"
+    seqs = [(f"s{i}", flank5 + "".join(rng.choice(list("ACGT"), 100))) for i in range(60)]
+    seqs[0] = ("s0", flank5 + adapter + seqs[0][1][17 + len(adapter) :])
+    write_fasta(seqs, tmp_path / "f.fa")
+    encode_fasta(tmp_path / "f.fa", tmp_path / "x.npy", tmp_path / "i.tsv")
+    x = load_npy(tmp_path / "x.npy", what="x")
+    write_constant(find_constant(x, read_index(tmp_path / "i.tsv")), tmp_path / "c.tsv",
+                   tmp_path / "c.fa")  # fmt: skip
+    attr = np.zeros((1, 4, x.shape[2]), dtype=np.float32)
+    attr[0, :, 14:40] = x[0, :, 14:40]
+    np.save(tmp_path / "a.npy", attr)
+    pd.DataFrame({"name": ["s0"], "row": [0], "pred_y": [1.0]}).to_csv(
+        tmp_path / "p.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame({"name": ["s0"], "row": [0], "seqlet_id": ["s0:14-40"], "start": [14],
+                  "end": [40], "sign": "+", "score": [26.0], "max_abs": 1.0,
+                  "pvalue": 1e-4}).to_csv(tmp_path / "s.tsv", sep="\t", index=False)  # fmt: skip
+    df = annotate(tmp_path / "s.tsv", tmp_path / "x.npy", tmp_path / "a.npy", tmp_path / "p.tsv",
+                  tmp_path / "i.tsv", RESOURCES / "motifs/JASPAR2026_CORE_vertebrates.meme",
+                  [RESOURCES / "artifacts/artifacts.fa"], tmp_path / "e.tsv",
+                  constant_tsv=tmp_path / "c.tsv")  # fmt: skip
+    assert df["label"].iloc[0] == "artifact"
+    assert df["artifact_kind"].iloc[0] == "adapter"
+    assert df["artifact_name"].iloc[0] == "truseq_read1_3prime_adapter"

@@ -417,11 +417,14 @@ def _element_rows(
                 art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
         # constant sequence at this position in most inputs: the strongest evidence; any
         # overlap is recorded (the shortcut tests measure which part carries the effect)
+        # (a partial constant overlap does not replace an adapter hit that covers the seqlet)
         best_ov = 0
+        lib_ok = art_ok
         for reg in constant:
             ra, rb = reg.record_span(rec_len)
             ov = max(0, min(rb, s.end + off) - max(ra, s.start + off))
-            if ov > best_ov:
+            full = ov >= p.artifact_min_overlap * (s.end - s.start)
+            if ov > best_ov and (full or not lib_ok):
                 best_ov = ov
                 art = (reg.name, "constant", ov, max(ra - off, 0), min(rb - off, length))
                 art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
