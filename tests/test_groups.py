@@ -78,3 +78,20 @@ def test_group_match_is_adopted_by_members() -> None:
     assert df["motif_name"][2] == "x"
     site = df.iloc[0]
     assert 17 <= site["site_start"] <= 23 and site["site_pvalue"] < 1e-4
+
+
+def test_alternatives_list_every_significant_cluster_once() -> None:
+    """``motif_alternatives``: the best member of each significant cluster, best first."""
+    from seqlantern.annotate import AnnotateParams, _alternatives
+    from seqlantern.tomtom import Comparison
+
+    motifs = read_meme(JASPAR)[:4]
+    cl = np.array(["A", "A", "B", "C"], dtype=object)
+    p = np.array([[1e-4, 1e-5, 3e-4, 0.5]])
+    res = Comparison(p, np.array([[0.01, 0.002, 0.03, 0.9]]), np.ones((1, 4)),
+                     np.array([[0, 2, -1, 0]]), np.array([[0, 1, 0, 0]]), np.ones((1, 4)))  # fmt: skip
+    alts = _alternatives(res, 0, cl, motifs, AnnotateParams(), shift=3).split(";")
+    assert [a.split(":")[0] for a in alts] == [motifs[1].id, motifs[2].id]
+    assert alts[0].endswith(":5:-") and alts[1].endswith(":2:+")
+    none = Comparison(p * 0 + 0.5, np.full((1, 4), 0.9), *(np.zeros((1, 4)),) * 4)
+    assert _alternatives(none, 0, cl, motifs, AnnotateParams(), shift=0) == "NA"

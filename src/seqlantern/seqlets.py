@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from seqlantern.io import RowSource, SeqlanternError, atomic_outputs, read_tsv, write_tsv
+from seqlantern.io import Progress, RowSource, SeqlanternError, atomic_outputs, read_tsv, write_tsv
 
 SEQLET_COLUMNS = ["name", "row", "seqlet_id", "start", "end", "sign", "score", "max_abs", "pvalue"]
 CONTROL_COLUMNS = ["null_pvalue", "qvalue"]
@@ -781,8 +781,10 @@ def shard_blocks(
     def blocks() -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
         n = attr.shape[0]
         k = control_attr.shape[0] // max(n, 1) if control_attr is not None else 0
+        progress = Progress("call-seqlets: sequences", n)
         for c0 in range(0, n, block):
             c1 = min(c0 + block, n)
+            progress.update(c1)
             ra = _call_arrays(attr[c0:c1], params, null, max(256, -(-(c1 - c0) // 2)))
             df = _frame(ra, names[c0:c1], rows[c0:c1])
             if control_attr is None:
