@@ -54,9 +54,8 @@ def test_span_matrix_keeps_elements_at_the_sequence_end() -> None:
     assert mat is not None and mat.shape == (10, 4) and np.allclose(mat[:, 2], 1.0)
 
 
-def test_report_lists_every_constant_region_and_logos_end_artifacts(tmp_path: Path) -> None:
-    """Artifact elements on the 3' flank (the last 10 bp) get their logo, and both flanks
-    are listed with their reliance, the 5' one although no element lies on it."""
+def _flanked_report(tmp_path: Path) -> Path:
+    """A report of 12 flanked sequences whose 3' flank elements are artifacts."""
     x, idx = _flanked(tmp_path, n=12)
     attr = (x * 0.1).astype(np.float32)
     attr[:, :, 80:] *= 10
@@ -82,14 +81,65 @@ def test_report_lists_every_constant_region_and_logos_end_artifacts(tmp_path: Pa
                   predictions=tmp_path / "p.tsv", motifs=DEMO_MOTIFS,
                   artifacts=[str(ARTIFACTS)], constant=tmp_path / "c.tsv",
                   constant_reliance=tmp_path / "rel.tsv",
-                  debias_spans=tmp_path / "spans.tsv")  # fmt: skip
-    body = (tmp_path / "r.html").read_text()
-    section = body[body.index("<h2>Artifacts and shortcuts</h2>") : body.index("<h2>Model</h2>")]
+                  debias_spans=tmp_path / "spans.tsv",
+                  links=[str(tmp_path / "e.tsv")])  # fmt: skip
+    return tmp_path / "r.html"
+
+
+def test_report_lists_every_constant_region_and_logos_end_artifacts(tmp_path: Path) -> None:
+    """Artifact elements on the 3' flank (the last 10 bp) get their logo, and both flanks
+    are listed with their reliance, the 5' one although no element lies on it."""
+    body = _flanked_report(tmp_path).read_text()
+    a = body.index("<section id='artifacts'>")
+    section = body[a : body.index("</section>", a)]
     assert FLANK5 in section and FLANK3 in section and "relied_on" in section
     assert section.count("<img") == 2  # position histogram and the flank's logo
     assert "div class='tw'" in section  # wide tables scroll inside the page
     assert "Debias not run: 1 of 12 inputs" in section  # the one-line reason, no table
     assert ">NaN<" not in body
+
+
+def test_report_reads_answer_first_with_working_contents(tmp_path: Path) -> None:
+    """Sections in the order a biologist reads them, every one in the table of
+    contents, the element table sortable, the output files linked relative to the report."""
+    body = _flanked_report(tmp_path).read_text()
+    order = ["trust", "motifs", "artifacts", "elements", "examples", "model", "files"]
+    pos = [body.index(f"<section id='{a}'>") if a != "trust" else body.index("id='trust'")
+           for a in order]  # fmt: skip
+    assert pos == sorted(pos)
+    toc = body[body.index("<nav class='toc'>") : body.index("</nav>")]
+    assert all(f"href='#{a}'" in toc for a in order)
+    assert "<table id='elements' class='t sortable'>" in body and "<script>" in body
+    assert "href='e.tsv'" in body  # relative to the report, which sits beside it
+
+
+def test_report_in_a_real_browser(tmp_path: Path) -> None:
+    """At 1,280 px: no horizontal page overflow, no console errors, every anchor
+    resolves, every image decodes (headless Chromium)."""
+    from browser import probe
+
+    found = probe(_flanked_report(tmp_path))
+    assert found["width"] == 1280 and found["overflow"] <= 0, found
+    assert found["errors"] == [] and found["missing_anchors"] == [], found
+    assert found["images"] >= 3 and found["bad_images"] == 0, found
+    assert found["toc_links"] >= 6, found
+
+
+def test_browser_probe_sees_what_a_reader_would(tmp_path: Path) -> None:
+    """The probe itself fails on each fault it is meant to catch."""
+    from browser import probe
+
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+        "<nav class='toc'><a href='#nowhere'>x</a></nav>"
+        "<table><tr>" + "<td>wide_cell_without_a_scroll_container</td>" * 60 + "</tr></table>"
+        "<img src='data:image/png;base64,bm90IGEgcG5n'/>"
+        "<script>undefinedFunction();</script></body></html>"
+    )
+    found = probe(page)
+    assert found["overflow"] > 0 and found["missing_anchors"] == ["nowhere"]
+    assert found["bad_images"] == 1 and any("undefinedFunction" in e for e in found["errors"])
 
 
 def test_debias_with_nothing_to_debias_is_one_line() -> None:

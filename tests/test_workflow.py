@@ -55,6 +55,11 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
               "results/methods/comparison.tsv", "results/methods/erf.tsv",
               "benchmarks/attribute_sequences/0.tsv"):  # fmt: skip
         assert (tmp_path / f).is_file(), f
+    from browser import probe  # the demo's report as a reader sees it, at 1,280 px
+
+    found = probe(tmp_path / "results/report/report.html")
+    assert found["overflow"] <= 0 and found["errors"] == [], found
+    assert found["missing_anchors"] == [] and found["bad_images"] == 0, found
     ev = (tmp_path / "results/evaluate/evaluation.tsv").read_text()
     assert "artifact_shortcut" in ev and "functional_plausible" in ev
     assert "share_of_top_decile_signal_on_artifacts" in (

@@ -354,8 +354,10 @@ def panel_html(
         f"<table class='t'><tr><th>check</th><th>level</th><th>evidence</th></tr>{rows}"
         "</table>"
     )
+    out += "<!--glance-->"  # the report puts its counts and top groups here
+    details = ""
     if calibration is not None and not calibration.empty:
-        out += (
+        details += (
             "<p>Seqlet calls at several false-discovery levels (the trade-off to pick "
             "from: <code>seqlets.fdr</code>); <i>estimated_fdr</i> is the share of calls "
             "the shuffled controls predict to be false.</p>"
@@ -365,10 +367,15 @@ def panel_html(
         tab = reliance.copy()
         for c in ("attribution_share", "position_share", "excess"):
             tab[c] = tab[c].map(lambda v: f"{v:.1%}")
-        out += (
+        details += (
             "<p>Attribution on every exact artifact hit in the attributed sequences, per "
             "source (sequence-level evidence: independent of seqlet calls).</p>"
             + tab.to_html(index=False, classes="t", border=0)
+        )
+    if details:
+        out += (
+            "<details><summary>Evidence behind the checks: seqlet calls per FDR level, "
+            "attribution on artifact hits</summary>" + details + "</details>"
         )
     out += (
         "<p class='note'>Two different q-values appear below: the seqlet <i>call</i> "
