@@ -47,3 +47,32 @@ def test_export_writes_three_files(tmp_path: Path) -> None:
     assert len(c) == 2 and len(a) == 1 and len(alls) == 3
     assert list(c.columns[:6]) == [0, 1, 2, 3, 4, 5] and set(c[0]) == {"chr22"}
     assert (alls[2] > alls[1]).all() and alls[4].between(0, 1000).all()
+
+
+def test_browser_beds_are_valid_bed9_with_a_track_line(tmp_path: Path) -> None:
+    """The .browser.bed files are what UCSC accepts as a custom track: a track line, then
+    nine columns with integer thickStart/thickEnd and an R,G,B itemRgb per class; the
+    detail BEDs keep their documented columns, with a '#' column line on request."""
+    el = tmp_path / "e.tsv"
+    _elements().to_csv(el, sep="\t", index=False)
+    idx = tmp_path / "i.tsv"
+    _index("genome").to_csv(idx, sep="\t", index=False)
+    export(el, idx, tmp_path / "c.bed", tmp_path / "a.bed", tmp_path / "all.bed", header=True,
+           run_name="demo")  # fmt: skip
+    lines = (tmp_path / "all.browser.bed").read_text().splitlines()
+    assert lines[0].startswith('track name="seqlantern all_elements"') and "itemRgb" in lines[0]
+    rows = [r.split("\t") for r in lines[1:]]
+    assert len(rows) == 3 and all(len(r) == 9 for r in rows)
+    for r in rows:
+        assert int(r[6]) == int(r[1]) and int(r[7]) == int(r[2]) and 0 <= int(r[4]) <= 1000
+        assert len(r[8].split(",")) == 3 and all(0 <= int(v) <= 255 for v in r[8].split(","))
+    colour = {r[3]: r[8] for r in rows}
+    assert colour["truseq"] != colour["CTCF"]  # artifact and motif differ
+    detail = (tmp_path / "all.bed").read_text().splitlines()
+    assert detail[0].split("\t")[:7] == ["#chrom", "start", "end", "name", "score", "strand",
+                                         "label"]  # fmt: skip
+    assert [r.split("\t")[:3] for r in detail[1:]] == [r[:3] for r in rows]
+    export(el, idx, tmp_path / "c2.bed", tmp_path / "a2.bed", tmp_path / "all2.bed",
+           track=False)  # fmt: skip
+    assert not (tmp_path / "all2.browser.bed").read_text().startswith("track")
+    assert not (tmp_path / "all2.bed").read_text().startswith("#")

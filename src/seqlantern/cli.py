@@ -556,7 +556,8 @@ def cmd_compare_methods(a: argparse.Namespace) -> None:
 def cmd_export(a: argparse.Namespace) -> None:
     from seqlantern.export import export
 
-    export(a.elements, a.index, a.candidates, a.artifacts_bed, a.all)
+    export(a.elements, a.index, a.candidates, a.artifacts_bed, a.all, header=a.header,
+           browser=a.browser, track=a.track_line, run_name=a.run_name)  # fmt: skip
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -601,7 +602,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   erf=a.erf, erf_profile=a.erf_profile, calibration=a.calibration,
                   artifacts=a.artifacts or None, constant=a.constant, fdr=a.fdr,
                   constant_reliance=a.constant_reliance, debias_spans=a.debias_spans,
-                  debias_min_share=a.debias_min_share)  # fmt: skip
+                  debias_min_share=a.debias_min_share, top_motifs=a.top_motifs,
+                  element_rows=a.element_rows, links=a.links)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -979,12 +981,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-erf-profile", required=True)
     s.set_defaults(func=cmd_compare_methods)
 
-    s = sub.add_parser("export", help="BED6+ files of candidates, artifacts and all elements")
-    s.add_argument("--elements", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--candidates", required=True)
-    s.add_argument("--artifacts-bed", required=True)
-    s.add_argument("--all", required=True)
+    s = sub.add_parser(
+        "export",
+        help="BED files of candidates, artifacts and all elements (after shortcuts, before "
+        "report): BED6+10 detail tables and BED9 .browser.bed tracks for IGV/UCSC",
+    )
+    s.add_argument("--elements", required=True, help="elements table (shortcuts --out)")
+    s.add_argument("--index", required=True, help="encode index TSV (coordinates)")
+    s.add_argument("--candidates", required=True, help="BED of plausible elements")
+    s.add_argument("--artifacts-bed", required=True, help="BED of artifact elements")
+    s.add_argument("--all", required=True, help="BED of every element")
+    s.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="a '#chrom start end ...' column line at the top of the detail BEDs",
+    )
+    s.add_argument(
+        "--browser",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also write X.browser.bed (BED9, itemRgb by class) beside each X.bed",
+    )
+    s.add_argument(
+        "--track-line",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a UCSC/IGV 'track' line at the top of the .browser.bed files",
+    )
+    s.add_argument("--run-name", default="run", help="named in the track descriptions")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("evaluate", help="score elements against planted truth")
@@ -1021,18 +1046,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_cluster_motifs)
 
-    s = sub.add_parser("report", help="self-contained HTML report")
-    s.add_argument("--elements", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--attributions", required=True)
-    s.add_argument("--predictions", required=True)
-    s.add_argument("--motifs", required=True)
-    s.add_argument("--metrics")
-    s.add_argument("--curve")
-    s.add_argument("--evaluation")
-    s.add_argument("--config")
-    s.add_argument("--examples", type=int, default=6)
+    s = sub.add_parser(
+        "report",
+        help="self-contained HTML report (last stage: after shortcuts, export and, when "
+        "enabled, compare-methods and compare-debias)",
+    )
+    s.add_argument("--elements", required=True, help="elements table (shortcuts --out)")
+    s.add_argument("--index", required=True, help="encode index TSV")
+    s.add_argument("--onehot", required=True, help="encode one-hot .npy")
+    s.add_argument("--attributions", required=True, help="attribute maps .npy")
+    s.add_argument("--predictions", required=True, help="attribute predictions TSV")
+    s.add_argument("--motifs", required=True, help="MEME motif database the run matched")
+    s.add_argument("--metrics", help="train metrics TSV (model section, trust panel)")
+    s.add_argument("--curve", help="train learning-curve PNG")
+    s.add_argument("--evaluation", help="evaluate table (planted truth)")
+    s.add_argument("--config", help="the run's config YAML, shown last")
+    s.add_argument("--examples", type=_int_at_least(0), default=6, help="example sequences to draw")
+    s.add_argument(
+        "--top-motifs", type=_int_at_least(0), default=12, help="motif/de novo logos to draw"
+    )
+    s.add_argument(
+        "--element-rows",
+        type=_int_at_least(0),
+        default=2000,
+        help="rows of the per-element table (largest |attribution| first)",
+    )
+    s.add_argument(
+        "--links", nargs="*", default=[], help="output files to link (relative to --out)"
+    )
     s.add_argument("--groups", help="groups table from annotate --groups")
     s.add_argument("--dataset", help="dataset-level shortcut figures (shortcuts --out-dataset)")
     s.add_argument("--debias", help="compare-debias table")

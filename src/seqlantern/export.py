@@ -1,6 +1,17 @@
-"""BED6+ export of elements: candidates, artifacts, and all.
+"""BED export of elements: candidates, artifacts, and all; detail tables and browser tracks.
 
-Columns: chrom, start, end, name, score, strand, then label, motif_id, motif_name,
+Two kinds of file, because no one BED serves both readers:
+
+- ``candidates.bed``, ``artifacts.bed``, ``all_elements.bed``: BED6+10 detail tables for
+  ``bedtools``, pandas and scripts (an optional ``#chrom start ...`` header line).
+  UCSC rejects them as custom tracks (column 7 must be an integer) and igv.js drops
+  columns 7-16.
+- ``*.browser.bed``: BED9 for IGV and the UCSC browser: name, score and strand as
+  below, ``thickStart``/``thickEnd`` = the element, ``itemRgb`` by class (plausible or
+  motif green, junction purple, artifact orange, shortcut red, unexplained grey) and,
+  by default, a ``track`` line (``itemRgb="On"``, so UCSC colours the items).
+
+Detail columns: chrom, start, end, name, score, strand, then label, motif_id, motif_name,
 motif_qvalue, artifact_name, attribution (signed summed attribution), pvalue, decision,
 effect, shortcut. Candidates are the elements decided ``plausible`` (motif match and a
 measurable effect on the prediction) when the shortcut tests ran, else those labelled
@@ -22,6 +33,13 @@ import pandas as pd
 
 from seqlantern.encode import genome_interval, read_index
 from seqlantern.io import atomic_outputs, read_tsv
+
+COLOURS = {"plausible": "0,140,0", "motif": "0,140,0", "junction": "140,0,160",
+           "artifact": "230,120,0", "shortcut": "200,0,0",
+           "unexplained": "130,130,130"}  # fmt: skip
+BROWSER = {"candidates": "plausible elements (motif match, measured effect)",
+           "artifacts": "elements on artifacts (adapters, constant flanks, read ends)",
+           "all_elements": "every called element, coloured by class"}  # fmt: skip
 
 BED_EXTRA = ["label", "motif_id", "motif_name", "motif_qvalue", "artifact_name", "attribution",
              "pvalue", "decision", "effect", "shortcut"]  # fmt: skip
@@ -71,19 +89,68 @@ def to_bed(elements: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     return bed.sort_values(["chrom", "start", "end", "name"], kind="stable").reset_index(drop=True)
 
 
+def to_browser_bed(bed: pd.DataFrame) -> pd.DataFrame:
+    """BED9 of a detail table (:func:`to_bed`): the element as the thick part, coloured.
+
+    Colour: ``shortcut`` (the prediction depends on the artifact part) over the
+    decision (``plausible``, ``junction``, ``artifact``, ``unexplained``) when the
+    shortcut tests ran, else the label.
+    """
+    cls = bed["decision"].astype(str).where(bed["decision"].astype(str) != ".", bed["label"])
+    cls = cls.where(bed["shortcut"].astype(str) != "True", "shortcut")
+    return pd.DataFrame({
+        "chrom": bed["chrom"], "start": bed["start"], "end": bed["end"], "name": bed["name"],
+        "score": bed["score"], "strand": bed["strand"], "thickStart": bed["start"],
+        "thickEnd": bed["end"], "itemRgb": cls.map(COLOURS).fillna(COLOURS["unexplained"]),
+    })  # fmt: skip
+
+
+def track_line(kind: str, name: str) -> str:
+    """The UCSC/IGV ``track`` line of one browser BED."""
+    return (f'track name="seqlantern {kind}" description="seqlantern {name}: {BROWSER[kind]}" '
+            'itemRgb="On" visibility=pack')  # fmt: skip
+
+
 def export(
     elements_tsv: str | Path,
     index_tsv: str | Path,
     candidates_bed: str | Path,
     artifacts_bed: str | Path,
     all_bed: str | Path,
+    *,
+    header: bool = False,
+    browser: bool = True,
+    track: bool = True,
+    run_name: str = "run",
 ) -> pd.DataFrame:
-    """Write the three BED files (all or none)."""
+    """Write the three detail BED files and, with ``browser``, their ``.browser.bed``
+    versions beside them (same stem, all or none).
+
+    ``header`` adds a ``#chrom start end ...`` line to the detail files (bedtools and
+    IGV skip ``#`` lines); ``track`` a ``track`` line to the browser files, whose
+    description names ``run_name``.
+    """
     el = read_tsv(elements_tsv, what="elements")
     bed = to_bed(el, read_index(index_tsv))
-    with atomic_outputs(candidates_bed, artifacts_bed, all_bed) as (tc, ta, tall):
-        cand = bed["decision"] == "plausible" if "decision" in el else bed["label"] == "motif"
-        for sel, tmp in ((cand, tc), (bed["label"] == "artifact", ta),
-                         (slice(None), tall)):  # fmt: skip
-            bed[sel].to_csv(tmp, sep="\t", index=False, header=False)
+    detail = [Path(candidates_bed), Path(artifacts_bed), Path(all_bed)]
+    outs = detail + ([_browser_path(p) for p in detail] if browser else [])
+    cand = bed["decision"] == "plausible" if "decision" in el else bed["label"] == "motif"
+    sels = (cand, bed["label"] == "artifact", pd.Series(True, index=bed.index))
+    kinds = ("candidates", "artifacts", "all_elements")
+    with atomic_outputs(*outs) as tmps:
+        for sel, tmp in zip(sels, tmps[:3], strict=True):
+            with open(tmp, "w") as fh:
+                if header:
+                    fh.write("#" + "\t".join(bed.columns) + "\n")
+                bed[sel].to_csv(fh, sep="\t", index=False, header=False)
+        for sel, tmp, kind in zip(sels, tmps[3:], kinds, strict=False):
+            with open(tmp, "w") as fh:
+                if track:
+                    fh.write(track_line(kind, run_name) + "\n")
+                to_browser_bed(bed[sel]).to_csv(fh, sep="\t", index=False, header=False)
     return bed
+
+
+def _browser_path(p: Path) -> Path:
+    return p.with_name(p.name[: -len(".bed")] + ".browser.bed" if p.name.endswith(".bed")
+                       else p.name + ".browser.bed")  # fmt: skip
