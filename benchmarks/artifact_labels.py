@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--read-end", type=int, default=10)
     ap.add_argument("--min-score", type=int, default=12)
     a = ap.parse_args()
-    res = a.run / "results"
+    # a run folder (its results/) or a results_dir itself (results/examples/<name>)
+    res = a.run / "results" if (a.run / "results" / "shortcuts").is_dir() else a.run
     e = pd.read_csv(res / "shortcuts/elements.tsv", sep="\t")
     idx = pd.read_csv(res / "encode/index.tsv", sep="\t")
     const = pd.read_csv(res / "annotate/constant.tsv", sep="\t")

@@ -29,7 +29,9 @@ def run(work: Path, config: Path, cores: int, until: str | None) -> None:
         link = work / item
         if not link.exists():
             link.symlink_to(ROOT / item)
-    cmd = ["snakemake", "--cores", str(cores), "--configfile", str(config), "--quiet", "rules"]
+    # results_dir=results: each rerun has its own work folder; compare its results/
+    cmd = ["snakemake", "--cores", str(cores), "--configfile", str(config), "--config",
+           "results_dir=results", "--quiet", "rules"]  # fmt: skip
     if until:
         cmd += ["--until", until]
     env = {**os.environ, "PYTHONHASHSEED": "0"}

@@ -1,18 +1,18 @@
 rule find_constant:
     input:
-        onehot="results/encode/onehot.npy",
-        index="results/encode/index.tsv",
+        onehot=R("encode/onehot.npy"),
+        index=R("encode/index.tsv"),
     output:
-        regions="results/annotate/constant.tsv",
-        fasta="results/annotate/constant.fa",
+        regions=R("annotate/constant.tsv"),
+        fasta=R("annotate/constant.fa"),
     params:
         min_share=config["artifacts"]["constant_min_share"],
         min_length=config["artifacts"]["constant_min_length"],
     threads: 1
     log:
-        "logs/find_constant/find_constant.log",
+        L("find_constant/find_constant.log"),
     benchmark:
-        "benchmarks/find_constant/find_constant.tsv"
+        B("find_constant/find_constant.tsv")
     resources:
         mem_mb=2000,
         runtime=20,
@@ -27,17 +27,17 @@ rule find_constant:
 
 rule annotate_seqlets:
     input:
-        constant="results/annotate/constant.tsv",
-        seqlets="results/seqlets/seqlets.tsv",
-        onehot="results/encode/onehot.npy",
-        attributions="results/attribute/shards/{shard}/attributions.npy",
-        hypothetical="results/attribute/shards/{shard}/hypothetical.npy",
-        predictions="results/attribute/shards/{shard}/predictions.tsv",
-        index="results/encode/index.tsv",
+        constant=R("annotate/constant.tsv"),
+        seqlets=R("seqlets/seqlets.tsv"),
+        onehot=R("encode/onehot.npy"),
+        attributions=R("attribute/shards/{shard}/attributions.npy"),
+        hypothetical=R("attribute/shards/{shard}/hypothetical.npy"),
+        predictions=R("attribute/shards/{shard}/predictions.tsv"),
+        index=R("encode/index.tsv"),
         motifs=config["annotate"]["motifs"],
         artifacts=config["annotate"]["artifacts"],
     output:
-        elements="results/annotate/shards/{shard}/elements.tsv",
+        elements=R("annotate/shards/{shard}/elements.tsv"),
     params:
         families=families_arg(),
         motif_qvalue=config["annotate"]["motif_qvalue"],
@@ -53,9 +53,9 @@ rule annotate_seqlets:
         read_end=config["artifacts"]["low_complexity_read_end"],
     threads: config["threads"]
     log:
-        "logs/annotate_seqlets/{shard}.log",
+        L("annotate_seqlets/{shard}.log"),
     benchmark:
-        "benchmarks/annotate_seqlets/{shard}.tsv"
+        B("annotate_seqlets/{shard}.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -82,13 +82,13 @@ rule annotate_seqlets:
 
 rule group_elements:
     input:
-        elements=shard_files("results/annotate/shards/{shard}/elements.tsv"),
-        onehot="results/encode/onehot.npy",
-        index="results/encode/index.tsv",
+        elements=shard_files(R("annotate/shards/{shard}/elements.tsv")),
+        onehot=R("encode/onehot.npy"),
+        index=R("encode/index.tsv"),
         motifs=config["annotate"]["motifs"],
     output:
-        elements="results/annotate/elements.tsv",
-        groups="results/annotate/groups.tsv",
+        elements=R("annotate/elements.tsv"),
+        groups=R("annotate/groups.tsv"),
     params:
         families=families_arg(),
         motif_qvalue=config["annotate"]["motif_qvalue"],
@@ -97,9 +97,9 @@ rule group_elements:
         hotspot_fold=config["artifacts"]["hotspot_fold"],
     threads: 1
     log:
-        "logs/group_elements/group_elements.log",
+        L("group_elements/group_elements.log"),
     benchmark:
-        "benchmarks/group_elements/group_elements.tsv"
+        B("group_elements/group_elements.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -117,17 +117,17 @@ rule group_elements:
 rule test_shortcuts:
     input:
         unpack(model_inputs),
-        onehot="results/encode/onehot.npy",
-        elements="results/annotate/elements.tsv",
-        groups="results/annotate/groups.tsv",
-        predictions="results/attribute/predictions.tsv",
-        constant="results/annotate/constant.tsv",
-        index="results/encode/index.tsv",
+        onehot=R("encode/onehot.npy"),
+        elements=R("annotate/elements.tsv"),
+        groups=R("annotate/groups.tsv"),
+        predictions=R("attribute/predictions.tsv"),
+        constant=R("annotate/constant.tsv"),
+        index=R("encode/index.tsv"),
     output:
-        elements="results/shortcuts/elements.tsv",
-        groups="results/shortcuts/groups.tsv",
-        dataset="results/shortcuts/dataset.tsv",
-        constant="results/shortcuts/constant.tsv",
+        elements=R("shortcuts/elements.tsv"),
+        groups=R("shortcuts/groups.tsv"),
+        dataset=R("shortcuts/dataset.tsv"),
+        constant=R("shortcuts/constant.tsv"),
     params:
         model=model_args(),
         target=q(config["attribution"]["target"]),
@@ -140,9 +140,9 @@ rule test_shortcuts:
         seed=config["seed"],
     threads: config["threads"]
     log:
-        "logs/test_shortcuts/test_shortcuts.log",
+        L("test_shortcuts/test_shortcuts.log"),
     benchmark:
-        "benchmarks/test_shortcuts/test_shortcuts.tsv"
+        B("test_shortcuts/test_shortcuts.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -163,17 +163,22 @@ rule test_shortcuts:
 
 rule export_bed:
     input:
-        elements="results/shortcuts/elements.tsv",
-        index="results/encode/index.tsv",
+        elements=R("shortcuts/elements.tsv"),
+        index=R("encode/index.tsv"),
     output:
-        candidates="results/export/candidates.bed",
-        artifacts="results/export/artifacts.bed",
-        all="results/export/all_elements.bed",
+        candidates=R("export/candidates.bed"),
+        artifacts=R("export/artifacts.bed"),
+        all=R("export/all_elements.bed"),
+        browser=multiext(R("export/"), *BROWSER_BEDS),
+    params:
+        header="--header" if config["export"]["header"] else "--no-header",
+        track="--track-line" if config["export"]["track_line"] else "--no-track-line",
+        run_name=lambda wildcards, output: q(Path(output.all).parent.parent.name),
     threads: 1
     log:
-        "logs/export_bed/export_bed.log",
+        L("export_bed/export_bed.log"),
     benchmark:
-        "benchmarks/export_bed/export_bed.tsv"
+        B("export_bed/export_bed.tsv")
     resources:
         mem_mb=2000,
         runtime=10,
@@ -183,26 +188,27 @@ rule export_bed:
     shell:
         "seqlantern export --elements {input.elements} --index {input.index}"
         " --candidates {output.candidates} --artifacts-bed {output.artifacts}"
-        " --all {output.all} > {log} 2>&1"
+        " --all {output.all} {params.header} {params.track} --run-name {params.run_name}"
+        " > {log} 2>&1"
 
 
 if HAS_TRUTH:
 
     rule evaluate_truth:
         input:
-            elements="results/shortcuts/elements.tsv",
+            elements=R("shortcuts/elements.tsv"),
             truth=truth_input(),
-            predictions="results/attribute/predictions.tsv",
+            predictions=R("attribute/predictions.tsv"),
             motifs=config["annotate"]["motifs"],
         output:
-            evaluation="results/evaluate/evaluation.tsv",
+            evaluation=R("evaluate/evaluation.tsv"),
         params:
             families=families_arg(),
         threads: 1
         log:
-            "logs/evaluate_truth/evaluate_truth.log",
+            L("evaluate_truth/evaluate_truth.log"),
         benchmark:
-            "benchmarks/evaluate_truth/evaluate_truth.tsv"
+            B("evaluate_truth/evaluate_truth.tsv")
         resources:
             mem_mb=2000,
             runtime=10,

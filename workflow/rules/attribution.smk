@@ -3,12 +3,12 @@
 rule attribute_sequences:
     input:
         unpack(model_inputs),
-        onehot="results/encode/onehot.npy",
-        index="results/encode/index.tsv",
+        onehot=R("encode/onehot.npy"),
+        index=R("encode/index.tsv"),
     output:
-        attributions="results/attribute/shards/{shard}/attributions.npy",
-        hypothetical="results/attribute/shards/{shard}/hypothetical.npy",
-        predictions="results/attribute/shards/{shard}/predictions.tsv",
+        attributions=R("attribute/shards/{shard}/attributions.npy"),
+        hypothetical=R("attribute/shards/{shard}/hypothetical.npy"),
+        predictions=R("attribute/shards/{shard}/predictions.tsv"),
     params:
         model=model_args(),
         selection=attribution_selection(),
@@ -22,9 +22,9 @@ rule attribute_sequences:
         seed=config["seed"],
     threads: config["threads"]
     log:
-        "logs/attribute_sequences/{shard}.log",
+        L("attribute_sequences/{shard}.log"),
     benchmark:
-        "benchmarks/attribute_sequences/{shard}.tsv"
+        B("attribute_sequences/{shard}.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -45,11 +45,11 @@ rule attribute_sequences:
 rule attribute_controls:
     input:
         unpack(model_inputs),
-        onehot="results/encode/onehot.npy",
-        index="results/encode/index.tsv",
+        onehot=R("encode/onehot.npy"),
+        index=R("encode/index.tsv"),
     output:
-        attributions="results/attribute/shards/{shard}/controls.npy",
-        predictions="results/attribute/shards/{shard}/controls.tsv",
+        attributions=R("attribute/shards/{shard}/controls.npy"),
+        predictions=R("attribute/shards/{shard}/controls.tsv"),
     params:
         model=model_args(),
         selection=attribution_selection(),
@@ -64,9 +64,9 @@ rule attribute_controls:
         seed=config["seed"],
     threads: config["threads"]
     log:
-        "logs/attribute_controls/{shard}.log",
+        L("attribute_controls/{shard}.log"),
     benchmark:
-        "benchmarks/attribute_controls/{shard}.tsv"
+        B("attribute_controls/{shard}.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -85,16 +85,16 @@ rule attribute_controls:
 
 rule gather_attributions:
     input:
-        attributions=shard_files("results/attribute/shards/{shard}/attributions.npy"),
-        predictions=shard_files("results/attribute/shards/{shard}/predictions.tsv"),
+        attributions=shard_files(R("attribute/shards/{shard}/attributions.npy")),
+        predictions=shard_files(R("attribute/shards/{shard}/predictions.tsv")),
     output:
-        attributions="results/attribute/attributions.npy",
-        predictions="results/attribute/predictions.tsv",
+        attributions=R("attribute/attributions.npy"),
+        predictions=R("attribute/predictions.tsv"),
     threads: 1
     log:
-        "logs/gather_attributions/gather_attributions.log",
+        L("gather_attributions/gather_attributions.log"),
     benchmark:
-        "benchmarks/gather_attributions/gather_attributions.tsv"
+        B("gather_attributions/gather_attributions.tsv")
     resources:
         mem_mb=2000,
         runtime=30,
@@ -109,16 +109,16 @@ rule gather_attributions:
 
 rule fit_seqlet_null:
     input:
-        attributions=shard_files("results/attribute/shards/{shard}/attributions.npy"),
+        attributions=shard_files(R("attribute/shards/{shard}/attributions.npy")),
     output:
-        null="results/seqlets/null.tsv",
+        null=R("seqlets/null.tsv"),
     params:
         options=seqlet_args(),
     threads: 1
     log:
-        "logs/fit_seqlet_null/fit_seqlet_null.log",
+        L("fit_seqlet_null/fit_seqlet_null.log"),
     benchmark:
-        "benchmarks/fit_seqlet_null/fit_seqlet_null.tsv"
+        B("fit_seqlet_null/fit_seqlet_null.tsv")
     resources:
         mem_mb=2000,
         runtime=20,
@@ -133,9 +133,9 @@ rule fit_seqlet_null:
 rule call_seqlets:
     input:
         unpack(seqlet_inputs),
-        attributions="results/attribute/shards/{shard}/attributions.npy",
-        predictions="results/attribute/shards/{shard}/predictions.tsv",
-        null="results/seqlets/null.tsv",
+        attributions=R("attribute/shards/{shard}/attributions.npy"),
+        predictions=R("attribute/shards/{shard}/predictions.tsv"),
+        null=R("seqlets/null.tsv"),
     output:
         **seqlet_outputs(),
     params:
@@ -143,9 +143,9 @@ rule call_seqlets:
         controls=seqlet_control_args,
     threads: config["threads"]
     log:
-        "logs/call_seqlets/{shard}.log",
+        L("call_seqlets/{shard}.log"),
     benchmark:
-        "benchmarks/call_seqlets/{shard}.tsv"
+        B("call_seqlets/{shard}.tsv")
     resources:
         mem_mb=4000,
         runtime=30,
@@ -162,15 +162,15 @@ rule merge_seqlets:
     input:
         unpack(merge_seqlet_inputs),
     output:
-        seqlets="results/seqlets/seqlets.tsv",
-        calibration="results/seqlets/calibration.tsv",
+        seqlets=R("seqlets/seqlets.tsv"),
+        calibration=R("seqlets/calibration.tsv"),
     params:
         controls=merge_seqlet_args,
     threads: 1
     log:
-        "logs/merge_seqlets/merge_seqlets.log",
+        L("merge_seqlets/merge_seqlets.log"),
     benchmark:
-        "benchmarks/merge_seqlets/merge_seqlets.tsv"
+        B("merge_seqlets/merge_seqlets.tsv")
     resources:
         mem_mb=4000,
         runtime=30,
@@ -187,13 +187,16 @@ if config["diagnostics"]["enabled"]:
     rule compare_methods:
         input:
             unpack(model_inputs),
-            onehot="results/encode/onehot.npy",
-            index="results/encode/index.tsv",
+            onehot=R("encode/onehot.npy"),
+            index=R("encode/index.tsv"),
+            # not read: a side diagnostic runs after the core stages (their BEDs and
+            # tables are written first; on 2 cores it would otherwise hold both)
+            after_core=R("export/all_elements.bed"),
         output:
-            table="results/methods/comparison.tsv",
-            curves="results/methods/faithfulness_curves.tsv",
-            erf="results/methods/erf.tsv",
-            erf_profile="results/methods/erf_profile.tsv",
+            table=R("methods/comparison.tsv"),
+            curves=R("methods/faithfulness_curves.tsv"),
+            erf=R("methods/erf.tsv"),
+            erf_profile=R("methods/erf_profile.tsv"),
         params:
             model=model_args(),
             methods=q(csv(config["diagnostics"]["methods"])),
@@ -206,9 +209,9 @@ if config["diagnostics"]["enabled"]:
             seed=config["seed"],
         threads: config["threads"]
         log:
-            "logs/compare_methods/compare_methods.log",
+            L("compare_methods/compare_methods.log"),
         benchmark:
-            "benchmarks/compare_methods/compare_methods.tsv"
+            B("compare_methods/compare_methods.tsv")
         resources:
             mem_mb=4000,
             runtime=60,

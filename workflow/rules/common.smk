@@ -63,6 +63,35 @@ def _apply_taxon():
 
 _apply_taxon()
 
+# Where a run writes: results_dir (default "results"); with another value, the run's
+# logs and benchmarks go inside it too, so one folder holds the whole run and an
+# example never overwrites the demo.
+RESULTS = Path(str(config.get("results_dir", "results"))).as_posix()
+LOGS = "logs" if RESULTS == "results" else f"{RESULTS}/logs"
+BENCHMARKS = "benchmarks" if RESULTS == "results" else f"{RESULTS}/benchmarks"
+
+
+BROWSER_BEDS = (
+    "candidates.browser.bed",
+    "artifacts.browser.bed",
+    "all_elements.browser.bed",
+)
+
+
+def R(path):
+    """A path under the run's results folder (``results_dir``)."""
+    return f"{RESULTS}/{path}"
+
+
+def L(path):
+    """A rule's log path (``logs/<rule>/...``, inside ``results_dir`` when it is set)."""
+    return f"{LOGS}/{path}"
+
+
+def B(path):
+    """A rule's benchmark path (``benchmarks/<rule>/...``, likewise)."""
+    return f"{BENCHMARKS}/{path}"
+
 
 def q(value):
     """Shell-quote one value for a command line."""
@@ -75,15 +104,15 @@ def csv(values):
 
 
 def fasta_input():
-    return "results/demo/sequences.fa" if DEMO else config["data"]["fasta"]
+    return R("demo/sequences.fa") if DEMO else config["data"]["fasta"]
 
 
 def targets_input():
-    return "results/demo/targets.tsv" if DEMO else config["data"]["targets"]
+    return R("demo/targets.tsv") if DEMO else config["data"]["targets"]
 
 
 def truth_input():
-    return "results/demo/truth.tsv" if DEMO else config["data"]["truth"]
+    return R("demo/truth.tsv") if DEMO else config["data"]["truth"]
 
 
 def encode_inputs(wildcards):
@@ -139,7 +168,7 @@ def model_inputs(wildcards):
         return {"weights": m["weights"]}
     if m.get("checkpoint"):
         return {"model": m["checkpoint"]}
-    return {"model": "results/train/model.json"}
+    return {"model": R("train/model.json")}
 
 
 def model_args():
@@ -152,7 +181,7 @@ def model_args():
         if m.get("targets"):
             args += f" --model-targets {q(csv(m['targets']))}"
         return args + f" --task {config['train']['task']}"
-    return f"--model {q(m.get('checkpoint') or 'results/train/model.json')}"
+    return f"--model {q(m.get('checkpoint') or R('train/model.json'))}"
 
 
 def attribution_selection():
@@ -187,14 +216,14 @@ def seqlet_args():
 
 def seqlet_inputs(wildcards):
     if SHUFFLED:
-        return {"controls": f"results/attribute/shards/{wildcards.shard}/controls.npy"}
+        return {"controls": R(f"attribute/shards/{wildcards.shard}/controls.npy")}
     return {}
 
 
 def seqlet_outputs():
-    out = {"candidates": "results/seqlets/shards/{shard}/candidates.tsv"}
+    out = {"candidates": R("seqlets/shards/{shard}/candidates.tsv")}
     if SHUFFLED:
-        out["strengths"] = "results/seqlets/shards/{shard}/control_strengths.npy"
+        out["strengths"] = R("seqlets/shards/{shard}/control_strengths.npy")
     return out
 
 
@@ -205,9 +234,9 @@ def seqlet_control_args(wildcards, input, output):
 
 
 def merge_seqlet_inputs(wildcards):
-    out = {"candidates": shard_files("results/seqlets/shards/{shard}/candidates.tsv")}
+    out = {"candidates": shard_files(R("seqlets/shards/{shard}/candidates.tsv"))}
     if SHUFFLED:
-        out["strengths"] = shard_files("results/seqlets/shards/{shard}/control_strengths.npy")
+        out["strengths"] = shard_files(R("seqlets/shards/{shard}/control_strengths.npy"))
     return out
 
 
@@ -220,31 +249,40 @@ def merge_seqlet_args(wildcards, input):
 
 def report_inputs(wildcards):
     out = {
-        "elements": "results/shortcuts/elements.tsv",
-        "groups": "results/shortcuts/groups.tsv",
-        "dataset": "results/shortcuts/dataset.tsv",
-        "index": "results/encode/index.tsv",
-        "onehot": "results/encode/onehot.npy",
-        "attributions": "results/attribute/attributions.npy",
-        "predictions": "results/attribute/predictions.tsv",
+        "elements": R("shortcuts/elements.tsv"),
+        "groups": R("shortcuts/groups.tsv"),
+        "dataset": R("shortcuts/dataset.tsv"),
+        "index": R("encode/index.tsv"),
+        "onehot": R("encode/onehot.npy"),
+        "attributions": R("attribute/attributions.npy"),
+        "predictions": R("attribute/predictions.tsv"),
         "motifs": config["annotate"]["motifs"],
-        "calibration": "results/seqlets/calibration.tsv",
+        "calibration": R("seqlets/calibration.tsv"),
         "artifacts": config["annotate"]["artifacts"],
-        "constant": "results/annotate/constant.tsv",
-        "constant_reliance": "results/shortcuts/constant.tsv",
+        "constant": R("annotate/constant.tsv"),
+        "constant_reliance": R("shortcuts/constant.tsv"),
+        # linked from the report's "Output files" section
+        "links": [
+            R("export/candidates.bed"),
+            R("export/artifacts.bed"),
+            R("export/all_elements.bed"),
+            *[R(f"export/{b}") for b in BROWSER_BEDS],
+            R("shortcuts/elements.tsv"),
+            R("shortcuts/groups.tsv"),
+        ],
     }
     if not LOAD_MODEL:
-        out["metrics"] = "results/train/metrics.tsv"
-        out["curve"] = "results/train/learning_curve.png"
+        out["metrics"] = R("train/metrics.tsv")
+        out["curve"] = R("train/learning_curve.png")
     if HAS_TRUTH:
-        out["evaluation"] = "results/evaluate/evaluation.tsv"
+        out["evaluation"] = R("evaluate/evaluation.tsv")
     if DEBIAS:
-        out["debias_spans"] = "results/debias/artifact_spans.tsv"
+        out["debias_spans"] = R("debias/artifact_spans.tsv")
     if config["diagnostics"]["enabled"]:
-        out["methods"] = "results/methods/comparison.tsv"
-        out["curves"] = "results/methods/faithfulness_curves.tsv"
-        out["erf"] = "results/methods/erf.tsv"
-        out["erf_profile"] = "results/methods/erf_profile.tsv"
+        out["methods"] = R("methods/comparison.tsv")
+        out["curves"] = R("methods/faithfulness_curves.tsv")
+        out["erf"] = R("methods/erf.tsv")
+        out["erf_profile"] = R("methods/erf_profile.tsv")
     return out
 
 
@@ -253,7 +291,7 @@ def report_debias_input(wildcards):
     separate input function: until the checkpoint has run, Snakemake replaces only this
     input by a placeholder, so the report's other inputs stay known (`snakemake -n -p`)."""
     if DEBIAS and debias_retrains():
-        return "results/debias/comparison.tsv"
+        return R("debias/comparison.tsv")
     return []
 
 
@@ -269,13 +307,13 @@ def report_optional(input):
 
 def all_outputs():
     out = [
-        "results/report/report.html",
-        "results/export/candidates.bed",
-        "results/export/artifacts.bed",
-        "results/export/all_elements.bed",
+        R("report/report.html"),
+        R("export/candidates.bed"),
+        R("export/artifacts.bed"),
+        R("export/all_elements.bed"),
     ]
     if HAS_TRUTH:
-        out.append("results/evaluate/evaluation.tsv")
+        out.append(R("evaluate/evaluation.tsv"))
     return out
 
 
@@ -293,7 +331,7 @@ def debias_retrains():
     spans = checkpoints.mask_artifacts.get().output.spans
     with open(spans) as fh:
         rows = {line.split("\t", 1)[0] for line in list(fh)[1:] if line.strip()}
-    with open("results/encode/index.tsv") as fh:
+    with open(R("encode/index.tsv")) as fh:
         n = sum(1 for line in fh) - 1
     return len(rows) >= config["debias"]["min_share"] * max(n, 1) and len(rows) > 0
 
@@ -301,8 +339,8 @@ def debias_retrains():
 def debias_training_input():
     """Training inputs of the debiased model: neutralised, or the originals (penalty)."""
     if config["debias"]["method"] == "penalty":
-        return "results/encode/onehot.npy"
-    return "results/debias/onehot.npy"
+        return R("encode/onehot.npy")
+    return R("debias/onehot.npy")
 
 
 def debias_penalty_args(wildcards, input):

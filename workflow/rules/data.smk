@@ -2,18 +2,18 @@ rule simulate_demo:
     input:
         motifs=config["demo"]["motifs"],
     output:
-        fasta="results/demo/sequences.fa",
-        targets="results/demo/targets.tsv",
-        truth="results/demo/truth.tsv",
+        fasta=R("demo/sequences.fa"),
+        targets=R("demo/targets.tsv"),
+        truth=R("demo/truth.tsv"),
     params:
         n=config["demo"]["n"],
         length=config["demo"]["length"],
         seed=config["seed"],
     threads: 1
     log:
-        "logs/simulate_demo/simulate_demo.log",
+        L("simulate_demo/simulate_demo.log"),
     benchmark:
-        "benchmarks/simulate_demo/simulate_demo.tsv"
+        B("simulate_demo/simulate_demo.tsv")
     resources:
         mem_mb=2000,
         runtime=10,
@@ -30,8 +30,8 @@ rule encode_sequences:
     input:
         unpack(encode_inputs),
     output:
-        onehot="results/encode/onehot.npy",
-        index="results/encode/index.tsv",
+        onehot=R("encode/onehot.npy"),
+        index=R("encode/index.tsv"),
     params:
         source=encode_source(),
         length=config["encode"]["length"] or 0,
@@ -45,9 +45,9 @@ rule encode_sequences:
         seed=config["seed"],
     threads: 1
     log:
-        "logs/encode_sequences/encode_sequences.log",
+        L("encode_sequences/encode_sequences.log"),
     benchmark:
-        "benchmarks/encode_sequences/encode_sequences.tsv"
+        B("encode_sequences/encode_sequences.tsv")
     resources:
         mem_mb=2000,
         runtime=30,

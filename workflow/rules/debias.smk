@@ -3,21 +3,21 @@ if DEBIAS:
 
     checkpoint mask_artifacts:
         input:
-            onehot="results/encode/onehot.npy",
-            index="results/encode/index.tsv",
-            constant="results/annotate/constant.tsv",
+            onehot=R("encode/onehot.npy"),
+            index=R("encode/index.tsv"),
+            constant=R("annotate/constant.tsv"),
             artifacts=config["annotate"]["artifacts"],
         output:
-            onehot="results/debias/onehot.npy",
-            spans="results/debias/artifact_spans.tsv",
+            onehot=R("debias/onehot.npy"),
+            spans=R("debias/artifact_spans.tsv"),
         params:
             k=config["debias"]["k"],
             seed=config["seed"],
         threads: 1
         log:
-            "logs/mask_artifacts/mask_artifacts.log",
+            L("mask_artifacts/mask_artifacts.log"),
         benchmark:
-            "benchmarks/mask_artifacts/mask_artifacts.tsv"
+            B("mask_artifacts/mask_artifacts.tsv")
         resources:
             mem_mb=2000,
             runtime=30,
@@ -33,23 +33,23 @@ if DEBIAS:
     rule train_debiased:
         input:
             onehot=debias_training_input(),
-            index="results/encode/index.tsv",
+            index=R("encode/index.tsv"),
             targets=targets_input(),
-            spans="results/debias/artifact_spans.tsv",
-            original="results/encode/onehot.npy",
+            spans=R("debias/artifact_spans.tsv"),
+            original=R("encode/onehot.npy"),
         output:
-            model="results/debias/model.json",
-            weights="results/debias/model.safetensors",
-            metrics="results/debias/metrics.tsv",
-            curve="results/debias/learning_curve.png",
+            model=R("debias/model.json"),
+            weights=R("debias/model.safetensors"),
+            metrics=R("debias/metrics.tsv"),
+            curve=R("debias/learning_curve.png"),
         params:
             train=train_args(),
             penalty=debias_penalty_args,
         threads: config["threads"]
         log:
-            "logs/train_debiased/train_debiased.log",
+            L("train_debiased/train_debiased.log"),
         benchmark:
-            "benchmarks/train_debiased/train_debiased.tsv"
+            B("train_debiased/train_debiased.tsv")
         resources:
             mem_mb=8000,
             runtime=120,
@@ -66,12 +66,12 @@ if DEBIAS:
 
     rule attribute_debiased:
         input:
-            model="results/debias/model.json",
-            onehot="results/encode/onehot.npy",
-            index="results/encode/index.tsv",
+            model=R("debias/model.json"),
+            onehot=R("encode/onehot.npy"),
+            index=R("encode/index.tsv"),
         output:
-            attributions="results/debias/attributions.npy",
-            predictions="results/debias/predictions.tsv",
+            attributions=R("debias/attributions.npy"),
+            predictions=R("debias/predictions.tsv"),
         params:
             selection=attribution_selection(),
             target=q(config["attribution"]["target"]),
@@ -85,9 +85,9 @@ if DEBIAS:
             seed=config["seed"],
         threads: config["threads"]
         log:
-            "logs/attribute_debiased/attribute_debiased.log",
+            L("attribute_debiased/attribute_debiased.log"),
         benchmark:
-            "benchmarks/attribute_debiased/attribute_debiased.tsv"
+            B("attribute_debiased/attribute_debiased.tsv")
         resources:
             mem_mb=4000,
             runtime=60,
@@ -105,18 +105,18 @@ if DEBIAS:
 
     rule compare_debias:
         input:
-            spans="results/debias/artifact_spans.tsv",
-            index="results/encode/index.tsv",
-            before="results/attribute/attributions.npy",
-            predictions_before="results/attribute/predictions.tsv",
-            after="results/debias/attributions.npy",
-            predictions_after="results/debias/predictions.tsv",
+            spans=R("debias/artifact_spans.tsv"),
+            index=R("encode/index.tsv"),
+            before=R("attribute/attributions.npy"),
+            predictions_before=R("attribute/predictions.tsv"),
+            after=R("debias/attributions.npy"),
+            predictions_after=R("debias/predictions.tsv"),
             targets=targets_input(),
-            onehot="results/encode/onehot.npy",
-            model_before="results/train/model.json",
-            model_after="results/debias/model.json",
+            onehot=R("encode/onehot.npy"),
+            model_before=R("train/model.json"),
+            model_after=R("debias/model.json"),
         output:
-            comparison="results/debias/comparison.tsv",
+            comparison=R("debias/comparison.tsv"),
         params:
             column=q(attribution_target_column()),
             target=q(config["attribution"]["target"]),
@@ -125,9 +125,9 @@ if DEBIAS:
             name_column=q(config["data"]["name_column"]),
         threads: 1
         log:
-            "logs/compare_debias/compare_debias.log",
+            L("compare_debias/compare_debias.log"),
         benchmark:
-            "benchmarks/compare_debias/compare_debias.tsv"
+            B("compare_debias/compare_debias.tsv")
         resources:
             mem_mb=2000,
             runtime=10,

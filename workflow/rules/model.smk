@@ -2,22 +2,22 @@ if not LOAD_MODEL:
 
     rule train_model:
         input:
-            onehot="results/encode/onehot.npy",
-            index="results/encode/index.tsv",
+            onehot=R("encode/onehot.npy"),
+            index=R("encode/index.tsv"),
             targets=targets_input(),
         output:
-            model="results/train/model.json",
-            weights="results/train/model.safetensors",
-            metrics="results/train/metrics.tsv",
-            history="results/train/history.tsv",
-            curve="results/train/learning_curve.png",
+            model=R("train/model.json"),
+            weights=R("train/model.safetensors"),
+            metrics=R("train/metrics.tsv"),
+            history=R("train/history.tsv"),
+            curve=R("train/learning_curve.png"),
         params:
             train=train_args(),
         threads: config["threads"]
         log:
-            "logs/train_model/train_model.log",
+            L("train_model/train_model.log"),
         benchmark:
-            "benchmarks/train_model/train_model.tsv"
+            B("train_model/train_model.tsv")
         resources:
             mem_mb=8000,
             runtime=120,

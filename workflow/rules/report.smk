@@ -3,18 +3,20 @@ rule render_report:
         unpack(report_inputs),
         debias=report_debias_input,
     output:
-        report="results/report/report.html",
-        config="results/report/config.yaml",
+        report=R("report/report.html"),
+        config=R("report/config.yaml"),
     params:
         optional=lambda wildcards, input: report_optional(input),
         examples=config["report"]["examples"],
+        top_motifs=config["report"]["top_motifs"],
+        element_rows=config["report"]["element_rows"],
         fdr=config["seqlets"]["fdr"],
         config_yaml=q(yaml.safe_dump(config, sort_keys=False)),
     threads: 1
     log:
-        "logs/render_report/render_report.log",
+        L("render_report/render_report.log"),
     benchmark:
-        "benchmarks/render_report/render_report.tsv"
+        B("render_report/render_report.tsv")
     resources:
         mem_mb=4000,
         runtime=20,
@@ -30,4 +32,6 @@ rule render_report:
         " --calibration {input.calibration} --artifacts {input.artifacts} --fdr {params.fdr}"
         " --constant {input.constant}"
         " --config {output.config} --examples {params.examples}"
+        " --top-motifs {params.top_motifs} --element-rows {params.element_rows}"
+        " --links {input.links}"
         " --out {output.report} > {log} 2>&1"
