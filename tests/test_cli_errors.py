@@ -369,3 +369,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as ex:
         main(["--version"])
     assert ex.value.code == 0 and capsys.readouterr().out.strip() == f"seqlantern {__version__}"
+
+
+def test_every_option_has_help_and_every_stage_its_place() -> None:
+    """`seqlantern <stage> --help` explains every option (and so shows its default) and
+    says which stage comes before and after."""
+    import argparse
+
+    from seqlantern.cli import _ORDER, build_parser
+
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [(name, a.option_strings[0]) for name, sp in sub.choices.items()
+            for a in sp._actions if a.option_strings and not a.help]  # fmt: skip
+    assert bare == []
+    text = sub.choices["call-seqlets"].format_help()
+    assert "(default: 7)" in text and "after attribute" in text
+    assert "(default: None)" not in text  # required options show no default
+    offline = {"motifs", "cluster-motifs", "export", "report"}  # their help says it itself
+    assert set(sub.choices) - offline <= set(_ORDER)

@@ -22,13 +22,23 @@ def _csv(value: str) -> list[str]:
     return [v for v in (s.strip() for s in value.split(",")) if v]
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, except where there is none to show
+    (required options, options without a default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 1 like every other error
     (``seqlantern train: error: argument --epochs: 0 must be at least 1``), and ``--help``
     shows each option's default."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:
@@ -618,6 +628,134 @@ def _add_model_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--output", choices=["logit", "activation"], default="logit")
 
 
+# Help text of the options that several stages share, or that a stage defines without
+# its own text: one definition per option name ("stage:--option" for a stage's own
+# meaning). build_parser fills these in; tests/test_cli_errors.py checks that every
+# option of every stage has help text (and so shows its default).
+_HELP = {
+    "--onehot": "one-hot array (N, 4, L) .npy from encode",
+    "--index": "index TSV from encode (names, split, coordinates)",
+    "--attributions": "attribution maps .npy from attribute (gather-attributions)",
+    "--predictions": "predictions TSV from attribute (rows and names of the maps)",
+    "--seed": "random seed: the same seed gives byte-identical outputs on CPU",
+    "--device": "auto (CUDA when available), cpu or cuda",
+    "--threads": "CPU threads (0: PyTorch's default)",
+    "--batch-size": "sequences per forward/backward batch",
+    "--task": "regression (MSE) or binary (logistic) outputs",
+    "--output": "explain the logit or the activation (sigmoid for binary tasks)",
+    "--model-kwargs": "JSON keyword arguments of a foreign model's class",
+    "--model-targets": "comma-separated output names of a foreign model",
+    "--name-column": "column of the targets table holding the record names",
+    "--window": "seqlet core window (bp) whose summed attribution is tested",
+    "--min-length": "shortest seqlet (bp)",
+    "--max-length": "longest seqlet (bp)",
+    "--flank": "bp added either side of a called seqlet",
+    "--extend-fraction": "grow a seqlet while the next base holds this share of its peak",
+    "--pvalue": "candidate threshold: a seqlet's p-value under the null (the call "
+    "threshold when there are no controls)",
+    "--null": "null model of window sums: laplace, empirical or (with controls) shuffled",
+    "--signs": "which peaks to call: both, positive or negative",
+    "--motif-qvalue": "largest TOMTOM q-value for a motif match",
+    "--hypothetical-weight": "weight of the hypothetical contributions in the motif query",
+    "--artifact-min-score": "smallest alignment score (matches - mismatches) of an artifact hit",
+    "--artifact-flank": "bp either side of a seqlet searched for artifact sequence",
+    "--artifact-min-overlap": "share of a seqlet an artifact hit must cover to label it artifact",
+    "--truth": "truth TSV of the planted motifs (name start end strand motif ... kind effect)",
+    "--motifs": "MEME motif database",
+    "--families": "per-motif family/cluster table (TSV)",
+    "--elements": "elements table (annotate or shortcuts)",
+    "--seqlets": "seqlets table from merge-seqlets (or call-seqlets)",
+    "--targets": "targets TSV (name column + one column per target)",
+    "--fasta": "FASTA file (plain or .gz)",
+    "simulate:--fasta": "output FASTA of the simulated library",
+    "simulate:--targets": "output targets TSV",
+    "simulate:--truth": "output truth TSV (planted motifs and adapters)",
+    "simulate:--n": "number of sequences",
+    "simulate:--length": "sequence length (bp)",
+    "encode:--genome": "genome FASTA (with or without .fai) for --bed regions",
+    "encode:--bed": "BED regions on --genome (name in column 4, strand in column 6)",
+    "encode:--min-length": "shortest record kept (bp); shorter ones are an error",
+    "encode:--iupac": "IUPAC codes other than N: zero columns, fractional, or an error",
+    "encode:--lowercase": "lower-case (soft-masked) bases: upper = read as bases, n = as N",
+    "encode:--valid-fraction": "share of records in the validation split",
+    "encode:--test-fraction": "share of records in the test split",
+    "encode:--valid-chroms": "comma-separated chromosomes held out for validation (BED input)",
+    "encode:--test-chroms": "comma-separated chromosomes held out for testing (BED input)",
+    "encode:--onehot": "output one-hot .npy",
+    "encode:--index": "output index TSV",
+    "train:--architecture": "model architecture (cnn: the default SeqCNN)",
+    "train:--epochs": "most epochs (passes of at least 16,000 sequences with equal steps)",
+    "train:--learning-rate": "Adam learning rate",
+    "train:--patience": "epochs without a better validation loss before stopping",
+    "train:--penalty-weight": "attribution penalty inside masked artifact spans (debias)",
+    "train:--metrics": "output test metrics TSV (model and k-mer baseline)",
+    "train:--curve": "output learning-curve PNG",
+    "attribute:--method": "attribution method (gradient_x_input: per-base gradient x input)",
+    "attribute:--out": "output attribution maps .npy",
+    "attribute:--predictions": "output predictions TSV",
+    "call-seqlets:--out": "output seqlets TSV",
+    "gather-attributions:--out": "output attribution maps .npy (all shards)",
+    "gather-attributions:--out-predictions": "output predictions TSV (all shards)",
+    "merge-seqlets:--out": "output seqlets TSV with q-values over all shards",
+    "annotate:--out": "output elements TSV",
+    "group-elements:--out": "output elements TSV (grouped)",
+    "shortcuts:--out-elements": "output elements TSV with effects and decisions",
+    "shortcuts:--out-groups": "output groups TSV with effects",
+    "shortcuts:--out-dataset": "output dataset-level figures TSV",
+    "mask-artifacts:--out-onehot": "output one-hot .npy with artifact spans neutralised",
+    "compare-debias:--predictions-before": "predictions TSV of the original model",
+    "compare-debias:--predictions-after": "predictions TSV of the debiased model",
+    "compare-debias:--out": "output comparison TSV",
+    "compare-methods:--steps": "integration steps (integrated/expected gradients)",
+    "compare-methods:--references": "shuffled references (expected gradients)",
+    "compare-methods:--out-table": "output comparison TSV",
+    "compare-methods:--out-curves": "output deletion/insertion curves TSV",
+    "compare-methods:--out-erf": "output receptive-field summary TSV",
+    "compare-methods:--out-erf-profile": "output receptive-field profiles TSV",
+    "evaluate:--out": "output evaluation TSV",
+    "motifs:--collection": "JASPAR collection (CORE, UNVALIDATED, ...)",
+    "report:--out": "output HTML report",
+}
+
+# where each stage sits in the workflow (shown in its --help)
+_ORDER = {
+    "simulate": "first stage of the demo; before encode",
+    "encode": "first stage (after simulate for the demo); before train and attribute",
+    "train": "after encode; before attribute",
+    "attribute": "after train (or with your own model); before call-seqlets",
+    "gather-attributions": "after attribute --shard; before the report and debias",
+    "fit-null": "after attribute; before call-seqlets --null-file",
+    "call-seqlets": "after attribute; before merge-seqlets or annotate",
+    "merge-seqlets": "after call-seqlets; before annotate",
+    "find-constant": "after encode; before annotate",
+    "annotate": "after merge-seqlets and find-constant; before group-elements",
+    "group-elements": "after annotate --shard; before shortcuts",
+    "shortcuts": "after group-elements; before export and report",
+    "mask-artifacts": "after encode; before train (debiased) and compare-debias",
+    "compare-debias": "after attribute of both models; before report",
+    "compare-methods": "side diagnostic after train; before report",
+    "evaluate": "after shortcuts, with a truth table; before report",
+}
+
+
+def _fill_help(p: argparse.ArgumentParser) -> None:
+    """Give every option of every stage its help text (:data:`_HELP`) and every stage
+    its place in the workflow (:data:`_ORDER`)."""
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    for choice in sub._choices_actions:
+        where = _ORDER.get(choice.dest)
+        if where and choice.help and where not in choice.help:
+            choice.help = f"{choice.help} ({where})"
+    for name, sp in sub.choices.items():
+        where = _ORDER.get(name)
+        if where and not sp.description:
+            sp.description = f"{name}: {where}."
+        for a in sp._actions:
+            if a.option_strings and not a.help and a.option_strings[0] != "-h":
+                opt = a.option_strings[0]
+                a.help = _HELP.get(f"{name}:{opt}", _HELP.get(opt))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from seqlantern import __version__
@@ -1102,6 +1240,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fdr", type=float, default=0.1, help="the seqlet FDR the run used")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
+    _fill_help(p)
     return p
 
 
