@@ -135,3 +135,18 @@ def test_lint_is_clean() -> None:
     run = subprocess.run(["snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)  # fmt: skip
     assert run.returncode == 0 and "good condition" in run.stdout + run.stderr
+
+
+def test_results_dir_keeps_runs_apart(tmp_path: Path) -> None:
+    """With results_dir set, every output, log and benchmark of the run lies inside it, so
+    an example never touches the demo's results/ (dry run: the planned paths)."""
+    cfg = _config(tmp_path, results_dir="results/examples/mine")
+    run = _snakemake(tmp_path, cfg, "-n", "--forceall")
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-2000:]
+    paths = [p.strip().rstrip(",") for line in out.splitlines()
+             if line.strip().startswith(("output:", "log:", "benchmark:"))
+             for p in line.split(":", 1)[1].split(",")]  # fmt: skip
+    assert len(paths) > 30
+    outside = [p for p in paths if p and not p.startswith("results/examples/mine/")]
+    assert outside == [], outside[:5]
