@@ -60,6 +60,22 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
     found = probe(tmp_path / "results/report/report.html")
     assert found["overflow"] <= 0 and found["errors"] == [], found
     assert found["missing_anchors"] == [] and found["bad_images"] == 0, found
+    # genome-browser tracks of the run, and Snakemake's own report of it
+    import zipfile
+
+    import pybigtools
+
+    bb = pybigtools.open(str(tmp_path / "results/tracks/elements.bb"))
+    n_bb = sum(len(list(bb.records(c))) for c in bb.chroms())
+    n_bed = len((tmp_path / "results/export/all_elements.bed").read_text().splitlines())
+    assert n_bb == n_bed > 0
+    rep = _snakemake(tmp_path, _config(tmp_path), "--report", str(tmp_path / "report.zip"))
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    names = "\n".join(zipfile.ZipFile(tmp_path / "report.zip").namelist())
+    for f in ("report.html", "candidates.browser.bed", "all_elements.bed", "attribution.bw",
+              "elements.bb", "elements.tsv", "groups.tsv", "learning_curve.png",
+              "metrics.tsv", "comparison.tsv", "evaluation.tsv"):  # fmt: skip
+        assert f in names, f
     ev = (tmp_path / "results/evaluate/evaluation.tsv").read_text()
     assert "artifact_shortcut" in ev and "functional_plausible" in ev
     assert "share_of_top_decile_signal_on_artifacts" in (
@@ -150,3 +166,20 @@ def test_results_dir_keeps_runs_apart(tmp_path: Path) -> None:
     assert len(paths) > 30
     outside = [p for p in paths if p and not p.startswith("results/examples/mine/")]
     assert outside == [], outside[:5]
+
+
+def test_tiling_needs_a_model(tmp_path: Path) -> None:
+    """Tiles have no targets: asking to train on them is one line naming the keys."""
+    genome = ROOT / "resources/genome/hg38_chr22_32000000_32300000.fa"
+    cfg = _config(tmp_path, demo={"enabled": False},
+                  data={"genome": str(genome), "tiling": {"window": 200, "stride": 100}})  # fmt: skip
+    run = _snakemake(tmp_path, cfg, "-n")
+    out = run.stderr + run.stdout
+    assert run.returncode == 1 and "Traceback" not in out
+    assert "data.tiling: tiles have no targets to train on; set model.checkpoint" in out
+    cfg = _config(tmp_path, demo={"enabled": False}, model={"checkpoint": "m.json"},
+                  data={"genome": str(genome), "tiling": {"window": 200, "stride": 100}})  # fmt: skip
+    (tmp_path / "m.json").write_text("{}")
+    dry = _snakemake(tmp_path, cfg, "-n", "-p")
+    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-2000:]
+    assert "--tile-window 200 --tile-stride 100" in dry.stdout and "train_model" not in dry.stdout

@@ -119,9 +119,15 @@ def _split(a: argparse.Namespace) -> Any:
 
 
 def cmd_encode(a: argparse.Namespace) -> None:
-    from seqlantern.encode import encode_bed, encode_fasta
+    from seqlantern.encode import encode_bed, encode_fasta, encode_tiles
 
-    if a.bed:
+    if a.tile_window:
+        if not a.genome:
+            raise SeqlanternError("--tile-window needs --genome (the genome FASTA to tile)")
+        encode_tiles(a.genome, a.onehot, a.index, window=a.tile_window,
+                     stride=a.tile_stride or a.tile_window, bed=a.bed, chroms=a.chroms,
+                     max_n=a.max_n, iupac=a.iupac, lowercase=a.lowercase)  # fmt: skip
+    elif a.bed:
         if not a.genome:
             raise SeqlanternError("--bed needs --genome (the genome FASTA)")
         if not a.length:
@@ -570,6 +576,15 @@ def cmd_export(a: argparse.Namespace) -> None:
            browser=a.browser, track=a.track_line, run_name=a.run_name)  # fmt: skip
 
 
+def cmd_tracks(a: argparse.Namespace) -> None:
+    from seqlantern.tracks import write_tracks
+
+    write_tracks(a.attributions, a.predictions, a.onehot, a.index, a.out_bigwig,
+                 genome=a.genome, elements_bed=a.elements_bed, out_bigbed=a.out_bigbed,
+                 hypothetical=a.hypothetical or None,
+                 out_hypothetical=a.out_hypothetical or None)  # fmt: skip
+
+
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from seqlantern.evaluate import evaluate
 
@@ -735,6 +750,7 @@ _ORDER = {
     "compare-debias": "after attribute of both models; before report",
     "compare-methods": "side diagnostic after train; before report",
     "evaluate": "after shortcuts, with a truth table; before report",
+    "tracks": "after export; before report",
 }
 
 
@@ -779,6 +795,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--genome")
     s.add_argument("--bed")
     s.add_argument("--length", type=_nonnegative, default=0, help="0: require equal lengths")
+    s.add_argument(
+        "--tile-window",
+        type=_nonnegative,
+        default=0,
+        help="tile --genome (or its --bed regions) into windows of this length; 0: no tiling",
+    )
+    s.add_argument(
+        "--tile-stride", type=_nonnegative, default=0, help="tiling step (0: the window)"
+    )
+    s.add_argument("--chroms", type=_csv, default=[], help="comma-separated chromosomes to tile")
+    s.add_argument(
+        "--max-n",
+        type=float,
+        default=0.5,
+        help="skip tiles with more than this share of N (or other non-ACGT) bases",
+    )
     s.add_argument("--min-length", type=int, default=20)
     s.add_argument("--iupac", choices=["zero", "fractional", "error"], default="zero")
     s.add_argument("--lowercase", choices=["upper", "n"], default="upper")
@@ -1149,6 +1181,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--run-name", default="run", help="named in the track descriptions")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("tracks", help="genome-browser tracks: attribution bigWig, element bigBed")
+    s.add_argument("--attributions", required=True, help="attribution maps .npy (gathered)")
+    s.add_argument("--predictions", required=True, help="predictions TSV of the same run")
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--genome", help="genome FASTA of genomic windows (its .fai gives the sizes)")
+    s.add_argument("--elements-bed", help="all_elements.bed from export (for --out-bigbed)")
+    s.add_argument("--out-bigwig", required=True, help="output attribution bigWig")
+    s.add_argument("--out-bigbed", help="output element bigBed (needs --elements-bed)")
+    s.add_argument(
+        "--hypothetical", nargs="*", default=[], help="hypothetical .npy of attribute (shards)"
+    )
+    s.add_argument("--out-hypothetical", nargs="*", default=[], help="four bigWigs: A, C, G, T")
+    s.set_defaults(func=cmd_tracks)
 
     s = sub.add_parser("evaluate", help="score elements against planted truth")
     s.add_argument("--elements", required=True)

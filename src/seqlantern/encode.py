@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -433,7 +434,6 @@ def encode_bed(
     the genome coordinates of each encoded window, so every later output maps back to the
     genome.
     """
-    import pyfaidx
 
     split = split or SplitSpec()
     regions = read_bed(bed)
@@ -444,14 +444,7 @@ def encode_bed(
             f"{bed}: line {r.line}: duplicate region name {r['name']!r}; names must be unique"
         )
     gpath = Path(genome)
-    if not gpath.is_file():
-        raise SeqlanternError(f"{gpath}: genome FASTA not found; check the path in the config")
-    _check_fai(gpath)
-    try:
-        fa = pyfaidx.Fasta(str(gpath), as_raw=True, sequence_always_upper=False,
-                           rebuild=False, build_index=True)  # fmt: skip
-    except (pyfaidx.FastaIndexingError, ValueError, OSError) as exc:
-        raise SeqlanternError(f"{gpath}: cannot index genome FASTA ({exc})") from None
+    fa = _open_genome(gpath)
 
     def items() -> Iterator[_Item]:
         for r in regions.itertuples(index=False):
@@ -478,6 +471,149 @@ def encode_bed(
     _write(items(), len(regions), length, Path(onehot_path), Path(index_path),
            iupac=iupac, lowercase=lowercase, split=split, pad=False, coords="genome")  # fmt: skip
     return len(regions)
+
+
+def _open_genome(genome: str | Path) -> Any:
+    """The genome FASTA through pyfaidx (index checked, built when missing)."""
+    import pyfaidx
+
+    gpath = Path(genome)
+    if not gpath.is_file():
+        raise SeqlanternError(f"{gpath}: genome FASTA not found; check the path in the config")
+    _check_fai(gpath)
+    try:
+        return pyfaidx.Fasta(str(gpath), as_raw=True, sequence_always_upper=False,
+                             rebuild=False, build_index=True)  # fmt: skip
+    except (pyfaidx.FastaIndexingError, ValueError, OSError) as exc:
+        raise SeqlanternError(f"{gpath}: cannot index genome FASTA ({exc})") from None
+
+
+def tile_windows(
+    sizes: Mapping[str, int],
+    *,
+    window: int,
+    stride: int,
+    regions: pd.DataFrame | None = None,
+    where: str = "tiling",
+) -> Iterator[tuple[str, int]]:
+    """``(chrom, start)`` of every tile, in chromosome then position order.
+
+    Each chromosome (or each region of ``regions``: chrom, start, end, line) is covered
+    from its start in steps of ``stride``; a last window is aligned to its end so the
+    end is covered too. A region shorter than the window gets one window centred on it
+    (bases off the chromosome become N).
+    """
+    if window < 1 or stride < 1:
+        raise SeqlanternError(f"{where}: window and stride must be >= 1 (got {window}, {stride})")
+    spans: list[tuple[str, int, int]]
+    if regions is None:
+        spans = [(c, 0, n) for c, n in sizes.items()]
+        for c, _, n in spans:
+            if n < window:
+                raise SeqlanternError(
+                    f"{where}: window {window} bp is longer than chromosome {c} ({n} bp); "
+                    "use a smaller window or leave that chromosome out (data.chroms)"
+                )
+    else:
+        spans = [(str(r.chrom), int(r.start), int(r.end)) for r in regions.itertuples()]
+    for c, a, b in spans:
+        if b - a <= window:
+            yield c, (a + b) // 2 - window // 2
+            continue
+        starts = list(range(a, b - window + 1, stride))
+        if starts[-1] + window < b:
+            starts.append(b - window)
+        for st in starts:
+            yield c, st
+
+
+def encode_tiles(
+    genome: str | Path,
+    onehot_path: str | Path,
+    index_path: str | Path,
+    *,
+    window: int,
+    stride: int,
+    bed: str | Path | None = None,
+    chroms: Sequence[str] = (),
+    max_n: float = 0.5,
+    iupac: str = "zero",
+    lowercase: str = "upper",
+) -> int:
+    """Tile a genome (or the BED regions of it, or some chromosomes) into windows.
+
+    Windows of ``window`` bp every ``stride`` bp (:func:`tile_windows`), named
+    ``chrom:start-end``, forward strand, genome coordinates; windows with more than
+    ``max_n`` of N (or other non-ACGT) bases are skipped and counted in the log. Every
+    tile is in the ``test`` split: tiles are attributed with a model trained elsewhere
+    (they have no targets), and the later stages' default selection is the test split.
+    Two passes over the genome (count, then write), each reading one window at a time,
+    so memory does not grow with the genome.
+    """
+    fa = _open_genome(genome)
+    sizes = {str(k): len(fa[k]) for k in fa.keys()}
+    if chroms:
+        unknown = [c for c in chroms if c not in sizes]
+        if unknown:
+            raise SeqlanternError(
+                f"data.chroms: chromosome {unknown[0]!r} is not in {genome} "
+                f"(it has {', '.join(list(sizes)[:5])}{' …' if len(sizes) > 5 else ''})"
+            )
+        sizes = {c: sizes[c] for c in chroms}
+    regions = None
+    if bed is not None:
+        regions = read_bed(bed)
+        for r in regions.itertuples(index=False):
+            if r.chrom not in sizes:
+                raise SeqlanternError(
+                    f"{bed}: line {r.line}: chromosome {r.chrom!r} is not in {genome}"
+                    + (" (or not in data.chroms)" if chroms else "")
+                )
+            if r.end > sizes[r.chrom]:
+                raise SeqlanternError(
+                    f"{bed}: line {r.line}: region ends at {r.end}, past the end of "
+                    f"{r.chrom} ({sizes[r.chrom]} bp)"
+                )
+
+    def seq(c: str, st: int) -> str:
+        n = sizes[c]
+        s = str(fa[c][max(st, 0) : min(st + window, n)])
+        return "N" * (max(st, 0) - st) + s + "N" * (st + window - min(st + window, n))
+
+    def n_share(s: str) -> float:
+        u = s.upper()
+        return 1.0 - sum(u.count(b) for b in "ACGT") / len(s)
+
+    kept = []
+    skipped = 0
+    seen: set[tuple[str, int]] = set()
+    for c, st in tile_windows(sizes, window=window, stride=stride, regions=regions,
+                              where=str(bed or "data.tiling")):  # fmt: skip
+        if (c, st) in seen:  # overlapping BED regions can ask for one window twice
+            continue
+        seen.add((c, st))
+        if n_share(seq(c, st)) > max_n:
+            skipped += 1
+            continue
+        kept.append((c, st))
+    print(f"[encode] {len(kept):,} windows of {window} bp (stride {stride}) on "
+          f"{len(sizes)} chromosome(s); {skipped:,} skipped with more than {max_n:.0%} N",
+          flush=True)  # fmt: skip
+    if not kept:
+        raise SeqlanternError(
+            f"{genome}: no window with at most {max_n:.0%} N; check the genome, "
+            "data.chroms or data.bed"
+        )
+
+    def items() -> Iterator[_Item]:
+        for c, st in kept:
+            yield _Item(f"{c}:{st}-{st + window}", c, st, st + window, "+", seq(c, st),
+                        f"{genome}: {c}:{st}-{st + window}", window)  # fmt: skip
+
+    everything_test = SplitSpec(valid_fraction=0.0, test_fraction=1.0)
+    _write(items(), len(kept), window, Path(onehot_path), Path(index_path), iupac=iupac,
+           lowercase=lowercase, split=everything_test, pad=False, coords="genome")  # fmt: skip
+    return len(kept)
 
 
 def read_index(path: str | Path) -> pd.DataFrame:

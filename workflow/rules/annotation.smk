@@ -124,8 +124,16 @@ rule test_shortcuts:
         constant=R("annotate/constant.tsv"),
         index=R("encode/index.tsv"),
     output:
-        elements=R("shortcuts/elements.tsv"),
-        groups=R("shortcuts/groups.tsv"),
+        elements=report(
+            R("shortcuts/elements.tsv"),
+            caption="../report/elements.rst",
+            category="Elements",
+        ),
+        groups=report(
+            R("shortcuts/groups.tsv"),
+            caption="../report/groups.rst",
+            category="Elements",
+        ),
         dataset=R("shortcuts/dataset.tsv"),
         constant=R("shortcuts/constant.tsv"),
     params:
@@ -166,10 +174,29 @@ rule export_bed:
         elements=R("shortcuts/elements.tsv"),
         index=R("encode/index.tsv"),
     output:
-        candidates=R("export/candidates.bed"),
-        artifacts=R("export/artifacts.bed"),
-        all=R("export/all_elements.bed"),
-        browser=multiext(R("export/"), *BROWSER_BEDS),
+        candidates=report(
+            R("export/candidates.bed"),
+            caption="../report/detail_bed.rst",
+            category="Elements",
+            subcategory="BED",
+        ),
+        artifacts=report(
+            R("export/artifacts.bed"),
+            caption="../report/detail_bed.rst",
+            category="Elements",
+            subcategory="BED",
+        ),
+        all=report(
+            R("export/all_elements.bed"),
+            caption="../report/detail_bed.rst",
+            category="Elements",
+            subcategory="BED",
+        ),
+        browser=report(
+            multiext(R("export/"), *BROWSER_BEDS),
+            caption="../report/browser_bed.rst",
+            category="Genome tracks",
+        ),
     params:
         header="--header" if config["export"]["header"] else "--no-header",
         track="--track-line" if config["export"]["track_line"] else "--no-track-line",
@@ -192,6 +219,52 @@ rule export_bed:
         " > {log} 2>&1"
 
 
+if TRACKS:
+
+    rule write_tracks:
+        input:
+            unpack(tracks_inputs),
+        output:
+            bigwig=report(
+                R("tracks/attribution.bw"),
+                caption="../report/tracks.rst",
+                category="Genome tracks",
+            ),
+            bigbed=report(
+                R("tracks/elements.bb"),
+                caption="../report/tracks.rst",
+                category="Genome tracks",
+            ),
+            hypothetical=HYPOTHETICAL_TRACKS,
+        params:
+            genome=lambda wildcards, input: (
+                f"--genome {q(input.genome)}" if "genome" in input.keys() else ""
+            ),
+            hypothetical=lambda wildcards, input, output: (
+                f"--hypothetical {' '.join(q(h) for h in input.hypothetical)}"
+                f" --out-hypothetical {' '.join(q(h) for h in output.hypothetical)}"
+                if output.hypothetical
+                else ""
+            ),
+        threads: 1
+        log:
+            L("write_tracks/write_tracks.log"),
+        benchmark:
+            B("write_tracks/write_tracks.tsv")
+        resources:
+            mem_mb=2000,
+            runtime=60,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern tracks --attributions {input.attributions}"
+            " --predictions {input.predictions} --onehot {input.onehot} --index {input.index}"
+            " {params.genome} --elements-bed {input.elements_bed}"
+            " --out-bigwig {output.bigwig} --out-bigbed {output.bigbed}"
+            " {params.hypothetical} > {log} 2>&1"
+
+
 if HAS_TRUTH:
 
     rule evaluate_truth:
@@ -201,7 +274,11 @@ if HAS_TRUTH:
             predictions=R("attribute/predictions.tsv"),
             motifs=config["annotate"]["motifs"],
         output:
-            evaluation=R("evaluate/evaluation.tsv"),
+            evaluation=report(
+                R("evaluate/evaluation.tsv"),
+                caption="../report/evaluation.rst",
+                category="Evaluation",
+            ),
         params:
             families=families_arg(),
         threads: 1

@@ -193,7 +193,11 @@ if config["diagnostics"]["enabled"]:
             # tables are written first; on 2 cores it would otherwise hold both)
             after_core=R("export/all_elements.bed"),
         output:
-            table=R("methods/comparison.tsv"),
+            table=report(
+                R("methods/comparison.tsv"),
+                caption="../report/methods.rst",
+                category="Diagnostics",
+            ),
             curves=R("methods/faithfulness_curves.tsv"),
             erf=R("methods/erf.tsv"),
             erf_profile=R("methods/erf_profile.tsv"),

@@ -26,12 +26,35 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/seqlantern.yaml"
 DEMO = bool(config["demo"]["enabled"])
-GENOMIC = (not DEMO) and bool(config["data"].get("bed"))
+TILING = (not DEMO) and int(config["data"]["tiling"]["window"]) > 0
+GENOMIC = (not DEMO) and (bool(config["data"].get("bed")) or TILING)
 LOAD_MODEL = bool(config["model"].get("checkpoint") or config["model"].get("import_path"))
 HAS_TRUTH = DEMO or bool(config["data"].get("truth"))
 GPU = 1 if config["device"] == "cuda" else 0
 GPU_MODEL = config.get("gpu_model", "") if GPU else ""
 DEBIAS = (not LOAD_MODEL) and bool(config["debias"]["enabled"])
+
+
+def _check_tiling():
+    """Tiles have no targets: they are attributed with a model trained elsewhere."""
+    if not TILING:
+        return
+    window = int(config["data"]["tiling"]["window"])
+    if not LOAD_MODEL:
+        sys.exit(
+            "config: data.tiling: tiles have no targets to train on; set model.checkpoint "
+            "(e.g. results/train/model.json of a trained run) or model.import_path"
+        )
+    if not config["data"].get("genome"):
+        sys.exit("config: data.tiling needs data.genome (the genome FASTA to tile)")
+    if config["encode"]["length"] not in (None, window):
+        sys.exit(
+            f"config: data.tiling.window ({window}) differs from encode.length "
+            f"({config['encode']['length']}); set encode.length to the window the model takes"
+        )
+
+
+_check_tiling()
 
 
 def _apply_taxon():
@@ -78,6 +101,14 @@ BROWSER_BEDS = (
 )
 
 
+TRACKS = bool(config["tracks"]["enabled"])
+HYPOTHETICAL_TRACKS = (
+    [f"{RESULTS}/tracks/hypothetical_{b}.bw" for b in "ACGT"]
+    if TRACKS and config["tracks"]["hypothetical"]
+    else []
+)
+
+
 def R(path):
     """A path under the run's results folder (``results_dir``)."""
     return f"{RESULTS}/{path}"
@@ -118,7 +149,9 @@ def truth_input():
 def encode_inputs(wildcards):
     out = {"fasta": fasta_input()}
     if GENOMIC:
-        out = {"genome": config["data"]["genome"], "bed": config["data"]["bed"]}
+        out = {"genome": config["data"]["genome"]}
+        if config["data"].get("bed"):
+            out["bed"] = config["data"]["bed"]
     if config["split"]["file"]:
         out["split"] = config["split"]["file"]
     return out
@@ -127,7 +160,15 @@ def encode_inputs(wildcards):
 def encode_source():
     src = f"--fasta {q(fasta_input())}"
     if GENOMIC:
-        src = f"--genome {q(config['data']['genome'])} --bed {q(config['data']['bed'])}"
+        src = f"--genome {q(config['data']['genome'])}"
+        if config["data"].get("bed"):
+            src += f" --bed {q(config['data']['bed'])}"
+    if TILING:
+        t = config["data"]["tiling"]
+        src += f" --tile-window {t['window']} --tile-stride {t['stride'] or t['window']}"
+        src += f" --max-n {t['max_n']}"
+        if config["data"]["chroms"]:
+            src += f" --chroms {q(csv(config['data']['chroms']))}"
     if config["split"]["file"]:
         src += f" --split-file {q(config['split']['file'])}"
         src += f" --split-column {q(config['split']['column'])}"
@@ -305,6 +346,23 @@ def report_optional(input):
     return args
 
 
+def tracks_inputs(wildcards):
+    """The tracks' inputs: gathered maps, encoding, all elements (and the genome, the
+    hypothetical shards when those tracks are asked for)."""
+    out = {
+        "attributions": R("attribute/attributions.npy"),
+        "predictions": R("attribute/predictions.tsv"),
+        "onehot": R("encode/onehot.npy"),
+        "index": R("encode/index.tsv"),
+        "elements_bed": R("export/all_elements.bed"),
+    }
+    if GENOMIC:
+        out["genome"] = config["data"]["genome"]
+    if HYPOTHETICAL_TRACKS:
+        out["hypothetical"] = shard_files(R("attribute/shards/{shard}/hypothetical.npy"))
+    return out
+
+
 def all_outputs():
     out = [
         R("report/report.html"),
@@ -314,6 +372,8 @@ def all_outputs():
     ]
     if HAS_TRUTH:
         out.append(R("evaluate/evaluation.tsv"))
+    if TRACKS:
+        out += [R("tracks/attribution.bw"), R("tracks/elements.bb"), *HYPOTHETICAL_TRACKS]
     return out
 
 

@@ -116,7 +116,11 @@ if DEBIAS:
             model_before=R("train/model.json"),
             model_after=R("debias/model.json"),
         output:
-            comparison=R("debias/comparison.tsv"),
+            comparison=report(
+                R("debias/comparison.tsv"),
+                caption="../report/debias.rst",
+                category="Diagnostics",
+            ),
         params:
             column=q(attribution_target_column()),
             target=q(config["attribution"]["target"]),

@@ -8,9 +8,17 @@ if not LOAD_MODEL:
         output:
             model=R("train/model.json"),
             weights=R("train/model.safetensors"),
-            metrics=R("train/metrics.tsv"),
+            metrics=report(
+                R("train/metrics.tsv"),
+                caption="../report/training.rst",
+                category="Model",
+            ),
             history=R("train/history.tsv"),
-            curve=R("train/learning_curve.png"),
+            curve=report(
+                R("train/learning_curve.png"),
+                caption="../report/training.rst",
+                category="Model",
+            ),
         params:
             train=train_args(),
         threads: config["threads"]

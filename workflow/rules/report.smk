@@ -3,7 +3,11 @@ rule render_report:
         unpack(report_inputs),
         debias=report_debias_input,
     output:
-        report=R("report/report.html"),
+        report=report(
+            R("report/report.html"),
+            caption="../report/report_html.rst",
+            category="Report",
+        ),
         config=R("report/config.yaml"),
     params:
         optional=lambda wildcards, input: report_optional(input),
