@@ -173,8 +173,8 @@ def test_bad_inputs_name_the_chromosome_and_write_nothing(
     # an element past the chromosome's end
     (tmp_path / "x.bed").write_text("chrA\t850\t950\tunexplained\t100\t.\tunexplained\t.\t.\t."
                                     "\t.\t1.0\t0.01\t.\t.\t.\n")  # fmt: skip
-    args = args[:-1] + [f"{d}/bad2.bw", "--elements-bed", f"{d}/x.bed", "--out-bigbed",
-                        f"{d}/bad.bb"]  # fmt: skip
+    args = [*args[:-1], f"{d}/bad2.bw", "--elements-bed", f"{d}/x.bed", "--out-bigbed",
+            f"{d}/bad.bb"]  # fmt: skip
     args[args.index(f"{d}/other.fa")] = str(tmp_path / "g.fa")
     assert main(args) == 1
     err = capsys.readouterr().err
