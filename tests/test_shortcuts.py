@@ -127,6 +127,7 @@ def test_streamed_file_equals_in_memory(tmp_path: Path) -> None:
         assert counts == {
             **out["decision"].value_counts().to_dict(),
             "shortcut": int(out["shortcut"].sum()),
+            "local_mismatch": int(out["local_mismatch"].sum()),
         }
     bad = el.copy()
     bad.loc[3, "row"] = 40  # beyond the library
@@ -191,3 +192,48 @@ def test_junction_decided_by_measured_split(
     out2, _, _ = run_shortcut_tests(model, x, inside, groups, np.arange(30), target=0,
                                     params=ShortcutParams(shuffles=8, backgrounds=4))  # fmt: skip
     assert out2["artifact_part_effect"].isna().all() and (out2["decision"] == "artifact").all()
+
+
+class Saturated(nn.Module):
+    """output = 4 tanh(0.6 * matches to MOTIF at 10-18): flat (saturated) at a full site."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.lin = PositionWeights(length, adapter_weight=0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 4.0 * torch.tanh(0.6 * self.lin(x))
+
+
+def _local_scores(model: nn.Module, x: np.ndarray, el: pd.DataFrame) -> np.ndarray:
+    """Summed gradient x input over each element (gradient centred over bases, as the
+    attribute stage does by default)."""
+    xt = torch.from_numpy(x).requires_grad_(True)
+    (g,) = torch.autograd.grad(model(xt).sum(), xt)
+    a = ((g - g.mean(dim=1, keepdim=True)) * xt).sum(dim=1).detach().numpy()
+    return np.array([a[r, s:e].sum() for r, s, e in zip(el["row"], el["start"], el["end"],
+                                                         strict=True)])  # fmt: skip
+
+
+def test_local_estimate_of_a_linear_model_is_its_effect() -> None:
+    """A linear model's gradient predicts what removing the element costs: no flag. A
+    saturated model's gradient is near zero on a site whose removal costs a lot:
+    flagged, and the reason says so."""
+    x = _library()
+    el, groups = _tables()
+    el = el[el["start"] == 10].reset_index(drop=True)  # the motif elements
+    groups = groups[groups["group"] == "motif:M1"]
+    params = ShortcutParams(shuffles=16, backgrounds=4)
+    lin = PositionWeights(x.shape[2], adapter_weight=0.0)
+    out, g, ds = run_shortcut_tests(lin, x, el.assign(score=_local_scores(lin, x, el)),
+                                    groups, np.arange(40), target=0, params=params)  # fmt: skip
+    assert not out["local_mismatch"].any()
+    assert np.allclose(out["local_estimate"], out["effect"])  # first order is exact
+    assert np.allclose(out["local_effect_ratio"], 1.0)
+    assert ds["local_mismatch_share"] == 0.0
+    sat = Saturated(x.shape[2])
+    out, g, ds = run_shortcut_tests(sat, x, el.assign(score=_local_scores(sat, x, el)),
+                                    groups, np.arange(40), target=0, params=params)  # fmt: skip
+    assert out["local_mismatch"].all() and (out["local_effect_ratio"] > 10).all()
+    assert out["decision_reason"].str.contains("the map misleads here").all()
+    assert ds["local_mismatch_share"] == 1.0

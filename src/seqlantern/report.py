@@ -278,7 +278,8 @@ document.querySelectorAll('input.filter').forEach(function (inp) {
 ELEMENT_TABLE_COLUMNS = [
     "name", "chrom", "genome_start", "genome_end", "start", "end", "label", "decision",
     "shortcut", "motif_cluster", "motif_name", "motif_qvalue", "artifact_name", "score",
-    "pvalue", "effect", "effect_low", "effect_high", "group", "sequence",
+    "pvalue", "effect", "effect_low", "effect_high", "local_estimate", "local_mismatch",
+    "group", "sequence",
 ]  # fmt: skip
 
 
@@ -499,6 +500,12 @@ def render_report(
             + f"; <b>{n_short}</b> artifact elements are shortcuts (the prediction depends "
             "on them).</p>"
         )  # fmt: skip
+        if "local_mismatch" in el.columns:
+            n_mis = int((el["local_mismatch"].astype(str) == "True").sum())
+            glance += (f"<p>Locality: for <b>{n_mis}</b> of {len(el)} elements the "
+                       "gradient's prediction of removing the element disagrees with the "
+                       "measured effect (column <code>local_mismatch</code>: the map is not "
+                       "a faithful summary there; saturation or interactions).</p>")  # fmt: skip
     gt = None
     if groups and Path(groups).is_file():
         gt = read_tsv(groups, what="groups",

@@ -25,6 +25,20 @@ prediction depends on is a **shortcut**: faithful to the model, useless for biol
   columns ``artifact_part_*`` and ``insert_part_*``), so no fixed overlap fraction
   decides what the element is.
 
+Locality (columns ``local_estimate``, ``local_effect_ratio``, ``local_mismatch``): a gradient
+map is a local slope, so what it predicts for removing an element and the measured
+effect can disagree (saturation, interactions: two models can share a gradient here and
+differ beyond). ``local_estimate`` is the first-order (gradient) prediction of the same
+ablation, sum over the span of gradient x (original - shuffled) averaged over the same
+shuffles: exact for a linear model, and on the same reference as the effect (summed
+gradient x input is taken against a uniform-base reference, a shuffle keeps the span's
+composition, so the two differ even for a linear model). ``local_effect_ratio`` = effect
+/ local estimate; ``local_mismatch`` is True when the effect's interval excludes the local
+estimate *and* the ratio is below 1/:data:`NONLOCAL_FOLD`, above :data:`NONLOCAL_FOLD` or
+negative; the decision reason then says so. Groups get the rank agreement of their
+members' summed attribution (``score``) and effects (``local_effect_spearman``);
+``dataset.tsv`` the overall one and the share of elements flagged (``local_mismatch_share``).
+
 Decision (column ``decision``): ``artifact`` for elements annotated as artifacts
 (``shortcut`` = the prediction depends on it: its own or its group's interval excludes
 0 and the effect is at least ``min_effect``); ``plausible`` for motif-matched elements
@@ -52,6 +66,8 @@ from torch import nn
 from seqlantern.encode import one_hot
 from seqlantern.io import Progress, RowSource, SeqlanternError, iter_tsv
 from seqlantern.shuffle import shuffle_onehot
+
+NONLOCAL_FOLD = 2.0  # effect / local estimate outside [1/2, 2]: the map misleads here
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,30 @@ def predict(
             if output == "activation":
                 y = torch.sigmoid(y)
             out[b : b + len(xb)] = y.float().cpu().numpy()
+    return out
+
+
+def input_gradients(
+    model: nn.Module,
+    x: np.ndarray,
+    *,
+    target: int,
+    output: str = "logit",
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Gradient (n, 4, L) of the output :func:`predict` returns, at each sequence."""
+    model.eval()
+    out = np.empty(x.shape, dtype=np.float64)
+    for b in range(0, len(x), batch_size):
+        xb = torch.as_tensor(np.asarray(x[b : b + batch_size], dtype=np.float32),
+                             device=device).requires_grad_(True)  # fmt: skip
+        with torch.enable_grad():
+            y = model(xb)[:, target]
+            if output == "activation":
+                y = torch.sigmoid(y)
+            (g,) = torch.autograd.grad(y.sum(), xb)
+        out[b : b + len(xb)] = g.double().cpu().numpy()
     return out
 
 
@@ -236,10 +276,12 @@ def _ablation_stats(
     opts: dict[str, Any],
     progress: Progress | None = None,
 ) -> np.ndarray:
-    """(n, 3) mean effect and interval of ablating each element (index ``first`` + i in
-    the table: its shuffles are seeded by that index, so blocks do not change them)."""
+    """(n, 4) mean effect and interval of ablating each element (index ``first`` + i in
+    the table: its shuffles are seeded by that index, so blocks do not change them), and
+    the gradient's first-order prediction of that effect (``local_estimate``)."""
     k = max(p.shuffles, 1)
     effect = np.full((len(rows), k), np.nan)
+    local = np.full(len(rows), np.nan)
     step = max(1, 4096 // k)
     for c0 in range(0, len(rows), step):
         c1 = min(c0 + step, len(rows))
@@ -254,9 +296,14 @@ def _ablation_stats(
                                                                   copies=k)  # fmt: skip
         pred = predict(model, batch, **opts).reshape(c1 - c0, k)
         effect[c0:c1] = base[c0:c1, None] - pred
+        grad = input_gradients(model, xs, **opts)
+        for j, i in enumerate(range(c0, c1)):
+            s0, s1 = starts[i], ends[i]
+            diff = xs[at[j], None, :, s0:s1] - batch[j * k : (j + 1) * k, :, s0:s1]
+            local[i] = float((grad[at[j], None, :, s0:s1] * diff).sum(axis=(1, 2)).mean())
         if progress is not None:
             progress.update(first + c1)
-    return mean_ci_rows(effect)
+    return np.column_stack([mean_ci_rows(effect), local])
 
 
 def _random_bases(width: int, copies: int, rng: np.random.Generator) -> np.ndarray:
@@ -345,9 +392,10 @@ def _shortcut_passes(
     base = predict(model, x, rows=base_rows, **opts) if len(base_rows) else np.zeros(0)
     g = groups.copy()
     uid = {name: j for j, name in enumerate(dict.fromkeys(g["group"]))}
-    stats = np.empty((n_el, 3))
+    stats = np.empty((n_el, 4))  # effect, low, high, local estimate
     gcode = np.full(n_el, -1, dtype=np.int64)
     abs_score = np.empty(n_el)
+    score_all = np.empty(n_el)
     starts_all = np.empty(n_el, dtype=np.int64)
     ends_all = np.empty(n_el, dtype=np.int64)
     is_art = np.zeros(n_el, dtype=bool)
@@ -372,7 +420,8 @@ def _shortcut_passes(
                 base[inv[off : off + nb]], first=off, p=p, opts=opts,
             )  # fmt: skip
         gcode[off : off + nb] = block["group"].map(uid).fillna(-1).to_numpy(dtype=np.int64)
-        abs_score[off : off + nb] = np.abs(block["score"].to_numpy(dtype=float))
+        score_all[off : off + nb] = block["score"].to_numpy(dtype=float)
+        abs_score[off : off + nb] = np.abs(score_all[off : off + nb])
         starts_all[off : off + nb], ends_all[off : off + nb] = starts, ends
         is_art[off : off + nb] = block["label"].to_numpy() == "artifact"
         off += nb
@@ -415,6 +464,10 @@ def _shortcut_passes(
     for c, v in cols.items():
         g[c] = v
     g["shortcut"] = shortcut_group & (g["label"] == "artifact").to_numpy()
+    g["local_effect_spearman"] = [
+        _spearman(score_all[m], stats[m, 0])
+        for m in (order[bounds[uid[name]] : bounds[uid[name] + 1]] for name in g["group"])
+    ]
 
     # pass 2: decision per element (vectorised per block)
     pos = {name: gi for gi, name in enumerate(g["group"])}  # duplicate names: the last
@@ -428,10 +481,13 @@ def _shortcut_passes(
         el = block.copy()
         st = stats[off : off + nb]
         el["effect"], el["effect_low"], el["effect_high"] = st[:, 0], st[:, 1], st[:, 2]
+        el["local_estimate"] = st[:, 3]
         for j, c in enumerate(PART_COLUMNS):
             el[c] = parts[off : off + nb, j]
         _decide(el, g_lo, g_hi, g_short, el["group"].map(pos).fillna(-1).to_numpy(
             dtype=np.int64), p.min_effect)  # fmt: skip
+        _locality(el)
+        counts["local_mismatch"] = counts.get("local_mismatch", 0) + int(el["local_mismatch"].sum())
         for d, c in el["decision"].value_counts(sort=False).items():
             counts[str(d)] = counts.get(str(d), 0) + int(c)
         counts["shortcut"] = counts.get("shortcut", 0) + int(el["shortcut"].sum())
@@ -486,7 +542,60 @@ def _shortcut_passes(
             "artifact_decisions": counts.get("artifact", 0) + counts.get("junction", 0),
             "shortcut_elements": counts.get("shortcut", 0),
         })  # fmt: skip
+    ds["local_effect_spearman"] = _spearman(score_all, stats[:, 0])
+    ds["local_mismatch_share"] = counts.get("local_mismatch", 0) / n_el if n_el else float("nan")
     return g, ds, counts
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation of two vectors (NaN pairs dropped; NaN with fewer than 3 pairs
+    or no spread)."""
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+def local_effect(
+    score: np.ndarray, effect: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(ratio, mismatch)`` of first-order estimates against measured effects (module).
+
+    An element is flagged only when both hold: its effect's interval excludes the local
+    estimate (evidence) and effect / estimate is outside [1/f, f] with
+    f = :data:`NONLOCAL_FOLD` or negative (size). Elements without an interval are not
+    flagged.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(score != 0, effect / score, np.nan)
+    outside = (score < low) | (score > high)
+    far = (ratio < 1.0 / NONLOCAL_FOLD) | (ratio > NONLOCAL_FOLD) | (np.sign(effect) !=
+                                                                     np.sign(score))  # fmt: skip
+    # float32 predictions: differences below 1e-4 of the values are rounding, not a finding
+    real = np.abs(effect - score) > 1e-4 * np.maximum(1.0, np.maximum(np.abs(effect),
+                                                                      np.abs(score)))  # fmt: skip
+    flag = outside & far & real & np.isfinite(low) & np.isfinite(high)
+    return ratio, flag
+
+
+def _locality(el: pd.DataFrame) -> None:
+    """Add ``local_effect_ratio`` and ``local_mismatch`` to a block; say so in the reason."""
+    ratio, flag = local_effect(el["local_estimate"].to_numpy(dtype=float),
+                               el["effect"].to_numpy(dtype=float),
+                               el["effect_low"].to_numpy(dtype=float),
+                               el["effect_high"].to_numpy(dtype=float))  # fmt: skip
+    el["local_effect_ratio"] = ratio
+    el["local_mismatch"] = flag
+    if flag.any():
+        reason = el["decision_reason"].to_numpy().astype(object)
+        reason[flag] = reason[flag] + np.array(
+            [f"; the map misleads here (effect {e:.3g}, gradient predicts {s:.3g})"
+             for e, s in zip(el["effect"].to_numpy()[flag],
+                             el["local_estimate"].to_numpy()[flag], strict=True)],
+            dtype=object)  # fmt: skip
+        el["decision_reason"] = reason
 
 
 PART_COLUMNS = ["artifact_part_effect", "artifact_part_low", "artifact_part_high",
