@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ARTIFACTS, JASPAR
@@ -388,3 +389,24 @@ def test_every_option_has_help_and_every_stage_its_place() -> None:
     assert "(default: None)" not in text  # required options show no default
     offline = {"motifs", "cluster-motifs", "export", "report"}  # their help says it itself
     assert set(sub.choices) - offline <= set(_ORDER)
+
+
+def test_activation_typo_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from seqlantern.cli import main
+
+    rng = np.random.default_rng(0)
+    seqs = "".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 40))}\n" for i in range(30))
+    (tmp_path / "f.fa").write_text(seqs)
+    (tmp_path / "t.tsv").write_text("name\ty\n" + "".join(f"s{i}\t{i}\n" for i in range(30)))
+    d = str(tmp_path)
+    assert main(["encode", "--fasta", f"{d}/f.fa", "--onehot", f"{d}/x.npy", "--index",
+                 f"{d}/i.tsv"]) == 0  # fmt: skip
+    capsys.readouterr()
+    rc = main(["train", "--onehot", f"{d}/x.npy", "--index", f"{d}/i.tsv", "--targets",
+               f"{d}/t.tsv", "--columns", "y", "--model-options",
+               '{"first_activation": "tahn"}', "--out-model", f"{d}/m.json", "--metrics",
+               f"{d}/m.tsv", "--curve", f"{d}/c.png"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1
+    assert "first_activation 'tahn'" in err[0] and "did you mean tanh?" in err[0]
+    assert not (tmp_path / "m.json").exists()

@@ -82,3 +82,56 @@ def test_compare_methods_ranks_ism_above_grad_cam() -> None:
     again, _ = compare_methods(m, _x(16, 40), methods=["grad_cam", "ism"], steps=4,
                                references=2, curve_steps=8)  # fmt: skip
     assert table.to_csv() == again.to_csv() and not any("second" in c for c in table.columns)
+
+
+def test_erf_of_one_conv_layer_is_its_kernel_support() -> None:
+    """A single conv layer's central unit sees exactly its kernel's k positions."""
+    from torch import nn
+
+    from seqlantern.diagnostics import effective_receptive_field
+
+    class One(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.body = nn.Sequential(nn.Conv1d(4, 8, 7, padding=3), nn.ELU())
+
+    prof, summ = effective_receptive_field(One(), 41, n=16)
+    nonzero = prof.loc[prof["gradient"] > 0, "offset"].to_numpy()
+    assert sorted(nonzero.tolist()) == [-3, -2, -1, 0, 1, 2, 3]
+    assert int(summ["theoretical_rf"].iloc[0]) == 7 and int(summ["erf_95"].iloc[0]) <= 7
+
+
+def test_effective_receptive_field_grows_sublinearly() -> None:
+    """Random conv stacks: the ERF grows much slower than the theoretical field."""
+    from seqlantern.diagnostics import erf_growth
+
+    table, fit = erf_growth(depth=8, models=3, boot=200)
+    assert set(table["depth"]) == set(range(1, 9))
+    assert fit["theoretical_exponent"] > 0.9
+    assert fit["exponent_high"] < fit["theoretical_exponent"] - 0.15
+    assert fit["exponent_low"] <= fit["exponent"] <= fit["exponent_high"]
+    assert fit["exponent_deep"] < 0.8
+
+
+def test_probability_map_is_the_logit_map_times_the_sigmoid_slope() -> None:
+    """Attributing the probability instead of the logit rescales each sequence's map by
+    sigma'(z) = p (1 - p): confident sequences (|z| large) get nearly empty maps."""
+    from seqlantern.methods import hypothetical
+
+    torch.manual_seed(1)
+    model = SeqCNN(length=60, filters=[8], kernel_sizes=[7], pool=[1], dense=8,
+                   first_activation="tanh")  # fmt: skip
+    with torch.no_grad():
+        model.head[-1].weight.mul_(40.0)  # push some logits far from 0 (saturated)
+    model.eval()
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (6, 60))]
+                         .transpose(0, 2, 1).copy())  # fmt: skip
+    logit_map = hypothetical("gradient_x_input", model, x, output="logit").detach()
+    prob_map = hypothetical("gradient_x_input", model, x, output="activation").detach()
+    with torch.no_grad():
+        p = torch.sigmoid(model(x)[:, 0])
+    slope = (p * (1 - p))[:, None, None]
+    assert torch.allclose(prob_map, logit_map * slope, atol=1e-6)
+    assert (slope.flatten() < 0.01).any()  # a saturated sequence: its map all but vanishes

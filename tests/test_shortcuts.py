@@ -225,14 +225,14 @@ def test_local_estimate_of_a_linear_model_is_its_effect() -> None:
     groups = groups[groups["group"] == "motif:M1"]
     params = ShortcutParams(shuffles=16, backgrounds=4)
     lin = PositionWeights(x.shape[2], adapter_weight=0.0)
-    out, g, ds = run_shortcut_tests(lin, x, el.assign(score=_local_scores(lin, x, el)),
+    out, _, ds = run_shortcut_tests(lin, x, el.assign(score=_local_scores(lin, x, el)),
                                     groups, np.arange(40), target=0, params=params)  # fmt: skip
     assert not out["local_mismatch"].any()
     assert np.allclose(out["local_estimate"], out["effect"])  # first order is exact
     assert np.allclose(out["local_effect_ratio"], 1.0)
     assert ds["local_mismatch_share"] == 0.0
     sat = Saturated(x.shape[2])
-    out, g, ds = run_shortcut_tests(sat, x, el.assign(score=_local_scores(sat, x, el)),
+    out, _, ds = run_shortcut_tests(sat, x, el.assign(score=_local_scores(sat, x, el)),
                                     groups, np.arange(40), target=0, params=params)  # fmt: skip
     assert out["local_mismatch"].all() and (out["local_effect_ratio"] > 10).all()
     assert out["decision_reason"].str.contains("the map misleads here").all()

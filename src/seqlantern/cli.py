@@ -576,6 +576,26 @@ def cmd_export(a: argparse.Namespace) -> None:
            browser=a.browser, track=a.track_line, run_name=a.run_name)  # fmt: skip
 
 
+def cmd_erf_growth(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from seqlantern.diagnostics import erf_growth
+    from seqlantern.io import atomic_outputs
+
+    _threads(a.threads)
+    table, fit = erf_growth(depth=a.depth, kernel=a.kernel, channels=a.channels,
+                            models=a.models, seed=a.seed)  # fmt: skip
+    with atomic_outputs(a.out, a.out_fit) as (t1, t2):
+        table.to_csv(t1, sep="\t", index=False, float_format="%.6g")
+        pd.DataFrame({"metric": list(fit), "value": list(fit.values())}).to_csv(
+            t2, sep="\t", index=False, float_format="%.6g")  # fmt: skip
+    print(f"[erf-growth] ERF sd ~ depth^{fit['exponent']:.2f} "
+          f"[{fit['exponent_low']:.2f}, {fit['exponent_high']:.2f}] over depths 1-{a.depth}; "
+          f"deeper half {fit['exponent_deep']:.2f} [{fit['exponent_deep_low']:.2f}, "
+          f"{fit['exponent_deep_high']:.2f}]; theoretical receptive field "
+          f"~ depth^{fit['theoretical_exponent']:.2f}", flush=True)  # fmt: skip
+
+
 def cmd_tracks(a: argparse.Namespace) -> None:
     from seqlantern.tracks import write_tracks
 
@@ -628,7 +648,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   artifacts=a.artifacts or None, constant=a.constant, fdr=a.fdr,
                   constant_reliance=a.constant_reliance, debias_spans=a.debias_spans,
                   debias_min_share=a.debias_min_share, top_motifs=a.top_motifs,
-                  element_rows=a.element_rows, links=a.links)  # fmt: skip
+                  element_rows=a.element_rows, links=a.links, erf_growth=a.erf_growth,
+                  erf_growth_fit=a.erf_growth_fit)  # fmt: skip
 
 
 def _add_model_args(s: argparse.ArgumentParser) -> None:
@@ -751,6 +772,7 @@ _ORDER = {
     "compare-methods": "side diagnostic after train; before report",
     "evaluate": "after shortcuts, with a truth table; before report",
     "tracks": "after export; before report",
+    "erf-growth": "side diagnostic, needs no data; before report",
 }
 
 
@@ -1182,6 +1204,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run-name", default="run", help="named in the track descriptions")
     s.set_defaults(func=cmd_export)
 
+    s = sub.add_parser(
+        "erf-growth",
+        help="how the effective receptive field grows with depth (random conv stacks)",
+    )
+    s.add_argument("--depth", type=_positive, default=16, help="deepest stack (blocks)")
+    s.add_argument("--kernel", type=_positive, default=9, help="kernel width of every block")
+    s.add_argument("--channels", type=_positive, default=32, help="channels of every block")
+    s.add_argument("--models", type=_int_at_least(2), default=8, help="random stacks")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--out", required=True, help="output table: depth model theoretical_rf erf_sd")
+    s.add_argument("--out-fit", required=True, help="output fitted exponents (metric value)")
+    s.set_defaults(func=cmd_erf_growth)
+
     s = sub.add_parser("tracks", help="genome-browser tracks: attribution bigWig, element bigBed")
     s.add_argument("--attributions", required=True, help="attribution maps .npy (gathered)")
     s.add_argument("--predictions", required=True, help="predictions TSV of the same run")
@@ -1266,6 +1302,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--curves", help="compare-methods faithfulness curves")
     s.add_argument("--erf", help="compare-methods receptive-field summary")
     s.add_argument("--erf-profile", help="compare-methods receptive-field profiles")
+    s.add_argument("--erf-growth", help="erf-growth table (receptive field over depth)")
+    s.add_argument("--erf-growth-fit", help="erf-growth fitted exponents")
     s.add_argument("--calibration", help="merge-seqlets --calibration table (trust panel)")
     s.add_argument(
         "--artifacts",

@@ -178,7 +178,7 @@ def effective_receptive_field(
     x = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
                          .transpose(0, 2, 1).copy()).requires_grad_(True)  # fmt: skip
     # block outputs: after each activation that follows a conv (before any pooling)
-    from seqlantern.models import Exp
+    from seqlantern.models import ACTIVATION_TYPES
 
     taps: list[int] = []  # block outputs: the activation after each convolution
     rfs: list[int] = []
@@ -191,7 +191,7 @@ def effective_receptive_field(
             k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
             rf += (k - 1) * jump
             jump *= k
-        elif isinstance(m, (Exp, nn.ReLU)):
+        elif isinstance(m, ACTIVATION_TYPES):
             taps.append(i)
             rfs.append(rf)
     prof_rows, summ = [], []
@@ -214,6 +214,73 @@ def effective_receptive_field(
     profile_cols = ["block", "position", "offset", "gradient"]
     summary_cols = ["block", "theoretical_rf", "erf_sd", "erf_95"]
     return pd.DataFrame(prof_rows, columns=profile_cols), pd.DataFrame(summ, columns=summary_cols)
+
+
+class _Stack(nn.Module):
+    """``depth`` blocks of conv (``kernel``, ``channels``) + ReLU: an ERF study subject."""
+
+    def __init__(self, depth: int, *, kernel: int, channels: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers += [nn.Conv1d(4 if i == 0 else channels, channels, kernel,
+                                 padding=kernel // 2), nn.ReLU()]  # fmt: skip
+        self.body = nn.Sequential(*layers)
+
+
+def erf_growth(
+    *,
+    depth: int = 16,
+    kernel: int = 9,
+    channels: int = 32,
+    models: int = 8,
+    n: int = 32,
+    seed: int = 0,
+    boot: int = 1000,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """How the effective receptive field grows with depth (Luo et al. 2016).
+
+    ``models`` randomly initialised stacks of ``depth`` conv + ReLU blocks (PyTorch's
+    default initialisation, seeded) are probed with :func:`effective_receptive_field`:
+    the ERF width (standard deviation of the central unit's |gradient| profile) after each
+    block. The theoretical receptive field grows linearly, ``1 + d (kernel - 1)``; the
+    effective one like a sum of ``d`` random kernels, i.e. like ``sqrt(d)``. The fitted
+    exponent is the slope of log(ERF sd) on log(depth) over the models' mean widths, with
+    a bootstrap 95% interval over models; ``exponent_deep`` fits the deeper half only
+    (the first blocks grow faster: one random kernel's |weights| are not yet a sum).
+
+    Returns
+    -------
+    The table (``depth model theoretical_rf erf_sd``) and ``{exponent, exponent_low,
+    exponent_high, exponent_deep, exponent_deep_low, exponent_deep_high,
+    theoretical_exponent}``.
+    """
+    length = 2 * depth * (kernel - 1) + 65
+    rows = []
+    for m in range(models):
+        torch.manual_seed(seed + m)
+        stack = _Stack(depth, kernel=kernel, channels=channels)
+        _, summ = effective_receptive_field(stack, length, n=n, seed=seed + m)
+        rows += [(int(r.block), m, int(r.theoretical_rf), float(r.erf_sd))
+                 for r in summ.itertuples(index=False)]  # fmt: skip
+    table = pd.DataFrame(rows, columns=["depth", "model", "theoretical_rf", "erf_sd"])
+    sd = table.pivot(index="model", columns="depth", values="erf_sd").to_numpy()  # (M, D)
+    logd = np.log(np.arange(1, depth + 1))
+
+    deep = np.arange(depth) >= depth // 2
+
+    def slope(widths: np.ndarray, sel: np.ndarray) -> float:
+        return float(np.polyfit(logd[sel], np.log(widths.mean(axis=0)[sel]), 1)[0])
+
+    rng = np.random.default_rng(seed)
+    picks = [rng.integers(0, models, models) for _ in range(boot)]
+    rf = table.groupby("depth")["theoretical_rf"].first().to_numpy(dtype=float)
+    fit = {"theoretical_exponent": float(np.polyfit(logd, np.log(rf), 1)[0])}
+    for name, sel in (("exponent", np.ones(depth, dtype=bool)), ("exponent_deep", deep)):
+        boots = [slope(sd[pk], sel) for pk in picks]
+        fit.update({name: slope(sd, sel), f"{name}_low": float(np.quantile(boots, 0.025)),
+                    f"{name}_high": float(np.quantile(boots, 0.975))})  # fmt: skip
+    return table, fit
 
 
 def compare_methods(

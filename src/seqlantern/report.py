@@ -452,6 +452,8 @@ def render_report(
     top_motifs: int = 12,
     element_rows: int = 2000,
     links: list[str] | None = None,
+    erf_growth: str | Path | None = None,
+    erf_growth_fit: str | Path | None = None,
 ) -> None:
     """Write the HTML report (atomically).
 
@@ -541,6 +543,7 @@ def render_report(
                              _examples_html(el, preds, idx, attr, examples, plt)))  # fmt: skip
     # 4. diagnostics
     diag = _diagnostics_html(methods, curves, erf, erf_profile, plt)
+    diag += _erf_growth_html(erf_growth, erf_growth_fit, plt)
     if diag:
         sections.append(_section("diagnostics", "Diagnostics: attribution methods", diag))
     # 5. model
@@ -904,6 +907,32 @@ def _diagnostics_html(methods: Any, curves: Any, erf: Any, erf_profile: Any, plt
         ax.legend(fontsize=7)
         out += _table(read_tsv(erf, what="receptive field")) + _png(fig)
     return out
+
+
+def _erf_growth_html(table: Any, fit: Any, plt: Any) -> str:
+    """Receptive-field growth law: width over depth against the theoretical field."""
+    if not (table and fit and Path(table).is_file() and Path(fit).is_file()):
+        return ""
+    t = read_tsv(table, what="erf growth", ints=("depth",), floats=("erf_sd",))
+    f = read_tsv(fit, what="erf growth fit", floats=("value",))
+    d = dict(zip(f["metric"], f["value"], strict=True))
+    m = t.groupby("depth")[["erf_sd", "theoretical_rf"]].mean()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.loglog(m.index, m["erf_sd"], "o-", label="effective (sd of |gradient|)")
+    ax.loglog(m.index, m["theoretical_rf"], "k--", label="theoretical receptive field")
+    ax.set_xlabel("depth (conv blocks)")
+    ax.set_ylabel("width (bp)")
+    ax.legend(fontsize=7)
+    return (
+        "<h3>Receptive field over depth</h3><p>Random conv + ReLU stacks: the effective "
+        f"receptive field grows like depth<sup>{d['exponent']:.2f}</sup> (95% interval "
+        f"{d['exponent_low']:.2f}-{d['exponent_high']:.2f}; deeper half "
+        f"{d['exponent_deep']:.2f}, {d['exponent_deep_low']:.2f}-"
+        f"{d['exponent_deep_high']:.2f}), the theoretical one like "
+        f"depth<sup>{d['theoretical_exponent']:.2f}</sup>: a deep model's output depends "
+        "mostly on a central window much narrower than its receptive field "
+        "(about sqrt(depth), Luo et al. 2016).</p>" + _png(fig)
+    )  # fmt: skip
 
 
 def _model_html(metrics: Any, curve: Any, evaluation: Any, idx: pd.DataFrame) -> str:

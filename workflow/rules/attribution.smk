@@ -229,3 +229,28 @@ if config["diagnostics"]["enabled"]:
             " --references {params.references} --threads {threads} --seed {params.seed}"
             " --out-table {output.table} --out-curves {output.curves} --out-erf {output.erf}"
             " --out-erf-profile {output.erf_profile} > {log} 2>&1"
+
+    rule study_erf_growth:
+        output:
+            table=R("methods/erf_growth.tsv"),
+            fit=report(
+                R("methods/erf_growth_fit.tsv"),
+                caption="../report/erf_growth.rst",
+                category="Diagnostics",
+            ),
+        params:
+            seed=config["seed"],
+        threads: 1
+        log:
+            L("study_erf_growth/study_erf_growth.log"),
+        benchmark:
+            B("study_erf_growth/study_erf_growth.tsv")
+        resources:
+            mem_mb=2000,
+            runtime=20,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern erf-growth --seed {params.seed} --threads {threads}"
+            " --out {output.table} --out-fit {output.fit} > {log} 2>&1"

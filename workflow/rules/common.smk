@@ -324,6 +324,8 @@ def report_inputs(wildcards):
         out["curves"] = R("methods/faithfulness_curves.tsv")
         out["erf"] = R("methods/erf.tsv")
         out["erf_profile"] = R("methods/erf_profile.tsv")
+        out["erf_growth"] = R("methods/erf_growth.tsv")
+        out["erf_growth_fit"] = R("methods/erf_growth_fit.tsv")
     return out
 
 
@@ -339,7 +341,8 @@ def report_debias_input(wildcards):
 def report_optional(input):
     args = f" --debias-min-share {config['debias']['min_share']}" if DEBIAS else ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
-                "erf_profile", "constant_reliance", "debias_spans"):
+                "erf_profile", "constant_reliance", "debias_spans", "erf_growth",
+                "erf_growth_fit"):
         value = input[key] if key in input.keys() else None
         if value:  # an empty list: the input function chose no file
             args += f" --{key.replace('_', '-')} {q(value)}"
