@@ -576,6 +576,56 @@ def cmd_export(a: argparse.Namespace) -> None:
            browser=a.browser, track=a.track_line, run_name=a.run_name)  # fmt: skip
 
 
+def cmd_segment(a: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from seqlantern.attribute import resolve_target
+    from seqlantern.encode import names_subset, read_index
+    from seqlantern.io import atomic_outputs, load_npy, read_tsv
+    from seqlantern.models import load_model, n_outputs
+    from seqlantern.segment import boundary_iou, segment
+    from seqlantern.train import resolve_device
+
+    _threads(a.threads)
+    torch.manual_seed(a.seed)
+    model, meta = load_model(_model_spec(a))
+    task = meta.get("task", a.task)
+    if task != "binary" and a.threshold is None:
+        raise SeqlanternError(
+            f"segment: the model's task is {task}: give --threshold (segment.threshold), "
+            "the prediction above which a sequence counts as positive"
+        )
+    index = read_index(a.index)
+    x = load_npy(a.onehot, what="one-hot")
+    rows = names_subset(index, a.which)
+    if len(rows) == 0:
+        raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
+    t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
+    names = index["name"].iloc[rows].tolist()
+    truth = None
+    if a.truth:
+        truth = read_tsv(a.truth, what="truth", ints=("start", "end"))
+        for col in ("name", "start", "end"):
+            if col not in truth.columns:
+                raise SeqlanternError(f"{a.truth}: no {col!r} column (name start end ...)")
+        if "kind" in truth.columns:
+            truth = truth[truth["kind"] == "functional"]
+        truth = truth[truth["name"].isin(set(names))]
+    seg = segment(model, x, rows, names, task=task, threshold=a.threshold, target=t,
+                  seed_fraction=a.seed_fraction, grow_fraction=a.grow_fraction,
+                  batch_size=a.batch_size, device=resolve_device(a.device))  # fmt: skip
+    outs = [a.out] + ([a.evaluation] if a.evaluation and truth is not None else [])
+    with atomic_outputs(*outs) as tmps:
+        seg.to_csv(tmps[0], sep="\t", index=False, float_format="%.6g")
+        if len(tmps) > 1 and truth is not None:
+            ev = boundary_iou(seg, truth)
+            pd.DataFrame({"metric": list(ev), "value": list(ev.values())}).to_csv(
+                tmps[1], sep="\t", index=False, float_format="%.6g")  # fmt: skip
+            print(f"[segment] {ev}", flush=True)
+    print(f"[segment] {len(seg):,} segments in {seg['name'].nunique():,} sequences", flush=True)
+
+
 def cmd_erf_growth(a: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -773,6 +823,7 @@ _ORDER = {
     "evaluate": "after shortcuts, with a truth table; before report",
     "tracks": "after export; before report",
     "erf-growth": "side diagnostic, needs no data; before report",
+    "segment": "after train (binary task) and encode; a side study",
 }
 
 
@@ -1203,6 +1254,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--run-name", default="run", help="named in the track descriptions")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser(
+        "segment",
+        help="element segments from sequence labels: Grad-CAM seeds grown along the map",
+    )
+    _add_model_args(s)
+    s.add_argument("--onehot", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--which", default="test", help="all, train, valid or test")
+    s.add_argument(
+        "--threshold",
+        type=float,
+        help="regression models: segment sequences predicted at or above this",
+    )
+    s.add_argument(
+        "--seed-fraction", type=float, default=0.5, help="seeds: Grad-CAM >= this x its max"
+    )
+    s.add_argument(
+        "--grow-fraction",
+        type=float,
+        default=0.25,
+        help="grow while |attribution| >= this x the sequence's peak",
+    )
+    s.add_argument("--truth", help="truth TSV (name start end ...): boundary IoU")
+    s.add_argument("--evaluation", help="output boundary IoU table (needs --truth)")
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="output segments TSV")
+    s.set_defaults(func=cmd_segment)
 
     s = sub.add_parser(
         "erf-growth",
