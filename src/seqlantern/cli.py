@@ -598,7 +598,12 @@ def cmd_segment(a: argparse.Namespace) -> None:
         )
     index = read_index(a.index)
     x = load_npy(a.onehot, what="one-hot")
-    rows = names_subset(index, a.which)
+    which: Any = a.which
+    if a.names_file:
+        if not Path(a.names_file).is_file():
+            raise SeqlanternError(f"{a.names_file}: names file not found (--names-file)")
+        which = [ln.strip() for ln in Path(a.names_file).read_text().splitlines() if ln.strip()]
+    rows = names_subset(index, which)
     if len(rows) == 0:
         raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
     t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
@@ -1263,6 +1268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--onehot", required=True)
     s.add_argument("--index", required=True)
     s.add_argument("--which", default="test", help="all, train, valid or test")
+    s.add_argument("--names-file", help="segment these sequences (one name per line)")
     s.add_argument(
         "--threshold",
         type=float,

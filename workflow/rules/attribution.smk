@@ -254,3 +254,40 @@ if config["diagnostics"]["enabled"]:
         shell:
             "seqlantern erf-growth --seed {params.seed} --threads {threads}"
             " --out {output.table} --out-fit {output.fit} > {log} 2>&1"
+
+
+if SEGMENT:
+
+    rule segment_sequences:
+        input:
+            unpack(model_inputs),
+            onehot=R("encode/onehot.npy"),
+            index=R("encode/index.tsv"),
+        output:
+            segments=R("segment/segments.tsv"),
+            evaluation=R("segment/evaluation.tsv") if HAS_TRUTH else [],
+        params:
+            model=model_args(),
+            options=segment_args(),
+            evaluation=lambda wildcards, output: (
+                f"--evaluation {output.evaluation}" if HAS_TRUTH else ""
+            ),
+            target=q(config["attribution"]["target"]),
+            which=attribution_selection(),
+            seed=config["seed"],
+        threads: config["threads"]
+        log:
+            L("segment_sequences/segment_sequences.log"),
+        benchmark:
+            B("segment_sequences/segment_sequences.tsv")
+        resources:
+            mem_mb=4000,
+            runtime=60,
+            gpu=GPU,
+        conda:
+            ENV
+        shell:
+            "seqlantern segment {params.model} --target {params.target} --onehot {input.onehot}"
+            " --index {input.index} {params.which} {params.options}"
+            " {params.evaluation} --seed {params.seed} --threads {threads}"
+            " --out {output.segments} > {log} 2>&1"

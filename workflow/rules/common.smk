@@ -56,6 +56,20 @@ def _check_tiling():
 
 _check_tiling()
 
+SEGMENT = bool(config["segment"]["enabled"])
+
+
+def _check_segment():
+    """Segmentation explains a class: a regression model needs a threshold."""
+    if SEGMENT and config["train"]["task"] != "binary" and config["segment"]["threshold"] is None:
+        sys.exit(
+            "config: segment.enabled with train.task regression needs segment.threshold "
+            "(the prediction above which a sequence counts as positive)"
+        )
+
+
+_check_segment()
+
 
 def _apply_taxon():
     """annotate.taxon picks the shipped JASPAR collection (motifs + families/clusters).
@@ -366,6 +380,16 @@ def tracks_inputs(wildcards):
     return out
 
 
+def segment_args():
+    sg = config["segment"]
+    args = f"--seed-fraction {sg['seed_fraction']} --grow-fraction {sg['grow_fraction']}"
+    if sg["threshold"] is not None:
+        args += f" --threshold {sg['threshold']}"
+    if HAS_TRUTH:
+        args += f" --truth {q(truth_input())}"
+    return args
+
+
 def all_outputs():
     out = [
         R("report/report.html"),
@@ -377,6 +401,8 @@ def all_outputs():
         out.append(R("evaluate/evaluation.tsv"))
     if TRACKS:
         out += [R("tracks/attribution.bw"), R("tracks/elements.bb"), *HYPOTHETICAL_TRACKS]
+    if SEGMENT:
+        out.append(R("segment/segments.tsv"))
     return out
 
 
