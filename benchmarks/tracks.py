@@ -96,7 +96,7 @@ def checkpoint(path: Path, length: int) -> None:
     from seqlantern.models import build_model, save_checkpoint
 
     torch.manual_seed(0)
-    kwargs = {"length": length, "n_targets": 1, "filters": [32, 32], "dense": 16}
+    kwargs = {"length": length, "n_targets": 1, "filters": [32], "dense": 16}
     model = build_model("cnn", **kwargs)
     save_checkpoint(model, {"architecture": "cnn", "kwargs": kwargs, "targets": ["y"],
                             "task": "regression", "length": length}, path)  # fmt: skip
