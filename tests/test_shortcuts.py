@@ -215,25 +215,56 @@ def _local_scores(model: nn.Module, x: np.ndarray, el: pd.DataFrame) -> np.ndarr
                                                          strict=True)])  # fmt: skip
 
 
+class Mixed(nn.Module):
+    """MOTIF at 10-18 counts linearly; ADAPTER at 50-60 through a saturated tanh."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.motif = PositionWeights(length, adapter_weight=0.0)
+        both = PositionWeights(length, adapter_weight=1.0)
+        self.register_buffer("w_adapter", both.w - self.motif.w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        adapter = (x * self.w_adapter).sum(dim=(1, 2))[:, None]
+        return self.motif(x) + 4.0 * torch.tanh(0.6 * adapter)
+
+
+def _motif_and_adapter_elements() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = [(f"s{r}", r, 10, 18, "+", 1.0, "motif", "motif:M1", "NA") for r in range(40)]
+    rows += [(f"s{r}", r, 50, 60, "+", 1.0, "artifact", "artifact:truseq", "adapter")
+             for r in range(0, 40, 2)]  # fmt: skip
+    el = pd.DataFrame(rows, columns=["name", "row", "start", "end", "sign", "score", "label",
+                                     "group", "artifact_kind"])  # fmt: skip
+    groups = pd.DataFrame({"group": ["motif:M1", "artifact:truseq"],
+                           "label": ["motif", "artifact"]})  # fmt: skip
+    return el, groups
+
+
 def test_local_estimate_of_a_linear_model_is_its_effect() -> None:
-    """A linear model's gradient predicts what removing the element costs: no flag. A
-    saturated model's gradient is near zero on a site whose removal costs a lot:
-    flagged, and the reason says so."""
+    """A linear model's gradient predicts what removing an element costs: scale 1, no
+    flag. A saturated model's gradient understates every effect: the dataset scale says
+    so. Where one kind of element saturates and the others do not, those are flagged
+    and the reason says why."""
     x = _library()
-    el, groups = _tables()
-    el = el[el["start"] == 10].reset_index(drop=True)  # the motif elements
-    groups = groups[groups["group"] == "motif:M1"]
+    el, groups = _motif_and_adapter_elements()
     params = ShortcutParams(shuffles=16, backgrounds=4)
-    lin = PositionWeights(x.shape[2], adapter_weight=0.0)
-    out, _, ds = run_shortcut_tests(lin, x, el.assign(score=_local_scores(lin, x, el)),
-                                    groups, np.arange(40), target=0, params=params)  # fmt: skip
-    assert not out["local_mismatch"].any()
+    lin = PositionWeights(x.shape[2], adapter_weight=1.0)
+    out, _, ds = run_shortcut_tests(lin, x, el, groups, np.arange(40), target=0,
+                                    params=params)  # fmt: skip
     assert np.allclose(out["local_estimate"], out["effect"])  # first order is exact
-    assert np.allclose(out["local_effect_ratio"], 1.0)
+    assert not out["local_mismatch"].any() and ds["local_effect_scale"] == pytest.approx(1.0)
     assert ds["local_mismatch_share"] == 0.0
     sat = Saturated(x.shape[2])
-    out, _, ds = run_shortcut_tests(sat, x, el.assign(score=_local_scores(sat, x, el)),
-                                    groups, np.arange(40), target=0, params=params)  # fmt: skip
-    assert out["local_mismatch"].all() and (out["local_effect_ratio"] > 10).all()
-    assert out["decision_reason"].str.contains("the map misleads here").all()
-    assert ds["local_mismatch_share"] == 1.0
+    motif_only = el[el["label"] == "motif"]
+    _, _, ds = run_shortcut_tests(sat, x, motif_only, groups.iloc[:1], np.arange(40),
+                                  target=0, params=params)  # fmt: skip
+    assert ds["local_effect_scale"] > 10  # the map understates every effect
+    mixed = Mixed(x.shape[2])
+    out, _, ds = run_shortcut_tests(mixed, x, el, groups, np.arange(40), target=0,
+                                    params=params)  # fmt: skip
+    adapter = out["label"] == "artifact"
+    assert ds["local_effect_scale"] == pytest.approx(1.0, abs=0.05)
+    assert not out.loc[~adapter, "local_mismatch"].any()
+    assert out.loc[adapter, "local_mismatch"].mean() >= 0.9
+    assert out.loc[adapter & out["local_mismatch"], "decision_reason"].str.contains(
+        "the map misleads here").all()  # fmt: skip

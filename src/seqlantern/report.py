@@ -504,10 +504,19 @@ def render_report(
         )  # fmt: skip
         if "local_mismatch" in el.columns:
             n_mis = int((el["local_mismatch"].astype(str) == "True").sum())
-            glance += (f"<p>Locality: for <b>{n_mis}</b> of {len(el)} elements the "
-                       "gradient's prediction of removing the element disagrees with the "
-                       "measured effect (column <code>local_mismatch</code>: the map is not "
-                       "a faithful summary there; saturation or interactions).</p>")  # fmt: skip
+            scale = float("nan")
+            if dataset and Path(dataset).is_file():
+                dsv = read_tsv(dataset, what="dataset")
+                dd = dict(zip(dsv["metric"], dsv["value"], strict=True))
+                scale = float(dd.get("local_effect_scale", "nan"))
+            how = ("" if not np.isfinite(scale) else
+                   f"Measured effects are typically <b>{scale:.2f}&times;</b> what the "
+                   "gradient predicts for removing an element (1: the map's magnitudes are "
+                   "faithful; below 1 it overstates effects, as an exponential first layer "
+                   "does; above 1 it understates them, as saturation does). ")  # fmt: skip
+            glance += (f"<p>Locality: {how}For <b>{n_mis}</b> of {len(el)} elements the "
+                       "map misleads beyond that (column <code>local_mismatch</code>: "
+                       "saturation or interactions at that element).</p>")  # fmt: skip
     gt = None
     if groups and Path(groups).is_file():
         gt = read_tsv(groups, what="groups",
@@ -913,7 +922,7 @@ def _erf_growth_html(table: Any, fit: Any, plt: Any) -> str:
     """Receptive-field growth law: width over depth against the theoretical field."""
     if not (table and fit and Path(table).is_file() and Path(fit).is_file()):
         return ""
-    t = read_tsv(table, what="erf growth", ints=("depth",), floats=("erf_sd",))
+    t = read_tsv(table, what="erf growth", ints=("depth", "theoretical_rf"), floats=("erf_sd",))
     f = read_tsv(fit, what="erf growth fit", floats=("value",))
     d = dict(zip(f["metric"], f["value"], strict=True))
     m = t.groupby("depth")[["erf_sd", "theoretical_rf"]].mean()

@@ -25,19 +25,24 @@ prediction depends on is a **shortcut**: faithful to the model, useless for biol
   columns ``artifact_part_*`` and ``insert_part_*``), so no fixed overlap fraction
   decides what the element is.
 
-Locality (columns ``local_estimate``, ``local_effect_ratio``, ``local_mismatch``): a gradient
-map is a local slope, so what it predicts for removing an element and the measured
-effect can disagree (saturation, interactions: two models can share a gradient here and
-differ beyond). ``local_estimate`` is the first-order (gradient) prediction of the same
-ablation, sum over the span of gradient x (original - shuffled) averaged over the same
-shuffles: exact for a linear model, and on the same reference as the effect (summed
-gradient x input is taken against a uniform-base reference, a shuffle keeps the span's
-composition, so the two differ even for a linear model). ``local_effect_ratio`` = effect
-/ local estimate; ``local_mismatch`` is True when the effect's interval excludes the local
-estimate *and* the ratio is below 1/:data:`NONLOCAL_FOLD`, above :data:`NONLOCAL_FOLD` or
-negative; the decision reason then says so. Groups get the rank agreement of their
-members' summed attribution (``score``) and effects (``local_effect_spearman``);
-``dataset.tsv`` the overall one and the share of elements flagged (``local_mismatch_share``).
+Locality (columns ``local_estimate``, ``local_effect_ratio``, ``local_mismatch``): a
+gradient map is a local slope, so what it predicts for removing an element and the
+measured effect can disagree (saturation, interactions, convex activations: two models
+can share a gradient here and differ beyond). ``local_estimate`` is the first-order
+(gradient) prediction of the same ablation, sum over the span of gradient x (original -
+shuffled) averaged over the same shuffles: exact for a linear model and on the same
+reference as the effect (summed gradient x input is taken against a uniform-base
+reference, a shuffle keeps the span's composition, so the two differ even for a linear
+model). ``local_effect_ratio`` = effect / local estimate. Its median over the elements,
+``local_effect_scale`` in ``dataset.tsv``, says how the map's magnitudes relate to the
+effects overall (1: faithful; below 1: the map overstates effects, as an exponential
+first layer does; above 1: it understates them, as saturation does). ``local_mismatch``
+flags the elements for which the map misleads beyond that: the effect's interval
+excludes scale x local estimate *and* ratio / scale is below 1/:data:`NONLOCAL_FOLD`,
+above :data:`NONLOCAL_FOLD` or negative; the decision reason then says so. Groups get
+the rank agreement of their members' summed attribution (``score``) and effects
+(``local_effect_spearman``); ``dataset.tsv`` the overall one and the share flagged
+(``local_mismatch_share``).
 
 Decision (column ``decision``): ``artifact`` for elements annotated as artifacts
 (``shortcut`` = the prediction depends on it: its own or its group's interval excludes
@@ -469,6 +474,7 @@ def _shortcut_passes(
         for m in (order[bounds[uid[name]] : bounds[uid[name] + 1]] for name in g["group"])
     ]
 
+    scale = local_effect_scale(stats[:, 3], stats[:, 0])
     # pass 2: decision per element (vectorised per block)
     pos = {name: gi for gi, name in enumerate(g["group"])}  # duplicate names: the last
     g_lo = np.append(cols["effect_low"], np.nan)  # index -1 (no group): NaN / False
@@ -486,7 +492,7 @@ def _shortcut_passes(
             el[c] = parts[off : off + nb, j]
         _decide(el, g_lo, g_hi, g_short, el["group"].map(pos).fillna(-1).to_numpy(
             dtype=np.int64), p.min_effect)  # fmt: skip
-        _locality(el)
+        _locality(el, scale)
         counts["local_mismatch"] = counts.get("local_mismatch", 0) + int(el["local_mismatch"].sum())
         for d, c in el["decision"].value_counts(sort=False).items():
             counts[str(d)] = counts.get(str(d), 0) + int(c)
@@ -543,6 +549,7 @@ def _shortcut_passes(
             "shortcut_elements": counts.get("shortcut", 0),
         })  # fmt: skip
     ds["local_effect_spearman"] = _spearman(score_all, stats[:, 0])
+    ds["local_effect_scale"] = scale
     ds["local_mismatch_share"] = counts.get("local_mismatch", 0) / n_el if n_el else float("nan")
     return g, ds, counts
 
@@ -559,40 +566,54 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def local_effect(
-    score: np.ndarray, effect: np.ndarray, low: np.ndarray, high: np.ndarray
+    local: np.ndarray,
+    effect: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(ratio, mismatch)`` of first-order estimates against measured effects (module).
 
-    An element is flagged only when both hold: its effect's interval excludes the local
-    estimate (evidence) and effect / estimate is outside [1/f, f] with
-    f = :data:`NONLOCAL_FOLD` or negative (size). Elements without an interval are not
-    flagged.
+    An element is flagged only when both hold: its effect's interval excludes ``scale``
+    x its local estimate (evidence) and effect / estimate is, relative to ``scale``,
+    outside [1/f, f] with f = :data:`NONLOCAL_FOLD` or negative (size). Elements without
+    an interval are not flagged.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(score != 0, effect / score, np.nan)
-    outside = (score < low) | (score > high)
-    far = (ratio < 1.0 / NONLOCAL_FOLD) | (ratio > NONLOCAL_FOLD) | (np.sign(effect) !=
-                                                                     np.sign(score))  # fmt: skip
+        ratio = np.where(local != 0, effect / local, np.nan)
+    s = scale if np.isfinite(scale) and scale > 0 else 1.0
+    expect = s * local
+    outside = (expect < low) | (expect > high)
+    rel = ratio / s
+    far = (rel < 1.0 / NONLOCAL_FOLD) | (rel > NONLOCAL_FOLD) | (np.sign(effect) !=
+                                                                 np.sign(local))  # fmt: skip
     # float32 predictions: differences below 1e-4 of the values are rounding, not a finding
-    real = np.abs(effect - score) > 1e-4 * np.maximum(1.0, np.maximum(np.abs(effect),
-                                                                      np.abs(score)))  # fmt: skip
+    real = np.abs(effect - expect) > 1e-4 * np.maximum(1.0, np.maximum(np.abs(effect),
+                                                                       np.abs(expect)))  # fmt: skip
     flag = outside & far & real & np.isfinite(low) & np.isfinite(high)
     return ratio, flag
 
 
-def _locality(el: pd.DataFrame) -> None:
+def local_effect_scale(local: np.ndarray, effect: np.ndarray) -> float:
+    """Median effect / local estimate over the elements with a non-zero estimate."""
+    ok = np.isfinite(local) & np.isfinite(effect) & (np.abs(local) > 1e-12)
+    return float(np.median(effect[ok] / local[ok])) if ok.any() else float("nan")
+
+
+def _locality(el: pd.DataFrame, scale: float) -> None:
     """Add ``local_effect_ratio`` and ``local_mismatch`` to a block; say so in the reason."""
     ratio, flag = local_effect(el["local_estimate"].to_numpy(dtype=float),
                                el["effect"].to_numpy(dtype=float),
                                el["effect_low"].to_numpy(dtype=float),
-                               el["effect_high"].to_numpy(dtype=float))  # fmt: skip
+                               el["effect_high"].to_numpy(dtype=float), scale)  # fmt: skip
     el["local_effect_ratio"] = ratio
     el["local_mismatch"] = flag
     if flag.any():
         reason = el["decision_reason"].to_numpy().astype(object)
         reason[flag] = reason[flag] + np.array(
-            [f"; the map misleads here (effect {e:.3g}, gradient predicts {s:.3g})"
-             for e, s in zip(el["effect"].to_numpy()[flag],
+            [f"; the map misleads here (effect {e:.3g}, gradient predicts {v:.3g}, "
+             f"{scale:.2g} x that expected)"
+             for e, v in zip(el["effect"].to_numpy()[flag],
                              el["local_estimate"].to_numpy()[flag], strict=True)],
             dtype=object)  # fmt: skip
         el["decision_reason"] = reason
