@@ -249,13 +249,21 @@ def ism(
 
 
 def grad_cam(
-    model: nn.Module, x: torch.Tensor, *, target: int = 0, output: str = "logit"
-) -> torch.Tensor:
+    model: nn.Module, x: torch.Tensor, *, target: int = 0, output: str = "logit",
+    centred: bool = False,
+) -> torch.Tensor:  # fmt: skip
     """1-D Grad-CAM on the first convolution block's activations, on the observed bases.
 
     cam(j) = ReLU(sum_c alpha_c A_c(j)) with alpha_c the mean gradient of the output over
     positions of channel c; returned as (N, 4, L) with the map on every base, so that
     :func:`observed` puts it on the observed base.
+
+    ``centred``: ReLU(s(j) - median_j s(j)) instead. Grad-CAM's ReLU assumes activations
+    at zero away from the evidence, as after a ReLU; after an exponential, softplus or
+    tanh first layer every position is active and the weighted sum can be negative
+    everywhere (on the demo's exp model it was, for every sequence), so the plain map
+    is empty. Relative to its median the evidence stands out again; for ReLU models,
+    whose median is ~0, little changes.
     """
     body = getattr(model, "body", None)
     if not isinstance(body, nn.Sequential) or not isinstance(body[0], nn.Conv1d):
@@ -271,7 +279,10 @@ def grad_cam(
     a = acts[0]
     (g,) = torch.autograd.grad(y.sum(), a)
     alpha = g.mean(dim=2, keepdim=True)
-    cam = torch.relu((alpha * a).sum(dim=1)).detach()  # (N, L')
+    raw = (alpha * a).sum(dim=1).detach()  # (N, L')
+    if centred:
+        raw = raw - raw.median(dim=1, keepdim=True).values
+    cam = torch.relu(raw)
     if cam.shape[1] != x.shape[2]:
         cam = torch.nn.functional.interpolate(cam[:, None], size=x.shape[2], mode="linear",
                                               align_corners=False)[:, 0]  # fmt: skip

@@ -3,7 +3,9 @@
 Weak supervision: a classifier trained only on "active or not" labels has no notion of
 where its elements are, but its class activation map (Grad-CAM on the first convolution
 block, :func:`seqlantern.methods.grad_cam`) is high where the evidence for the class
-sits. The high-confidence positions are *seeds*; each seed run is grown to both sides
+sits (centred on its median, :func:`seqlantern.methods.grad_cam`, so that exponential or
+tanh first layers, active everywhere, still give a map). The high-confidence positions
+are *seeds*; each seed run is grown to both sides
 while the per-base attribution (gradient x input of the observed base) stays
 continuous, i.e. above ``grow_fraction`` of the peak |attribution|, so a segment
 ends where the model stops caring. The result is a set of element segments from
@@ -103,7 +105,7 @@ def segment(
             continue
         xk = xb[keep]
         with torch.enable_grad():
-            cam = grad_cam(model, xk, target=target)[:, 0].cpu().numpy()
+            cam = grad_cam(model, xk, target=target, centred=True)[:, 0].cpu().numpy()
             gx = gradient_x_input(model, xk, target=target).detach()
         attr = (gx * xk).sum(dim=1).cpu().numpy()
         for j, i in enumerate(np.flatnonzero(keep.cpu().numpy())):
