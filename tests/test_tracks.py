@@ -78,6 +78,10 @@ def test_bigwig_equals_the_maps_at_every_base(tmp_path: Path) -> None:
     want = _expected(idx, x, attr, np.arange(len(idx)))
     bw = pybigtools.open(str(tmp_path / "t.bw"))
     assert dict(bw.chroms()) == CHROMS
+    info = bw.info()  # a valid BBI header: version 4, compressed, zoom levels for browsers
+    assert info["version"] == 4 and info["isCompressed"] and info["zoomLevels"] >= 1
+    covered = sum(int((~np.isnan(v)).sum()) for v in want.values())
+    assert info["summary"]["basesCovered"] == covered
     for c, n in CHROMS.items():
         got = np.asarray(bw.values(c, 0, n, fillna=None), dtype=np.float64)
         assert np.array_equal(np.isnan(got), np.isnan(want[c])), c

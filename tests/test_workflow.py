@@ -55,6 +55,10 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
               "results/methods/comparison.tsv", "results/methods/erf.tsv",
               "benchmarks/attribute_sequences/0.tsv"):  # fmt: skip
         assert (tmp_path / f).is_file(), f
+    # long steps wrote progress into their logs (a line per tenth / per epoch)
+    att = (tmp_path / "logs/attribute_sequences/0.log").read_text()
+    assert "(100%)" in att and "[attribute" in att
+    assert "epoch 1/" in (tmp_path / "logs/train_model/train_model.log").read_text()
     from browser import probe  # the demo's report as a reader sees it, at 1,280 px
 
     found = probe(tmp_path / "results/report/report.html")
