@@ -416,8 +416,10 @@ def _files_html(links: list[str], out: Path) -> str:
     for f in links:
         rel = os.path.relpath(Path(f).resolve(), out.resolve().parent)
         items.append(f"<li><a href='{html.escape(rel)}'>{html.escape(str(f))}</a></li>")
-    return ("<p>Open the BED files in IGV or the UCSC browser (see the README, "
-            "\"Which file to open\"); the TSV tables hold every column.</p><ul>"
+    return ("<p>In IGV or the UCSC browser open the <code>.browser.bed</code> files or the "
+            "tracks (<code>attribution.bw</code>, <code>elements.bb</code>; see the README, "
+            "\"Which file to open\"); the detail BEDs and TSV tables hold every column."
+            "</p><ul>"
             + "".join(items) + "</ul>")  # fmt: skip
 
 

@@ -324,6 +324,7 @@ def report_inputs(wildcards):
             *[R(f"export/{b}") for b in BROWSER_BEDS],
             R("shortcuts/elements.tsv"),
             R("shortcuts/groups.tsv"),
+            *([R("tracks/attribution.bw"), R("tracks/elements.bb")] if TRACKS else []),
         ],
     }
     if not LOAD_MODEL:
