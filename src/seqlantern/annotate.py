@@ -395,110 +395,90 @@ def _element_rows(
     # progress line; every query is compared on its own, so the results are the same
     step = max(500, -(-len(all_rows) // 10))
     progress = Progress("annotate: motif matching", len(all_rows))
+
+    def chunk(rows: list) -> list[dict]:
+        scanner = SiteScanner()
+        length = x.shape[2]
+        queries, weights, windows = motif_queries(rows, x, attr, hyp, attr_row, p)
+        res = compare_many(queries, db, weights=weights, score=p.motif_score,
+                           min_overlap=p.min_overlap)  # fmt: skip
+        out = []
+        for i, s in enumerate(rows):
+            onehot = np.asarray(x[s.row])
+            qs, qe = windows[i]
+            hit = res.hit(i)
+            alts = _alternatives(res, i, cl, motifs, p, shift=s.start - qs)
+            m = motifs[hit.index]
+            site = scanner.best_site(m, onehot[:, qs:qe])
+            seq_core = decode(onehot[:, s.start : s.end])
+            fs, fe = max(s.start - p.artifact_flank, 0), min(s.end + p.artifact_flank, length)
+            ah = matcher.best(decode(onehot[:, fs:fe]))
+            off, rec_len = int(starts[s.row]), int(lengths[s.row])
+            # read ends: where sequencing puts poly-A/poly-G (read-through, two-colour no-signal)
+            at_read_end = read_ends and (
+                s.start + off < p.low_complexity_read_end
+                or s.end + off > rec_len - p.low_complexity_read_end
+            )
+            art: tuple[str, str, float, int, int] = ("NA", "NA", 0, -1, -1)
+            art_ok, low = False, False
+            # only hits above the score threshold that overlap the seqlet fill the columns
+            if ah is not None and ah.score >= p.artifact_min_score:
+                a_s, a_e = fs + ah.query_start, fs + ah.query_end
+                ov = max(0, min(a_e, s.end) - max(a_s, s.start))
+                kind = kinds.get(ah.name, "NA")
+                if kind == "low_complexity":
+                    low = ov > 0
+                if ov > 0 and (kind != "low_complexity" or at_read_end):
+                    art = (ah.name, kind, ah.score, a_s, a_e)
+                    art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
+            # constant sequence at this position in most inputs: the strongest evidence; any
+            # overlap is recorded (the shortcut tests measure which part carries the effect)
+            # (a partial constant overlap does not replace an adapter hit that covers the seqlet)
+            best_ov = 0
+            lib_ok = art_ok
+            for reg in constant:
+                ra, rb = reg.record_span(rec_len)
+                ov = max(0, min(rb, s.end + off) - max(ra, s.start + off))
+                full = ov >= p.artifact_min_overlap * (s.end - s.start)
+                if ov > best_ov and (full or not lib_ok):
+                    best_ov = ov
+                    art = (reg.name, "constant", ov, max(ra - off, 0), min(rb - off, length))
+                    art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
+            dust = dust_score(seq_core)
+            low = low or (p.low_complexity_dust > 0 and dust >= p.low_complexity_dust)
+            if art[0] == "NA" and low and at_read_end:
+                art = ("low_complexity", "low_complexity", round(dust, 2), s.start, s.end)
+                art_ok = True
+            insert_label = "motif" if hit.qvalue <= p.motif_qvalue else "unexplained"
+            label = "artifact" if art_ok else insert_label
+            out.append({
+                "name": s.name, "start": s.start, "end": s.end,
+                "strand": hit.strand if label == "motif" else ".",
+                "score": s.score, "pvalue": s.pvalue, "label": label,
+                "motif_id": m.id, "motif_name": m.name,
+                "motif_family": ";".join(sorted(fams.get(m.id, ()))),
+                "motif_cluster": clusters.get(m.id, "NA"),
+                "motif_pvalue": hit.pvalue, "motif_qvalue": hit.qvalue, "motif_evalue": hit.evalue,
+                "motif_offset": hit.offset + (s.start - qs),
+                "site_start": qs + site[0] if site else -1,
+                "site_end": qs + site[0] + m.width if site else -1,
+                "site_strand": site[1] if site else ".",
+                "site_score": round(site[2], 3) if site else float("nan"),
+                "site_pvalue": site[3] if site else float("nan"),
+                "artifact_name": art[0], "artifact_kind": art[1], "artifact_score": art[2],
+                "artifact_start": art[3], "artifact_end": art[4],
+                "dust": round(dust, 3), "low_complexity": low, "insert_label": insert_label,
+                "position_hotspot": "NA", "motif_alternatives": alts,
+                "sign": s.sign, "max_abs": s.max_abs, "seqlet_id": s.seqlet_id, "row": s.row,
+                "sequence": seq_core,
+            })  # fmt: skip
+        return out
+
     for c0 in range(0, len(all_rows), step):
         rows = all_rows[c0 : c0 + step]
-        out += _chunk_rows(rows, x, attr, hyp, attr_row, starts, lengths, motifs, fams, db,
-                           matcher, constant, p, kinds, cl, read_ends, clusters)  # fmt: skip
+        out += chunk(rows)
         progress.update(c0 + len(rows))
     return pd.DataFrame(out, columns=ELEMENT_COLUMNS)
-
-
-def _chunk_rows(
-    rows: list,
-    x: RowSource,
-    attr: RowSource,
-    hyp: RowSource | None,
-    attr_row: dict[int, int],
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    motifs: list[Motif],
-    fams: dict[str, frozenset[str]],
-    db: MotifIndex,
-    matcher: ArtifactMatcher,
-    constant: list,
-    p: AnnotateParams,
-    kinds: dict[str, str],
-    cl: np.ndarray,
-    read_ends: bool,
-    clusters: dict[str, str],
-) -> list[dict]:
-    """:func:`_element_rows` of one chunk of seqlets."""
-    scanner = SiteScanner()
-    length = x.shape[2]
-    queries, weights, windows = motif_queries(rows, x, attr, hyp, attr_row, p)
-    res = compare_many(queries, db, weights=weights, score=p.motif_score,
-                       min_overlap=p.min_overlap)  # fmt: skip
-    out = []
-    for i, s in enumerate(rows):
-        onehot = np.asarray(x[s.row])
-        qs, qe = windows[i]
-        hit = res.hit(i)
-        alts = _alternatives(res, i, cl, motifs, p, shift=s.start - qs)
-        m = motifs[hit.index]
-        site = scanner.best_site(m, onehot[:, qs:qe])
-        seq_core = decode(onehot[:, s.start : s.end])
-        fs, fe = max(s.start - p.artifact_flank, 0), min(s.end + p.artifact_flank, length)
-        ah = matcher.best(decode(onehot[:, fs:fe]))
-        off, rec_len = int(starts[s.row]), int(lengths[s.row])
-        # read ends: where sequencing puts poly-A/poly-G (read-through, two-colour no-signal)
-        at_read_end = read_ends and (
-            s.start + off < p.low_complexity_read_end
-            or s.end + off > rec_len - p.low_complexity_read_end
-        )
-        art: tuple[str, str, float, int, int] = ("NA", "NA", 0, -1, -1)
-        art_ok, low = False, False
-        # only hits above the score threshold that overlap the seqlet fill the columns
-        if ah is not None and ah.score >= p.artifact_min_score:
-            a_s, a_e = fs + ah.query_start, fs + ah.query_end
-            ov = max(0, min(a_e, s.end) - max(a_s, s.start))
-            kind = kinds.get(ah.name, "NA")
-            if kind == "low_complexity":
-                low = ov > 0
-            if ov > 0 and (kind != "low_complexity" or at_read_end):
-                art = (ah.name, kind, ah.score, a_s, a_e)
-                art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
-        # constant sequence at this position in most inputs: the strongest evidence; any
-        # overlap is recorded (the shortcut tests measure which part carries the effect)
-        # (a partial constant overlap does not replace an adapter hit that covers the seqlet)
-        best_ov = 0
-        lib_ok = art_ok
-        for reg in constant:
-            ra, rb = reg.record_span(rec_len)
-            ov = max(0, min(rb, s.end + off) - max(ra, s.start + off))
-            full = ov >= p.artifact_min_overlap * (s.end - s.start)
-            if ov > best_ov and (full or not lib_ok):
-                best_ov = ov
-                art = (reg.name, "constant", ov, max(ra - off, 0), min(rb - off, length))
-                art_ok = ov >= p.artifact_min_overlap * (s.end - s.start)
-        dust = dust_score(seq_core)
-        low = low or (p.low_complexity_dust > 0 and dust >= p.low_complexity_dust)
-        if art[0] == "NA" and low and at_read_end:
-            art = ("low_complexity", "low_complexity", round(dust, 2), s.start, s.end)
-            art_ok = True
-        insert_label = "motif" if hit.qvalue <= p.motif_qvalue else "unexplained"
-        label = "artifact" if art_ok else insert_label
-        out.append({
-            "name": s.name, "start": s.start, "end": s.end,
-            "strand": hit.strand if label == "motif" else ".",
-            "score": s.score, "pvalue": s.pvalue, "label": label,
-            "motif_id": m.id, "motif_name": m.name,
-            "motif_family": ";".join(sorted(fams.get(m.id, ()))),
-            "motif_cluster": clusters.get(m.id, "NA"),
-            "motif_pvalue": hit.pvalue, "motif_qvalue": hit.qvalue, "motif_evalue": hit.evalue,
-            "motif_offset": hit.offset + (s.start - qs),
-            "site_start": qs + site[0] if site else -1,
-            "site_end": qs + site[0] + m.width if site else -1,
-            "site_strand": site[1] if site else ".",
-            "site_score": round(site[2], 3) if site else float("nan"),
-            "site_pvalue": site[3] if site else float("nan"),
-            "artifact_name": art[0], "artifact_kind": art[1], "artifact_score": art[2],
-            "artifact_start": art[3], "artifact_end": art[4],
-            "dust": round(dust, 3), "low_complexity": low, "insert_label": insert_label,
-            "position_hotspot": "NA", "motif_alternatives": alts,
-            "sign": s.sign, "max_abs": s.max_abs, "seqlet_id": s.seqlet_id, "row": s.row,
-            "sequence": seq_core,
-        })  # fmt: skip
-    return out
 
 
 def _alternatives(
