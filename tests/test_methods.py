@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -162,3 +165,36 @@ def test_shuffled_baseline_and_rc_average() -> None:
     a = hypothetical("gradient_x_input", m, x, rc_average=True)
     b = hypothetical("gradient_x_input", m, rc, rc_average=True)
     assert torch.allclose(torch.flip(b, dims=[1, 2]), a, atol=1e-5)
+
+
+def test_completeness_check_warns_when_the_path_has_not_converged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Integrated gradients add up to f(x) - f(0) once converged: with 2 steps the check
+    finds it does not and says so; with 1,024 it does. Expected gradients likewise."""
+    from seqlantern.attribute import attribute
+    from seqlantern.methods import completeness_error, hypothetical
+    from seqlantern.models import SeqCNN
+
+    torch.manual_seed(0)
+    model = SeqCNN(length=50, filters=[8], kernel_sizes=[7], pool=[1], dense=8,
+                   first_activation="exp").eval()  # fmt: skip
+    with torch.no_grad():
+        model.body[0].weight.mul_(3.0)  # sharper exponential: a curved path
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (6, 50))].transpose(0, 2, 1).copy()
+    xt = torch.from_numpy(x)
+    for method in ("integrated_gradients", "expected_gradients"):
+        errs = {}
+        for steps in (2, 1024):
+            maps = hypothetical(method, model, xt, steps=steps, references=2, seed=3)
+            errs[steps] = completeness_error(method, model, xt, maps, references=2, seed=3)
+        assert np.max(errs[2]) > 0.05 and np.max(errs[1024]) < 0.05, (method, errs)
+    assert completeness_error("saliency", model, xt, xt) is None
+    names = [f"s{i}" for i in range(6)]
+    attribute(model, x, np.arange(6), names, tmp_path / "a.npy", tmp_path / "p.tsv",
+              method="integrated_gradients", steps=2)  # fmt: skip
+    out = capsys.readouterr().out
+    assert "WARNING" in out and "raise attribution.steps" in out
+    pred = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    assert (pred["completeness_error"] > 0.05).any()

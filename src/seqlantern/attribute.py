@@ -218,6 +218,7 @@ def attribute(
     baseline: str = "zero",
     rc_average: bool = False,
     position_offset: int = 0,
+    check: bool = True,
 ) -> None:
     """Attribute ``onehot[rows]`` and stream the maps to ``out_npy`` chunk by chunk.
 
@@ -257,14 +258,21 @@ def attribute(
         Position of ``rows[0]`` in the whole selection when this call attributes one
         shard of it: random draws (shuffled controls, references) are seeded by the
         position in the whole selection, so a shard's maps equal the unsharded run's rows.
+    check
+        For integrated and expected gradients (without ``rc_average``): the completeness
+        error of every sequence (:func:`seqlantern.methods.completeness_error`) goes to
+        the predictions table (``completeness_error``) and a summary to the log, with a
+        warning when any sequence is off by more than :data:`COMPLETENESS_WARN`.
     """
-    from seqlantern.methods import hypothetical, observed
+    from seqlantern.methods import PATH_METHODS, completeness_error, hypothetical, observed
 
     if output not in ("logit", "activation"):
         raise SeqlanternError(f"attribution.output {output!r} must be logit or activation")
     model = model.to(device).eval()
     n, _, length = len(rows), onehot.shape[1], onehot.shape[2]
     preds: list[np.ndarray] = []
+    errors: list[np.ndarray] = []
+    check = check and method in PATH_METHODS and not rc_average
     paths = [out_npy, out_predictions] + ([out_hypothetical] if out_hypothetical else [])
     with atomic_outputs(*paths) as tmps:
         tmp_npy, tmp_pred = tmps[0], tmps[1]
@@ -291,6 +299,12 @@ def attribute(
                 obs = observed(method, grad, xb)
                 with torch.no_grad():
                     pr = model(xb)
+                if check:
+                    err = completeness_error(method, model, xb, grad, target=target,
+                                             output=output, references=references,
+                                             seed=seed + position_offset + i,
+                                             baseline=baseline)  # fmt: skip
+                    errors.append(err if err is not None else np.full(len(b), np.nan))
             if not bool(torch.isfinite(pr).all()):
                 k = int(torch.nonzero(~torch.isfinite(pr).all(dim=1))[0, 0])
                 name = str(np.asarray(names)[i + k])
@@ -326,7 +340,27 @@ def attribute(
                     df[f"pred_{t}"] = pred[a : a + 100_000, j]
                     if output == "activation":
                         df[f"prob_{t}"] = 1 / (1 + np.exp(-pred[a : a + 100_000, j]))
+                if check:
+                    df["completeness_error"] = np.concatenate(errors)[a : a + 100_000] if (
+                        errors) else np.zeros(0)  # fmt: skip
                 df.to_csv(fh, sep="\t", index=False, header=a == 0, float_format="%.6g")
+    if check and errors:
+        _report_completeness(np.concatenate(errors), method, steps)
+
+
+COMPLETENESS_WARN = 0.05  # relative error past which a path method's maps are not converged
+
+
+def _report_completeness(err: np.ndarray, method: str, steps: int) -> None:
+    """One summary line of the completeness check, and a warning when it fails."""
+    bad = int(np.sum(err > COMPLETENESS_WARN))
+    print(f"[attribute] {method} completeness: median relative error "
+          f"{float(np.median(err)):.3g}, max {float(np.max(err)):.3g}", flush=True)  # fmt: skip
+    if bad:
+        print(f"[attribute] WARNING: {bad} of {len(err)} sequences' maps do not add up to "
+              f"f(x) - f(reference) (error > {COMPLETENESS_WARN:.0%}): the path integral has "
+              f"not converged with {steps} steps; raise attribution.steps "
+              "(column completeness_error in the predictions)", flush=True)  # fmt: skip
 
 
 class _CopyNames(Sequence[str]):

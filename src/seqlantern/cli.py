@@ -203,6 +203,8 @@ def cmd_attribute(a: argparse.Namespace) -> None:
                "device": resolve_device(a.device), "method": a.method, "steps": a.steps,
                "references": a.references, "baseline": a.baseline,
                "rc_average": a.rc_average}  # fmt: skip
+    if not a.shuffles:
+        options["check"] = a.check
     lo, hi = _shard(a, len(rows))
     rows = rows[lo:hi]
     names = index["name"].iloc[rows].tolist()
@@ -994,6 +996,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--rc-average",
         action="store_true",
         help="average with the reverse complement's map (strand-symmetric assays)",
+    )
+    s.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="integrated/expected gradients: check that each map adds up to f(x) - "
+        "f(reference) (column completeness_error; a warning past 5%%)",
     )
     s.add_argument("--which", default="test", help="all, train, valid or test")
     s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")

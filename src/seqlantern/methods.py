@@ -109,20 +109,56 @@ def integrated_gradients(
     return (x - r) * total / steps
 
 
+def shuffled_references(x: torch.Tensor, references: int, seed: int) -> list[torch.Tensor]:
+    """The ``references`` dinucleotide-shuffled references of a batch (seeded): those of
+    :func:`expected_gradients` (one per call: the shuffled integrated-gradients
+    baseline)."""
+    xs = x.detach().cpu().numpy()
+    rng = np.random.default_rng(seed)
+    return [torch.from_numpy(np.stack([shuffle_onehot(s, rng) for s in xs]).astype(
+        np.float32)).to(x.device) for _ in range(references)]  # fmt: skip
+
+
 def expected_gradients(
     model: nn.Module, x: torch.Tensor, *, target: int = 0, output: str = "logit",
     references: int = 8, steps: int = 8, seed: int = 0,
 ) -> torch.Tensor:  # fmt: skip
     """Integrated gradients averaged over dinucleotide-shuffled references (seeded)."""
-    xs = x.detach().cpu().numpy()
-    rng = np.random.default_rng(seed)
     total = torch.zeros_like(x)
-    for _ in range(references):
-        ref = np.stack([shuffle_onehot(s, rng) for s in xs]).astype(np.float32)
-        total += integrated_gradients(model, x, target=target, output=output,
-                                      baseline=torch.from_numpy(ref).to(x.device),
+    for ref in shuffled_references(x, references, seed):
+        total += integrated_gradients(model, x, target=target, output=output, baseline=ref,
                                       steps=steps)  # fmt: skip
     return total / references
+
+
+def completeness_error(
+    method: str, model: nn.Module, x: torch.Tensor, maps: torch.Tensor, *, target: int = 0,
+    output: str = "logit", references: int = 8, seed: int = 0, baseline: str = "zero",
+) -> np.ndarray | None:  # fmt: skip
+    """Per sequence, how far a path method's maps are from adding up (completeness).
+
+    Integrated gradients satisfy sum(maps) = f(x) - f(r) once the path integral has
+    converged (expected gradients: the mean over the references). Returns
+    |sum(maps) - (f(x) - f(r))| / max(|f(x) - f(r)|, median of that over the batch) per
+    sequence, or ``None`` for methods without the property. A large error means too few
+    ``steps``: the maps are then not what the method promises, silently (captum #1082,
+    tangermeme #47).
+    """
+    if method not in PATH_METHODS:
+        return None
+    with torch.no_grad():
+        fx = _output(model, x, target, output)
+        if method == "integrated_gradients":
+            refs = ([torch.zeros_like(x)] if baseline == "zero"
+                    else shuffled_references(x, 1, seed))  # fmt: skip
+        else:
+            refs = shuffled_references(x, references, seed)
+        delta = torch.stack([fx - _output(model, r, target, output) for r in refs]).mean(0)
+    total = maps.detach().sum(dim=(1, 2))
+    # relative to |delta|, but never to less than the batch's median |delta|: where f(x)
+    # and f(r) happen to be nearly equal a relative error means nothing
+    scale = torch.maximum(delta.abs(), delta.abs().median()).clamp_min(1e-6)
+    return ((total - delta).abs() / scale).double().cpu().numpy()
 
 
 def _fast_ism_layers(
@@ -300,13 +336,7 @@ def _one(
     if method == "integrated_gradients":
         ref = None
         if baseline == "shuffled":
-            rng = np.random.default_rng(seed)
-            ref = torch.from_numpy(
-                np.stack([shuffle_onehot(s, rng) for s in x.detach().cpu().numpy()]).astype(
-                    np.float32
-                )
-            )
-            ref = ref.to(x.device)  # fmt: skip
+            ref = shuffled_references(x, 1, seed)[0]
         elif baseline != "zero":
             raise SeqlanternError(f"attribution.baseline {baseline!r}: zero or shuffled")
         return integrated_gradients(model, x, target=target, output=output, baseline=ref,
