@@ -173,3 +173,22 @@ def test_progress_lines_at_each_tenth(capsys: pytest.CaptureFixture[str]) -> Non
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 10 and lines[-1] == "[attribute] 1,000 / 1,000 (100%)"
     assert all(line.startswith("[attribute] ") for line in lines)
+
+
+def test_top_groups_are_largest_first_with_the_artifacts(tmp_path: Path) -> None:
+    """The first screen's top groups: by size (numbers, not text: '9' < '584'), artifact
+    groups always among them."""
+    from seqlantern.io import read_tsv
+    from seqlantern.report import _glance_html
+
+    pd.DataFrame({
+        "group": [f"g{i}" for i in range(12)],
+        "name": ["ASCL", "flank", "KLF", "POU", "ETS", *[f"m{i}" for i in range(7)]],
+        "label": ["motif", "artifact", *["motif"] * 10],
+        "elements": [9, 584, 245, 35, 31, 20, 19, 18, 17, 16, 15, 14],
+        "sequences": [9, 583, 199, 32, 28, 20, 19, 18, 17, 16, 15, 14],
+    }).to_csv(tmp_path / "g.tsv", sep="\t", index=False)  # fmt: skip
+    html = _glance_html(read_tsv(tmp_path / "g.tsv", what="groups"))
+    order = [n for n in ("flank", "KLF", "POU", "ETS", "m0", "ASCL") if f">{n}<" in html]
+    assert order == ["flank", "KLF", "POU", "ETS", "m0"]  # ASCL (9) is not in the top 8
+    assert html.index(">flank<") < html.index(">KLF<") < html.index(">m0<")

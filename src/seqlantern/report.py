@@ -292,6 +292,8 @@ def _glance_html(gt: pd.DataFrame, n: int = 8) -> str:
     """
     if gt.empty:
         return ""
+    gt = gt.assign(elements=pd.to_numeric(gt["elements"], errors="coerce"))
+    gt = gt.sort_values("elements", ascending=False, kind="stable")
     art = gt[gt["label"] == "artifact"].head(n // 2)
     rest = gt[gt["label"] != "artifact"].head(n - len(art))
     top = pd.concat([art, rest]).sort_values("elements", ascending=False, kind="stable")
