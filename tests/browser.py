@@ -54,6 +54,14 @@ window.addEventListener('load', function () {
 </script>"""
 
 
+def available() -> bool:
+    """Whether a Chromium is on PATH (so a longer test can probe only when it can)."""
+    found = any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))
+    if not found and os.environ.get("SEQLANTERN_REQUIRE_BROWSER") == "1":
+        pytest.fail("SEQLANTERN_REQUIRE_BROWSER=1 but no chromium on PATH")
+    return found
+
+
 def chromium() -> str:
     """The Chromium binary, or skip (fail when the environment requires it)."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
