@@ -112,7 +112,7 @@ def main() -> None:
         ev = boundary_iou(seg, truth)
         row.update({"cam_recall": ev["recall"], "cam_iou": ev["iou"],
                     "cam_precision": ev["precision"]})  # fmt: skip
-        calls = call_seqlets(maps["logit"], names, np.arange(len(test)), SeqletParams())
+        calls = call_seqlets(maps["logit"], names, np.arange(len(test)), SeqletParams(pvalue=0.02))
         ev = boundary_iou(calls, truth)
         row.update({"seqlet_recall": ev["recall"], "seqlet_iou": ev["iou"],
                     "seqlet_precision": ev["precision"]})  # fmt: skip

@@ -225,7 +225,7 @@ def test_usage_errors_are_one_line_with_status_1(capsys: pytest.CaptureFixture[s
     )
     with pytest.raises(SystemExit) as ex:
         main(["encode", "--length", "-5", "--onehot", "o", "--index", "i"])
-    assert ex.value.code == 1 and "must not be negative" in capsys.readouterr().err
+    assert ex.value.code == 1 and "-5 must be at least 1" in capsys.readouterr().err
 
 
 def test_unexpected_errors_are_one_line(monkeypatch: pytest.MonkeyPatch,

@@ -27,7 +27,7 @@ def test_genomic_input_gives_genome_coordinates(tmp_path: Path, trained_small: P
                  str(trained_small), "--which", "all", "--out", f"{d}/a.npy",
                  "--predictions", f"{d}/p.tsv"]) == 0  # fmt: skip
     assert main(["call-seqlets", "--attributions", f"{d}/a.npy", "--predictions", f"{d}/p.tsv",
-                 "--pvalue", "0.3", "--out", f"{d}/s.tsv"]) == 0  # fmt: skip
+                 "--pvalue", "0.3", "--null", "laplace", "--out", f"{d}/s.tsv"]) == 0  # fmt: skip
     assert main(["annotate", "--seqlets", f"{d}/s.tsv", "--onehot", f"{d}/x.npy",
                  "--attributions", f"{d}/a.npy", "--predictions", f"{d}/p.tsv", "--index",
                  f"{d}/i.tsv", "--motifs", str(DEMO_MOTIFS), "--artifacts", str(ARTIFACTS),

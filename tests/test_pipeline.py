@@ -25,7 +25,7 @@ def test_reduced_demo_meets_targets(tmp_path: Path) -> None:
         ["attribute", "--onehot", f"{d}/x.npy", "--index", f"{d}/i.tsv", "--model",
          f"{d}/m/model.json", "--out", f"{d}/a.npy", "--predictions", f"{d}/p.tsv"],
         ["call-seqlets", "--attributions", f"{d}/a.npy", "--predictions", f"{d}/p.tsv",
-         "--out", f"{d}/s.tsv"],
+         "--null", "laplace", "--pvalue", "0.02", "--out", f"{d}/s.tsv"],
         ["annotate", "--seqlets", f"{d}/s.tsv", "--onehot", f"{d}/x.npy", "--attributions",
          f"{d}/a.npy", "--predictions", f"{d}/p.tsv", "--index", f"{d}/i.tsv", "--motifs",
          str(JASPAR), "--families", str(FAMILIES), "--artifacts", str(ARTIFACTS),

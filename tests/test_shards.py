@@ -192,6 +192,8 @@ def test_sharded_attribution_and_annotation_equal_unsharded(
                 str(d / "p.tsv"),
                 "--pvalue",
                 "0.05",
+                "--null",
+                "laplace",
                 "--out",
                 str(d / "s.tsv"),
             ]

@@ -49,6 +49,7 @@ from seqlantern.io import (
     write_tsv,
 )
 from seqlantern.motifs import Motif, SiteScanner, read_families, read_motifs
+from seqlantern.options import DEFAULTS
 from seqlantern.tomtom import MotifIndex, compare_many
 
 ELEMENT_COLUMNS = [
@@ -66,21 +67,22 @@ GROUP_SITE_PVALUE = 1e-3  # a member's own site needed to adopt its group's moti
 
 @dataclass(frozen=True)
 class AnnotateParams:
-    """Annotation options (see ``config/README.md``)."""
+    """Annotation options (defined in :mod:`seqlantern.options`, sections ``annotate``
+    and ``artifacts``)."""
 
-    motif_qvalue: float = 0.05
-    query_flank: int = 6
-    hypothetical_weight: float = 0.5
-    min_overlap: int = 5
-    motif_score: str = "pearson"
-    query_trim: float = 0.1
-    artifact_flank: int = 10
-    artifact_min_score: int = 12
-    artifact_min_overlap: float = 0.5
-    low_complexity_dust: float = 3.0
-    low_complexity_read_end: int = 10
-    hotspot_bin: int = 10
-    hotspot_fold: float = 3.0
+    motif_qvalue: float = DEFAULTS.annotate.motif_qvalue
+    query_flank: int = DEFAULTS.annotate.query_flank
+    hypothetical_weight: float = DEFAULTS.annotate.hypothetical_weight
+    min_overlap: int = DEFAULTS.annotate.min_overlap
+    motif_score: str = DEFAULTS.annotate.motif_score
+    query_trim: float = DEFAULTS.annotate.query_trim
+    artifact_flank: int = DEFAULTS.annotate.artifact_flank
+    artifact_min_score: int = DEFAULTS.annotate.artifact_min_score
+    artifact_min_overlap: float = DEFAULTS.annotate.artifact_min_overlap
+    low_complexity_dust: float = DEFAULTS.artifacts.low_complexity_dust
+    low_complexity_read_end: int = DEFAULTS.artifacts.low_complexity_read_end
+    hotspot_bin: int = DEFAULTS.artifacts.hotspot_bin
+    hotspot_fold: float = DEFAULTS.artifacts.hotspot_fold
 
 
 def _adopt_group_matches(

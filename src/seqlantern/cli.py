@@ -8,7 +8,6 @@ Snakemake; the workflow's rules call these commands. Errors in user input print 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -16,10 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlantern.io import SeqlanternError
-
-
-def _csv(value: str) -> list[str]:
-    return [v for v in (s.strip() for s in value.split(",")) if v]
+from seqlantern.options import COMMANDS, add_arg, add_option, options_for, params_from
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -44,33 +40,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(1)
-
-
-def _int_at_least(lo: int) -> Any:
-    """An argparse type: an integer >= ``lo`` (a bad value is a one-line usage error)."""
-
-    def parse(value: str) -> int:
-        try:
-            v = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(
-                f"{v} must be at least {lo}" if lo else f"{v} must not be negative"
-            )
-        return v
-
-    return parse
-
-
-_positive, _nonnegative = _int_at_least(1), _int_at_least(0)
-
-
-def _json(value: str) -> Any:
-    try:
-        return json.loads(value) if value else {}
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
 
 
 def _tune_malloc() -> None:
@@ -157,7 +126,7 @@ def cmd_train(a: argparse.Namespace) -> None:
               batch_size=a.batch_size, learning_rate=a.learning_rate, patience=a.patience,
               seed=a.seed, device=a.device, max_minutes=a.max_minutes,
               augment_rc=a.augment_rc, lr_schedule=a.lr_schedule, ensemble=a.ensemble,
-              baseline=not a.no_baseline, equal_steps=a.equal_steps,
+              baseline=a.baseline, equal_steps=a.equal_steps,
               kmer_fallback=a.kmer_fallback, penalty_spans=spans,
               penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot)  # fmt: skip
     print(m.to_string(index=False))
@@ -199,7 +168,7 @@ def cmd_attribute(a: argparse.Namespace) -> None:
     n_out = n_outputs(model, x.shape[2])
     t = resolve_target(a.target, meta.get("targets"), n_out)
     options = {"target": t, "target_names": meta.get("targets"), "output": a.output,
-               "correct": not a.no_correction, "batch_size": a.batch_size,
+               "correct": a.correction, "batch_size": a.batch_size,
                "device": resolve_device(a.device), "method": a.method, "steps": a.steps,
                "references": a.references, "baseline": a.baseline,
                "rc_average": a.rc_average}  # fmt: skip
@@ -245,6 +214,13 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
             f"{a.predictions}: {len(preds)} rows but {a.attributions} has {attr.shape[0]}; "
             "they must come from the same attribute run"
         )
+    if a.null == "shuffled" and not a.control_attributions:
+        raise SeqlanternError(
+            "--null shuffled (the default, config seqlets.null_model) needs "
+            "--control-attributions (maps of attribute --shuffles N); without controls give "
+            "--null laplace or --null empirical (nominal p-values, --pvalue is the call "
+            "threshold)"
+        )
     params = _seqlet_params(a)
     names, rows = preds["name"].tolist(), preds["row"].astype(np.int64).to_numpy()
     control = (load_npy(a.control_attributions, what="control attribution")
@@ -278,11 +254,10 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
 
 
 def _seqlet_params(a: argparse.Namespace) -> Any:
+    """Seqlet options; the ``shuffled`` null's candidates come from the Laplace null."""
     from seqlantern.seqlets import SeqletParams
 
-    return SeqletParams(window=a.window, min_length=a.min_length, max_length=a.max_length,
-                        flank=a.flank, extend_fraction=a.extend_fraction, pvalue=a.pvalue,
-                        null=a.null, signs=a.signs, seed=a.seed)  # fmt: skip
+    return params_from(SeqletParams, a, null="laplace" if a.null == "shuffled" else a.null)
 
 
 def cmd_gather_attributions(a: argparse.Namespace) -> None:
@@ -307,7 +282,8 @@ def cmd_fit_null(a: argparse.Namespace) -> None:
     attr = StackedRows.load(a.attributions, what="attribution")
     null = fit_null(attr, _seqlet_params(a))
     write_null(null, a.out)
-    print(f"{a.null} null fitted on {attr.shape[0]} sequences in {len(a.attributions)} shard(s)")
+    n_shards = len(a.attributions)
+    print(f"{type(null).__name__} fitted on {attr.shape[0]} sequences in {n_shards} shard(s)")
 
 
 def cmd_merge_seqlets(a: argparse.Namespace) -> None:
@@ -327,37 +303,10 @@ def cmd_merge_seqlets(a: argparse.Namespace) -> None:
         print("calls at several levels:\n" + read_tsv(a.calibration).to_string(index=False))
 
 
-def _add_hotspot_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--hotspot-bin", type=int, default=10, help="position bin (bp)")
-    s.add_argument("--hotspot-fold", type=float, default=3.0,
-                   help="fold over uniform placement for a position hotspot (0: off)")  # fmt: skip
-
-
-def _add_seqlet_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--window", type=int, default=7)
-    s.add_argument("--min-length", type=int, default=5)
-    s.add_argument("--max-length", type=int, default=30)
-    s.add_argument("--flank", type=int, default=2)
-    s.add_argument("--extend-fraction", type=float, default=0.2)
-    s.add_argument("--pvalue", type=float, default=0.02)
-    s.add_argument("--null", default="laplace")
-    s.add_argument("--signs", choices=["both", "positive", "negative"], default="both")
-    s.add_argument("--seed", type=int, default=0)
-
-
 def cmd_annotate(a: argparse.Namespace) -> None:
     from seqlantern.annotate import AnnotateParams, annotate
 
-    params = AnnotateParams(motif_qvalue=a.motif_qvalue, query_flank=a.query_flank,
-                            hypothetical_weight=a.hypothetical_weight,
-                            query_trim=a.query_trim, motif_score=a.motif_score,
-                            min_overlap=a.min_overlap,
-                            artifact_min_score=a.artifact_min_score,
-                            artifact_flank=a.artifact_flank,
-                            artifact_min_overlap=a.artifact_min_overlap,
-                            low_complexity_dust=a.low_complexity_dust,
-                            low_complexity_read_end=a.low_complexity_read_end,
-                            hotspot_bin=a.hotspot_bin, hotspot_fold=a.hotspot_fold)  # fmt: skip
+    params = params_from(AnnotateParams, a)
     if a.shard and a.groups:
         raise SeqlanternError("annotate --shard writes no groups; group-elements does")
     df = annotate(a.seqlets, a.onehot, a.attributions, a.predictions, a.index, a.motifs,
@@ -375,8 +324,7 @@ def _label_summary(df: Any) -> None:
 def cmd_group_elements(a: argparse.Namespace) -> None:
     from seqlantern.annotate import AnnotateParams, gather_elements
 
-    params = AnnotateParams(motif_qvalue=a.motif_qvalue, query_flank=a.query_flank,
-                            hotspot_bin=a.hotspot_bin, hotspot_fold=a.hotspot_fold)  # fmt: skip
+    params = params_from(AnnotateParams, a)
     df = gather_elements(a.elements, a.onehot, a.index, a.motifs, a.out, families=a.families,
                          params=params, groups_tsv=a.groups)  # fmt: skip
     _label_summary(df)
@@ -415,9 +363,7 @@ def cmd_shortcuts(a: argparse.Namespace) -> None:
     groups = read_tsv(a.groups, what="groups")
     preds = read_tsv(a.predictions, what="predictions", ints=("row",))
     t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
-    params = ShortcutParams(shuffles=a.shuffles, backgrounds=a.backgrounds,
-                            insert_members=a.insert_members, min_effect=a.min_effect,
-                            batch_size=a.batch_size, seed=a.seed)  # fmt: skip
+    params = params_from(ShortcutParams, a)
     device = resolve_device(a.device)
     model.to(device)
     if bool(a.constant) != bool(a.out_constant) or (a.constant and not a.index):
@@ -709,720 +655,27 @@ def cmd_report(a: argparse.Namespace) -> None:
                   erf_growth_fit=a.erf_growth_fit)  # fmt: skip
 
 
-def _add_model_args(s: argparse.ArgumentParser) -> None:
-    """Options that load a model (ours or a foreign one) and pick the output explained."""
-    s.add_argument("--model", help="seqlantern checkpoint JSON")
-    s.add_argument("--import-path", help="foreign model class, package.module:Class")
-    s.add_argument("--weights", help="foreign model weights (.safetensors or state dict)")
-    s.add_argument("--model-kwargs", type=_json, default={})
-    s.add_argument("--model-targets", type=_csv, default=[])
-    s.add_argument("--task", choices=["regression", "binary"], default="regression")
-    s.add_argument("--target", default="0", help="output index or target name")
-    s.add_argument("--output", choices=["logit", "activation"], default="logit")
-
-
-# Help text of the options that several stages share, or that a stage defines without
-# its own text: one definition per option name ("stage:--option" for a stage's own
-# meaning). build_parser fills these in; tests/test_cli_errors.py checks that every
-# option of every stage has help text (and so shows its default).
-_HELP = {
-    "--onehot": "one-hot array (N, 4, L) .npy from encode",
-    "--index": "index TSV from encode (names, split, coordinates)",
-    "--attributions": "attribution maps .npy from attribute (gather-attributions)",
-    "--predictions": "predictions TSV from attribute (rows and names of the maps)",
-    "--seed": "random seed: the same seed gives byte-identical outputs on CPU",
-    "--device": "auto (CUDA when available), cpu or cuda",
-    "--threads": "CPU threads (0: PyTorch's default)",
-    "--batch-size": "sequences per forward/backward batch",
-    "--task": "regression (MSE) or binary (logistic) outputs",
-    "--output": "explain the logit or the activation (sigmoid for binary tasks)",
-    "--model-kwargs": "JSON keyword arguments of a foreign model's class",
-    "--model-targets": "comma-separated output names of a foreign model",
-    "--name-column": "column of the targets table holding the record names",
-    "--window": "seqlet core window (bp) whose summed attribution is tested",
-    "--min-length": "shortest seqlet (bp)",
-    "--max-length": "longest seqlet (bp)",
-    "--flank": "bp added either side of a called seqlet",
-    "--extend-fraction": "grow a seqlet while the next base holds this share of its peak",
-    "--pvalue": "candidate threshold: a seqlet's p-value under the null (the call "
-    "threshold when there are no controls)",
-    "--null": "null model of window sums: laplace, empirical or (with controls) shuffled",
-    "--signs": "which peaks to call: both, positive or negative",
-    "--motif-qvalue": "largest TOMTOM q-value for a motif match",
-    "--hypothetical-weight": "weight of the hypothetical contributions in the motif query",
-    "--artifact-min-score": "smallest alignment score (matches - mismatches) of an artifact hit",
-    "--artifact-flank": "bp either side of a seqlet searched for artifact sequence",
-    "--artifact-min-overlap": "share of a seqlet an artifact hit must cover to label it artifact",
-    "--truth": "truth TSV of the planted motifs (name start end strand motif ... kind effect)",
-    "--motifs": "MEME motif database",
-    "--families": "per-motif family/cluster table (TSV)",
-    "--elements": "elements table (annotate or shortcuts)",
-    "--seqlets": "seqlets table from merge-seqlets (or call-seqlets)",
-    "--targets": "targets TSV (name column + one column per target)",
-    "--fasta": "FASTA file (plain or .gz)",
-    "simulate:--fasta": "output FASTA of the simulated library",
-    "simulate:--targets": "output targets TSV",
-    "simulate:--truth": "output truth TSV (planted motifs and adapters)",
-    "simulate:--n": "number of sequences",
-    "simulate:--length": "sequence length (bp)",
-    "encode:--genome": "genome FASTA (with or without .fai) for --bed regions",
-    "encode:--bed": "BED regions on --genome (name in column 4, strand in column 6)",
-    "encode:--min-length": "shortest record kept (bp); shorter ones are an error",
-    "encode:--iupac": "IUPAC codes other than N: zero columns, fractional, or an error",
-    "encode:--lowercase": "lower-case (soft-masked) bases: upper = read as bases, n = as N",
-    "encode:--valid-fraction": "share of records in the validation split",
-    "encode:--test-fraction": "share of records in the test split",
-    "encode:--valid-chroms": "comma-separated chromosomes held out for validation (BED input)",
-    "encode:--test-chroms": "comma-separated chromosomes held out for testing (BED input)",
-    "encode:--onehot": "output one-hot .npy",
-    "encode:--index": "output index TSV",
-    "train:--architecture": "model architecture (cnn: the default SeqCNN)",
-    "train:--epochs": "most epochs (passes of at least 16,000 sequences with equal steps)",
-    "train:--learning-rate": "Adam learning rate",
-    "train:--patience": "epochs without a better validation loss before stopping",
-    "train:--penalty-weight": "attribution penalty inside masked artifact spans (debias)",
-    "train:--metrics": "output test metrics TSV (model and k-mer baseline)",
-    "train:--curve": "output learning-curve PNG",
-    "attribute:--method": "attribution method (gradient_x_input: per-base gradient x input)",
-    "attribute:--out": "output attribution maps .npy",
-    "attribute:--predictions": "output predictions TSV",
-    "call-seqlets:--out": "output seqlets TSV",
-    "gather-attributions:--out": "output attribution maps .npy (all shards)",
-    "gather-attributions:--out-predictions": "output predictions TSV (all shards)",
-    "merge-seqlets:--out": "output seqlets TSV with q-values over all shards",
-    "annotate:--out": "output elements TSV",
-    "group-elements:--out": "output elements TSV (grouped)",
-    "shortcuts:--out-elements": "output elements TSV with effects and decisions",
-    "shortcuts:--out-groups": "output groups TSV with effects",
-    "shortcuts:--out-dataset": "output dataset-level figures TSV",
-    "mask-artifacts:--out-onehot": "output one-hot .npy with artifact spans neutralised",
-    "compare-debias:--predictions-before": "predictions TSV of the original model",
-    "compare-debias:--predictions-after": "predictions TSV of the debiased model",
-    "compare-debias:--out": "output comparison TSV",
-    "compare-methods:--steps": "integration steps (integrated/expected gradients)",
-    "compare-methods:--references": "shuffled references (expected gradients)",
-    "compare-methods:--out-table": "output comparison TSV",
-    "compare-methods:--out-curves": "output deletion/insertion curves TSV",
-    "compare-methods:--out-erf": "output receptive-field summary TSV",
-    "compare-methods:--out-erf-profile": "output receptive-field profiles TSV",
-    "evaluate:--out": "output evaluation TSV",
-    "motifs:--collection": "JASPAR collection (CORE, UNVALIDATED, ...)",
-    "report:--out": "output HTML report",
-}
-
 # where each stage sits in the workflow (shown in its --help)
-_ORDER = {
-    "simulate": "first stage of the demo; before encode",
-    "encode": "first stage (after simulate for the demo); before train and attribute",
-    "train": "after encode; before attribute",
-    "attribute": "after train (or with your own model); before call-seqlets",
-    "gather-attributions": "after attribute --shard; before the report and debias",
-    "fit-null": "after attribute; before call-seqlets --null-file",
-    "call-seqlets": "after attribute; before merge-seqlets or annotate",
-    "merge-seqlets": "after call-seqlets; before annotate",
-    "find-constant": "after encode; before annotate",
-    "annotate": "after merge-seqlets and find-constant; before group-elements",
-    "group-elements": "after annotate --shard; before shortcuts",
-    "shortcuts": "after group-elements; before export and report",
-    "mask-artifacts": "after encode; before train (debiased) and compare-debias",
-    "compare-debias": "after attribute of both models; before report",
-    "compare-methods": "side diagnostic after train; before report",
-    "evaluate": "after shortcuts, with a truth table; before report",
-    "tracks": "after export; before report",
-    "erf-growth": "side diagnostic, needs no data; before report",
-    "segment": "after train (binary task) and encode; a side study",
-}
-
-
-def _fill_help(p: argparse.ArgumentParser) -> None:
-    """Give every option of every stage its help text (:data:`_HELP`) and every stage
-    its place in the workflow (:data:`_ORDER`)."""
-    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    for choice in sub._choices_actions:
-        where = _ORDER.get(choice.dest)
-        if where and choice.help and where not in choice.help:
-            choice.help = f"{choice.help} ({where})"
-    for name, sp in sub.choices.items():
-        where = _ORDER.get(name)
-        if where and not sp.description:
-            sp.description = f"{name}: {where}."
-        for a in sp._actions:
-            if a.option_strings and not a.help and a.option_strings[0] != "-h":
-                opt = a.option_strings[0]
-                a.help = _HELP.get(f"{name}:{opt}", _HELP.get(opt))
+_ORDER = {name: c.order for name, c in COMMANDS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
+    """The argument parser, generated from :mod:`seqlantern.options`: each subcommand's
+    command-line-only arguments (:data:`~seqlantern.options.COMMANDS`) and every config
+    option that lists it (type, default, allowed values and help defined once)."""
     from seqlantern import __version__
 
     p = _Parser(prog="seqlantern", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"seqlantern {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("simulate", help="write the seeded demo library")
-    s.add_argument("--motifs", required=True, help="MEME file with the grammar's motifs")
-    s.add_argument("--n", type=_positive, default=20000)
-    s.add_argument("--length", type=_positive, default=200)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--fasta", required=True)
-    s.add_argument("--targets", required=True)
-    s.add_argument("--truth", required=True)
-    s.set_defaults(func=cmd_simulate)
-
-    s = sub.add_parser("encode", help="FASTA records or BED regions -> one-hot + index")
-    s.add_argument("--fasta")
-    s.add_argument("--genome")
-    s.add_argument("--bed")
-    s.add_argument("--length", type=_nonnegative, default=0, help="0: require equal lengths")
-    s.add_argument(
-        "--tile-window",
-        type=_nonnegative,
-        default=0,
-        help="tile --genome (or its --bed regions) into windows of this length; 0: no tiling",
-    )
-    s.add_argument(
-        "--tile-stride", type=_nonnegative, default=0, help="tiling step (0: the window)"
-    )
-    s.add_argument("--chroms", type=_csv, default=[], help="comma-separated chromosomes to tile")
-    s.add_argument(
-        "--max-n",
-        type=float,
-        default=0.5,
-        help="skip tiles with more than this share of N (or other non-ACGT) bases",
-    )
-    s.add_argument("--min-length", type=int, default=20)
-    s.add_argument("--iupac", choices=["zero", "fractional", "error"], default="zero")
-    s.add_argument("--lowercase", choices=["upper", "n"], default="upper")
-    s.add_argument("--valid-fraction", type=float, default=0.1)
-    s.add_argument("--test-fraction", type=float, default=0.1)
-    s.add_argument("--valid-chroms", type=_csv, default=[])
-    s.add_argument("--test-chroms", type=_csv, default=[])
-    s.add_argument(
-        "--split-file",
-        help="TSV: name column first, then a split column (train/valid/test) giving every "
-        "record's split (e.g. the targets TSV with a split column); overrides fractions",
-    )
-    s.add_argument("--split-column", default="split", help="split column of --split-file")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.set_defaults(func=cmd_encode)
-
-    s = sub.add_parser("train", help="train a CNN, early-stopped, with test metrics")
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--targets", required=True)
-    s.add_argument("--columns", type=_csv, required=True, help="comma-separated target columns")
-    s.add_argument("--name-column", default="name")
-    s.add_argument("--task", choices=["regression", "binary"], default="regression")
-    s.add_argument("--architecture", default="cnn")
-    s.add_argument("--model-options", type=_json, default={}, help="JSON architecture options")
-    s.add_argument("--epochs", type=_positive, default=50)
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--learning-rate", type=float, default=1e-3)
-    s.add_argument("--patience", type=int, default=8)
-    s.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="wall-clock cap (off by default: a cap makes the model depend on machine load)",
-    )
-    s.add_argument(
-        "--augment-rc",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="random reverse complements (--no-augment-rc for strand-specific assays)",
-    )
-    s.add_argument(
-        "--lr-schedule",
-        choices=["plateau", "none"],
-        default="plateau",
-        help="plateau: halve the learning rate after patience//2 epochs without improvement",
-    )
-    s.add_argument(
-        "--ensemble", type=int, default=1, help="train k models (seeds seed..seed+k-1), average"
-    )
-    s.add_argument(
-        "--no-baseline", action="store_true", help="skip the k-mer ridge/logistic baseline"
-    )
-    s.add_argument(
-        "--equal-steps",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="count epochs/patience in passes of >= 16,000 sequences (small libraries)",
-    )
-    s.add_argument(
-        "--kmer-fallback",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="regression: blend the network with the k-mer baseline for targets where "
-        "the baseline predicts the validation split better",
-    )
-    s.add_argument(
-        "--penalty-spans",
-        help="TSV row/start/end of positions the model must "
-        "not use (attribution penalty; mask-artifacts --out-spans)",
-    )
-    s.add_argument("--penalty-weight", type=float, default=0.0)
-    s.add_argument(
-        "--penalty-onehot",
-        help="inputs for the penalty when --onehot has the "
-        "artifacts neutralised (the original library)",
-    )
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--out-model", required=True, help="checkpoint JSON (weights beside it)")
-    s.add_argument("--metrics", required=True)
-    s.add_argument("--curve", required=True)
-    s.set_defaults(func=cmd_train)
-
-    s = sub.add_parser("attribute", help="gradient x input maps for chosen sequences")
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    _add_model_args(s)
-    s.add_argument("--no-correction", action="store_true", help="skip gradient correction")
-    s.add_argument("--method", default="gradient_x_input",
-                   choices=["gradient_x_input", "saliency", "integrated_gradients",
-                            "expected_gradients", "ism", "grad_cam"])  # fmt: skip
-    s.add_argument("--steps", type=int, default=32, help="integration steps (IG, EG)")
-    s.add_argument(
-        "--references", type=int, default=8, help="shuffled references (expected gradients)"
-    )
-    s.add_argument("--baseline", choices=["zero", "shuffled"], default="zero",
-                   help="integrated-gradients baseline")  # fmt: skip
-    s.add_argument(
-        "--rc-average",
-        action="store_true",
-        help="average with the reverse complement's map (strand-symmetric assays)",
-    )
-    s.add_argument(
-        "--check",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="integrated/expected gradients: check that each map adds up to f(x) - "
-        "f(reference) (column completeness_error; a warning past 5%%)",
-    )
-    s.add_argument("--which", default="test", help="all, train, valid or test")
-    s.add_argument("--names-file", help="file of sequence names to attribute (overrides --which)")
-    s.add_argument("--shuffles", type=int, default=0,
-                   help="attribute this many dinucleotide-shuffled copies of each sequence "
-                   "instead (controls for call-seqlets)")  # fmt: skip
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.add_argument("--predictions", required=True)
-    s.add_argument("--hypothetical", help="also write hypothetical contributions (.npy)")
-    s.add_argument("--shards", type=int, default=1,
-                   help="split the selection into this many blocks (multiples of the batch "
-                   "size) ...")  # fmt: skip
-    s.add_argument("--shard", type=int, default=0, help="... and attribute only this one (0-based)")
-    s.set_defaults(func=cmd_attribute)
-
-    s = sub.add_parser("call-seqlets", help="attribution peaks with p-values")
-    s.add_argument("--attributions", required=True)
-    s.add_argument("--predictions", required=True)
-    _add_seqlet_args(s)
-    s.add_argument("--control-attributions",
-                   help="attributions of shuffled copies (attribute --shuffles): empirical "
-                   "p-values and BH q-values from them")  # fmt: skip
-    s.add_argument("--fdr", type=float, default=0.1, help="q-value cut-off with controls")
-    s.add_argument("--null-file",
-                   help="null from fit-null (one shard of a sharded run): --out gets this "
-                   "shard's calls, or with controls every candidate, "
-                   "for merge-seqlets")  # fmt: skip
-    s.add_argument("--control-out", help="with --null-file and controls: control strengths (.npy)")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_call_seqlets)
-
-    s = sub.add_parser("gather-attributions", help="concatenate the shards' attributions")
-    s.add_argument("--attributions", nargs="+", required=True, help="every shard, in order")
-    s.add_argument("--predictions", nargs="+", required=True, help="every shard, in order")
-    s.add_argument("--out", required=True)
-    s.add_argument("--out-predictions", required=True)
-    s.set_defaults(func=cmd_gather_attributions)
-
-    s = sub.add_parser("fit-null", help="seqlet candidate null fitted on all shards' maps")
-    s.add_argument("--attributions", nargs="+", required=True, help="every shard, in order")
-    _add_seqlet_args(s)
-    s.add_argument("--out", required=True, help="null table (TSV) for call-seqlets --null-file")
-    s.set_defaults(func=cmd_fit_null)
-
-    s = sub.add_parser("merge-seqlets", help="gather the shards' seqlet calls (q-values)")
-    s.add_argument("--candidates", nargs="+", required=True, help="every shard, in order")
-    s.add_argument("--control-strengths", nargs="*", default=[],
-                   help="each shard's call-seqlets --control-out "
-                   "(shuffled-control null)")  # fmt: skip
-    s.add_argument("--shuffles", type=int, default=1, help="control copies per sequence")
-    s.add_argument("--fdr", type=float, default=0.1, help="q-value cut-off with controls")
-    s.add_argument(
-        "--calibration",
-        help="with controls: TSV of calls and control-estimated FDR at several levels",
-    )
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_merge_seqlets)
-
-    s = sub.add_parser("annotate", help="match seqlets to motifs and artifacts, label them")
-    s.add_argument("--seqlets", required=True)
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--attributions", required=True)
-    s.add_argument("--predictions", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--motifs", required=True, help="MEME motif database")
-    s.add_argument("--families", help="TSV motif_id -> tf_family")
-    s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
-    s.add_argument("--motif-qvalue", type=float, default=0.05)
-    s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
-    s.add_argument("--hypothetical", help="hypothetical contributions (attribute --hypothetical)")
-    s.add_argument("--hypothetical-weight", type=float, default=0.5)
-    s.add_argument(
-        "--query-trim",
-        type=float,
-        default=0.1,
-        help="cut flank bases below this fraction of the peak |attribution|",
-    )
-    s.add_argument(
-        "--motif-score",
-        choices=["pearson", "euclidean"],
-        default="pearson",
-        help="TOMTOM column similarity",
-    )
-    s.add_argument("--min-overlap", type=int, default=5, help="fewest aligned motif columns")
-    s.add_argument("--groups", help="also write the element groups table (TSV)")
-    s.add_argument("--artifact-min-score", type=int, default=12)
-    s.add_argument("--artifact-flank", type=int, default=10)
-    s.add_argument("--artifact-min-overlap", type=float, default=0.5)
-    s.add_argument("--constant", help="constant regions from find-constant (TSV)")
-    s.add_argument(
-        "--low-complexity-dust",
-        type=float,
-        default=3.0,
-        help="DUST score from which a seqlet is low complexity (0: off)",
-    )
-    s.add_argument(
-        "--low-complexity-read-end",
-        type=int,
-        default=10,
-        help="low complexity is an artifact only within this many bp of a record's ends "
-        "(read ends); inside the insert it is only annotated",
-    )
-    _add_hotspot_args(s)
-    s.add_argument("--shard", action="store_true",
-                   help="--attributions/--predictions are one shard: annotate its seqlets "
-                   "only, per element, for group-elements")  # fmt: skip
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_annotate)
-
-    s = sub.add_parser(
-        "group-elements", help="gather the shards' elements: hotspots, groups, group matches"
-    )
-    s.add_argument("--elements", nargs="+", required=True,
-                   help="every shard's annotate --shard table, in order")  # fmt: skip
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--motifs", required=True, help="MEME motif database")
-    s.add_argument("--families", help="TSV motif_id -> tf_family")
-    s.add_argument("--motif-qvalue", type=float, default=0.05)
-    s.add_argument("--query-flank", type=int, default=6, help="context bp around the seqlet")
-    _add_hotspot_args(s)
-    s.add_argument("--out", required=True)
-    s.add_argument("--groups", required=True, help="element groups table (TSV)")
-    s.set_defaults(func=cmd_group_elements)
-
-    s = sub.add_parser("find-constant",
-                       help="sequence shared at the same position by most inputs")  # fmt: skip
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument(
-        "--min-share", type=float, default=0.9, help="share of inputs with the majority base"
-    )
-    s.add_argument("--min-length", type=int, default=8, help="shortest constant run (bp)")
-    s.add_argument(
-        "--min-coverage",
-        type=float,
-        default=0.5,
-        help="share of inputs that must reach the position",
-    )
-    s.add_argument("--out", required=True, help="constant regions (TSV)")
-    s.add_argument("--fasta", required=True, help="the same as an artifact FASTA")
-    s.set_defaults(func=cmd_find_constant)
-
-    s = sub.add_parser("shortcuts", help="ablation/insertion effects and the final decision")
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--elements", required=True, help="elements table from annotate")
-    s.add_argument("--groups", required=True, help="groups table from annotate")
-    s.add_argument("--predictions", required=True, help="predictions.tsv of attribute")
-    _add_model_args(s)
-    s.add_argument("--shuffles", type=int, default=5, help="ablations per element")
-    s.add_argument("--backgrounds", type=int, default=10, help="insertion backgrounds")
-    s.add_argument(
-        "--insert-members",
-        type=int,
-        default=20,
-        help="members per group inserted into the backgrounds",
-    )
-    s.add_argument(
-        "--min-effect",
-        type=float,
-        default=0.0,
-        help="smallest |effect| (prediction units) for a shortcut",
-    )
-    s.add_argument("--batch-size", type=int, default=256)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out-elements", required=True)
-    s.add_argument("--out-groups", required=True)
-    s.add_argument("--out-dataset", required=True)
-    s.add_argument("--constant", help="constant regions from find-constant (TSV)")
-    s.add_argument("--index", help="index.tsv of encode (needed with --constant)")
-    s.add_argument(
-        "--out-constant", help="reliance on each constant region (ablation and insertion effects)"
-    )
-    s.set_defaults(func=cmd_shortcuts)
-
-    s = sub.add_parser("mask-artifacts",
-                       help="the one-hot array with artifact spans neutralised")  # fmt: skip
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--artifacts", nargs="+", required=True, help="artifact FASTA file(s)")
-    s.add_argument("--constant", help="constant regions from find-constant (TSV)")
-    s.add_argument(
-        "--include-constant",
-        action="store_true",
-        help="neutralise the constant regions too (off: every input carries them)",
-    )
-    s.add_argument("--k", type=int, default=12, help="k-mer length of the exact hits")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out-onehot", required=True)
-    s.add_argument("--out-spans", required=True, help="artifact spans found (TSV)")
-    s.set_defaults(func=cmd_mask_artifacts)
-
-    s = sub.add_parser("compare-debias", help="artifact reliance before/after debiasing")
-    s.add_argument("--spans", required=True, help="mask-artifacts --out-spans")
-    s.add_argument("--index", required=True)
-    s.add_argument("--before", required=True, help="attributions of the original model")
-    s.add_argument("--predictions-before", required=True)
-    s.add_argument("--after", required=True, help="attributions of the debiased model")
-    s.add_argument("--predictions-after", required=True)
-    s.add_argument("--targets", required=True, help="measured values (TSV)")
-    s.add_argument("--column", required=True, help="target column (the attributed one)")
-    s.add_argument("--name-column", default="name")
-    s.add_argument("--onehot", help="with both models: also the ablation drop")
-    s.add_argument("--model-before", help="checkpoint JSON of the original model")
-    s.add_argument("--model-after", help="checkpoint JSON of the debiased model")
-    s.add_argument("--target", default="0", help="output (index or name) for the ablation")
-    s.add_argument("--output", choices=["logit", "activation"], default="logit")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_compare_debias)
-
-    s = sub.add_parser("compare-methods",
-                       help="faithfulness, stability and ISM agreement of 2+ methods")  # fmt: skip
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    _add_model_args(s)
-    s.add_argument("--methods", type=_csv, required=True, help="comma-separated methods")
-    s.add_argument("--which", default="test", help="all, train, valid or test")
-    s.add_argument("--n", type=int, default=64, help="sequences compared (seeded sample)")
-    s.add_argument("--steps", type=int, default=32)
-    s.add_argument("--references", type=int, default=8)
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out-table", required=True)
-    s.add_argument("--out-curves", required=True)
-    s.add_argument("--out-erf", required=True)
-    s.add_argument("--out-erf-profile", required=True)
-    s.set_defaults(func=cmd_compare_methods)
-
-    s = sub.add_parser(
-        "export",
-        help="BED files of candidates, artifacts and all elements (after shortcuts, before "
-        "report): BED6+10 detail tables and BED9 .browser.bed tracks for IGV/UCSC",
-    )
-    s.add_argument("--elements", required=True, help="elements table (shortcuts --out)")
-    s.add_argument("--index", required=True, help="encode index TSV (coordinates)")
-    s.add_argument("--candidates", required=True, help="BED of plausible elements")
-    s.add_argument("--artifacts-bed", required=True, help="BED of artifact elements")
-    s.add_argument("--all", required=True, help="BED of every element")
-    s.add_argument(
-        "--header",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="a '#chrom start end ...' column line at the top of the detail BEDs",
-    )
-    s.add_argument(
-        "--browser",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also write X.browser.bed (BED9, itemRgb by class) beside each X.bed",
-    )
-    s.add_argument(
-        "--track-line",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="a UCSC/IGV 'track' line at the top of the .browser.bed files",
-    )
-    s.add_argument("--run-name", default="run", help="named in the track descriptions")
-    s.set_defaults(func=cmd_export)
-
-    s = sub.add_parser(
-        "segment",
-        help="element segments from sequence labels: Grad-CAM seeds grown along the map",
-    )
-    _add_model_args(s)
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--which", default="test", help="all, train, valid or test")
-    s.add_argument("--names-file", help="segment these sequences (one name per line)")
-    s.add_argument(
-        "--threshold",
-        type=float,
-        help="regression models: segment sequences predicted at or above this",
-    )
-    s.add_argument(
-        "--seed-fraction", type=float, default=0.5, help="seeds: Grad-CAM >= this x its max"
-    )
-    s.add_argument(
-        "--grow-fraction",
-        type=float,
-        default=0.25,
-        help="grow while |attribution| >= this x the sequence's peak",
-    )
-    s.add_argument("--truth", help="truth TSV (name start end ...): boundary IoU")
-    s.add_argument("--evaluation", help="output boundary IoU table (needs --truth)")
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True, help="output segments TSV")
-    s.set_defaults(func=cmd_segment)
-
-    s = sub.add_parser(
-        "erf-growth",
-        help="how the effective receptive field grows with depth (random conv stacks)",
-    )
-    s.add_argument("--depth", type=_positive, default=16, help="deepest stack (blocks)")
-    s.add_argument("--kernel", type=_positive, default=9, help="kernel width of every block")
-    s.add_argument("--channels", type=_positive, default=32, help="channels of every block")
-    s.add_argument("--models", type=_int_at_least(2), default=8, help="random stacks")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--out", required=True, help="output table: depth model theoretical_rf erf_sd")
-    s.add_argument("--out-fit", required=True, help="output fitted exponents (metric value)")
-    s.set_defaults(func=cmd_erf_growth)
-
-    s = sub.add_parser("tracks", help="genome-browser tracks: attribution bigWig, element bigBed")
-    s.add_argument("--attributions", required=True, help="attribution maps .npy (gathered)")
-    s.add_argument("--predictions", required=True, help="predictions TSV of the same run")
-    s.add_argument("--onehot", required=True)
-    s.add_argument("--index", required=True)
-    s.add_argument("--genome", help="genome FASTA of genomic windows (its .fai gives the sizes)")
-    s.add_argument("--elements-bed", help="all_elements.bed from export (for --out-bigbed)")
-    s.add_argument("--out-bigwig", required=True, help="output attribution bigWig")
-    s.add_argument("--out-bigbed", help="output element bigBed (needs --elements-bed)")
-    s.add_argument(
-        "--hypothetical", nargs="*", default=[], help="hypothetical .npy of attribute (shards)"
-    )
-    s.add_argument("--out-hypothetical", nargs="*", default=[], help="four bigWigs: A, C, G, T")
-    s.set_defaults(func=cmd_tracks)
-
-    s = sub.add_parser("evaluate", help="score elements against planted truth")
-    s.add_argument("--elements", required=True)
-    s.add_argument("--truth", required=True)
-    s.add_argument("--predictions", required=True)
-    s.add_argument("--motifs", required=True)
-    s.add_argument("--families")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_evaluate)
-
-    s = sub.add_parser("motifs", help="export JASPAR (offline, pyjaspar) or convert to MEME")
-    s.add_argument("--convert", help="a MEME, JASPAR or HOMER motif file to convert")
-    s.add_argument("--release", default="JASPAR2026", help="pyjaspar release, e.g. JASPAR2024")
-    s.add_argument("--collection", default="CORE")
-    s.add_argument("--tax-group", type=_csv, default=[], help="e.g. vertebrates,insects")
-    s.add_argument("--families", help="also write the TF class/family table (TSV)")
-    s.add_argument("--out", required=True, help="output MEME file")
-    s.set_defaults(func=cmd_motifs)
-
-    s = sub.add_parser(
-        "cluster-motifs", help="offline: archetype clusters and a family for every motif"
-    )
-    s.add_argument("--motifs", required=True, help="motif database (MEME, JASPAR, HOMER)")
-    s.add_argument("--families", help="JASPAR class/family table (motifs --families)")
-    s.add_argument(
-        "--cut",
-        type=float,
-        default=0.3,
-        help="average-linkage cut on 1 - similarity (mean column Pearson)",
-    )
-    s.add_argument(
-        "--out", required=True, help="archetype table (TSV); may be the --families file itself"
-    )
-    s.set_defaults(func=cmd_cluster_motifs)
-
-    s = sub.add_parser(
-        "report",
-        help="self-contained HTML report (last stage: after shortcuts, export and, when "
-        "enabled, compare-methods and compare-debias)",
-    )
-    s.add_argument("--elements", required=True, help="elements table (shortcuts --out)")
-    s.add_argument("--index", required=True, help="encode index TSV")
-    s.add_argument("--onehot", required=True, help="encode one-hot .npy")
-    s.add_argument("--attributions", required=True, help="attribute maps .npy")
-    s.add_argument("--predictions", required=True, help="attribute predictions TSV")
-    s.add_argument("--motifs", required=True, help="MEME motif database the run matched")
-    s.add_argument("--metrics", help="train metrics TSV (model section, trust panel)")
-    s.add_argument("--curve", help="train learning-curve PNG")
-    s.add_argument("--evaluation", help="evaluate table (planted truth)")
-    s.add_argument("--config", help="the run's config YAML, shown last")
-    s.add_argument("--examples", type=_int_at_least(0), default=6, help="example sequences to draw")
-    s.add_argument(
-        "--top-motifs", type=_int_at_least(0), default=12, help="motif/de novo logos to draw"
-    )
-    s.add_argument(
-        "--element-rows",
-        type=_int_at_least(0),
-        default=2000,
-        help="rows of the per-element table (largest |attribution| first)",
-    )
-    s.add_argument(
-        "--links", nargs="*", default=[], help="output files to link (relative to --out)"
-    )
-    s.add_argument("--groups", help="groups table from annotate --groups")
-    s.add_argument("--dataset", help="dataset-level shortcut figures (shortcuts --out-dataset)")
-    s.add_argument("--debias", help="compare-debias table")
-    s.add_argument("--methods", help="compare-methods table")
-    s.add_argument("--curves", help="compare-methods faithfulness curves")
-    s.add_argument("--erf", help="compare-methods receptive-field summary")
-    s.add_argument("--erf-profile", help="compare-methods receptive-field profiles")
-    s.add_argument("--erf-growth", help="erf-growth table (receptive field over depth)")
-    s.add_argument("--erf-growth-fit", help="erf-growth fitted exponents")
-    s.add_argument("--calibration", help="merge-seqlets --calibration table (trust panel)")
-    s.add_argument(
-        "--artifacts",
-        nargs="*",
-        default=[],
-        help="artifact FASTA(s): attribution on their exact hits in the trust panel",
-    )
-    s.add_argument("--constant", help="find-constant regions (trust panel reliance table)")
-    s.add_argument(
-        "--constant-reliance",
-        help="shortcuts --out-constant table (reliance on each constant region)",
-    )
-    s.add_argument(
-        "--debias-spans", help="mask-artifacts spans: without --debias, say why debias did not run"
-    )
-    s.add_argument(
-        "--debias-min-share", type=float, default=0.01, help="the debias.min_share the run used"
-    )
-    s.add_argument("--fdr", type=float, default=0.1, help="the seqlet FDR the run used")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_report)
-    _fill_help(p)
+    for name, command in COMMANDS.items():
+        s = sub.add_parser(name, help=f"{command.help} ({command.order})",
+                           description=f"{name}: {command.help} ({command.order}).")  # fmt: skip
+        for arg in command.args:
+            add_arg(s, arg)
+        for option in options_for(name):
+            add_option(s, option)
+        s.set_defaults(func=globals()["cmd_" + name.replace("-", "_")])
     return p
 
 

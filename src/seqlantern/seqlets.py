@@ -34,6 +34,9 @@ import pandas as pd
 from numba import njit
 
 from seqlantern.io import Progress, RowSource, SeqlanternError, atomic_outputs, read_tsv, write_tsv
+from seqlantern.options import DEFAULTS
+
+_D = DEFAULTS.seqlets
 
 SEQLET_COLUMNS = ["name", "row", "seqlet_id", "start", "end", "sign", "score", "max_abs", "pvalue"]
 CONTROL_COLUMNS = ["null_pvalue", "qvalue"]
@@ -188,14 +191,18 @@ def read_null(path: str | Path) -> LaplaceNull | EmpiricalNull:
 
 @dataclass(frozen=True)
 class SeqletParams:
-    """Seqlet calling options (see ``config/README.md``)."""
+    """Seqlet calling options (defined in :mod:`seqlantern.options`, section ``seqlets``).
 
-    window: int = 7
-    min_length: int = 5
-    max_length: int = 30
-    flank: int = 2
-    extend_fraction: float = 0.2
-    pvalue: float = 0.02
+    ``null`` is the *candidate* null: the config's ``shuffled`` null calls its
+    candidates under the Laplace null, then decides them with the controls.
+    """
+
+    window: int = _D.window
+    min_length: int = _D.min_length
+    max_length: int = _D.max_length
+    flank: int = _D.flank
+    extend_fraction: float = _D.extend_fraction
+    pvalue: float = _D.pvalue
     null: str = "laplace"
     null_sample: int = 2000
     null_spans: int = 5000

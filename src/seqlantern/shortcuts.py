@@ -70,6 +70,7 @@ from torch import nn
 
 from seqlantern.encode import one_hot
 from seqlantern.io import Progress, RowSource, SeqlanternError, iter_tsv
+from seqlantern.options import DEFAULTS
 from seqlantern.shuffle import shuffle_onehot
 
 NONLOCAL_FOLD = 2.0  # effect / local estimate outside [1/2, 2]: the map misleads here
@@ -77,12 +78,13 @@ NONLOCAL_FOLD = 2.0  # effect / local estimate outside [1/2, 2]: the map mislead
 
 @dataclass(frozen=True)
 class ShortcutParams:
-    """Options of the shortcut tests (see ``config/README.md``)."""
+    """Options of the shortcut tests (defined in :mod:`seqlantern.options`, section
+    ``shortcuts``; ``batch_size`` is the command line's)."""
 
-    shuffles: int = 5
-    backgrounds: int = 10
-    insert_members: int = 20
-    min_effect: float = 0.0
+    shuffles: int = DEFAULTS.shortcuts.shuffles
+    backgrounds: int = DEFAULTS.shortcuts.backgrounds
+    insert_members: int = DEFAULTS.shortcuts.insert_members
+    min_effect: float = DEFAULTS.shortcuts.min_effect
     batch_size: int = 256
     seed: int = 0
 

@@ -6,8 +6,7 @@ rule find_constant:
         regions=R("annotate/constant.tsv"),
         fasta=R("annotate/constant.fa"),
     params:
-        min_share=config["artifacts"]["constant_min_share"],
-        min_length=config["artifacts"]["constant_min_length"],
+        options=options("find-constant"),
     threads: 1
     log:
         L("find_constant/find_constant.log"),
@@ -21,7 +20,7 @@ rule find_constant:
         ENV
     shell:
         "seqlantern find-constant --onehot {input.onehot} --index {input.index}"
-        " --min-share {params.min_share} --min-length {params.min_length}"
+        " {params.options}"
         " --out {output.regions} --fasta {output.fasta} > {log} 2>&1"
 
 
@@ -40,17 +39,7 @@ rule annotate_seqlets:
         elements=R("annotate/shards/{shard}/elements.tsv"),
     params:
         families=families_arg(),
-        motif_qvalue=config["annotate"]["motif_qvalue"],
-        query_flank=config["annotate"]["query_flank"],
-        hypothetical_weight=config["annotate"]["hypothetical_weight"],
-        query_trim=config["annotate"]["query_trim"],
-        motif_score=config["annotate"]["motif_score"],
-        min_overlap=config["annotate"]["min_overlap"],
-        artifact_min_score=config["annotate"]["artifact_min_score"],
-        artifact_flank=config["annotate"]["artifact_flank"],
-        artifact_min_overlap=config["annotate"]["artifact_min_overlap"],
-        dust=config["artifacts"]["low_complexity_dust"],
-        read_end=config["artifacts"]["low_complexity_read_end"],
+        options=options("annotate"),
     threads: config["threads"]
     log:
         L("annotate_seqlets/{shard}.log"),
@@ -67,16 +56,8 @@ rule annotate_seqlets:
         " --onehot {input.onehot} --attributions {input.attributions}"
         " --predictions {input.predictions}"
         " --index {input.index} --motifs {input.motifs} {params.families}"
-        " --artifacts {input.artifacts} --motif-qvalue {params.motif_qvalue}"
-        " --query-flank {params.query_flank} --hypothetical {input.hypothetical}"
-        " --hypothetical-weight {params.hypothetical_weight}"
-        " --query-trim {params.query_trim} --motif-score {params.motif_score}"
-        " --min-overlap {params.min_overlap}"
-        " --artifact-min-score {params.artifact_min_score}"
-        " --artifact-flank {params.artifact_flank}"
-        " --artifact-min-overlap {params.artifact_min_overlap}"
-        " --constant {input.constant} --low-complexity-dust {params.dust}"
-        " --low-complexity-read-end {params.read_end}"
+        " --artifacts {input.artifacts} --hypothetical {input.hypothetical}"
+        " --constant {input.constant} {params.options}"
         " --out {output.elements} > {log} 2>&1"
 
 
@@ -91,10 +72,7 @@ rule group_elements:
         groups=R("annotate/groups.tsv"),
     params:
         families=families_arg(),
-        motif_qvalue=config["annotate"]["motif_qvalue"],
-        query_flank=config["annotate"]["query_flank"],
-        hotspot_bin=config["artifacts"]["hotspot_bin"],
-        hotspot_fold=config["artifacts"]["hotspot_fold"],
+        options=options("group-elements"),
     threads: 1
     log:
         L("group_elements/group_elements.log"),
@@ -109,8 +87,7 @@ rule group_elements:
     shell:
         "seqlantern group-elements --elements {input.elements} --onehot {input.onehot}"
         " --index {input.index} --motifs {input.motifs} {params.families}"
-        " --motif-qvalue {params.motif_qvalue} --query-flank {params.query_flank}"
-        " --hotspot-bin {params.hotspot_bin} --hotspot-fold {params.hotspot_fold}"
+        " {params.options}"
         " --out {output.elements} --groups {output.groups} > {log} 2>&1"
 
 
@@ -138,14 +115,7 @@ rule test_shortcuts:
         constant=R("shortcuts/constant.tsv"),
     params:
         model=model_args(),
-        target=q(config["attribution"]["target"]),
-        output=config["attribution"]["output"],
-        shuffles=config["shortcuts"]["shuffles"],
-        backgrounds=config["shortcuts"]["backgrounds"],
-        insert_members=config["shortcuts"]["insert_members"],
-        min_effect=config["shortcuts"]["min_effect"],
-        device=config["device"],
-        seed=config["seed"],
+        options=options("shortcuts"),
     threads: config["threads"]
     log:
         L("test_shortcuts/test_shortcuts.log"),
@@ -161,10 +131,7 @@ rule test_shortcuts:
     shell:
         "seqlantern shortcuts --onehot {input.onehot} --elements {input.elements}"
         " --groups {input.groups} --predictions {input.predictions} {params.model}"
-        " --target {params.target} --output {params.output} --shuffles {params.shuffles}"
-        " --backgrounds {params.backgrounds} --insert-members {params.insert_members}"
-        " --min-effect {params.min_effect} --device {params.device} --threads {threads}"
-        " --seed {params.seed} --out-elements {output.elements} --out-groups {output.groups}"
+        " {params.options} --threads {threads} --out-elements {output.elements} --out-groups {output.groups}"
         " --out-dataset {output.dataset} --constant {input.constant} --index {input.index}"
         " --out-constant {output.constant} > {log} 2>&1"
 
@@ -198,8 +165,7 @@ rule export_bed:
             category="Genome tracks",
         ),
     params:
-        header="--header" if config["export"]["header"] else "--no-header",
-        track="--track-line" if config["export"]["track_line"] else "--no-track-line",
+        options=options("export"),
         run_name=lambda wildcards, output: q(Path(output.all).parent.parent.name),
     threads: 1
     log:
@@ -215,7 +181,7 @@ rule export_bed:
     shell:
         "seqlantern export --elements {input.elements} --index {input.index}"
         " --candidates {output.candidates} --artifacts-bed {output.artifacts}"
-        " --all {output.all} {params.header} {params.track} --run-name {params.run_name}"
+        " --all {output.all} {params.options} --run-name {params.run_name}"
         " > {log} 2>&1"
 
 

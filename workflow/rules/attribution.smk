@@ -12,14 +12,10 @@ rule attribute_sequences:
     params:
         model=model_args(),
         selection=attribution_selection(),
-        target=q(config["attribution"]["target"]),
-        output=config["attribution"]["output"],
-        correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
-        batch_size=config["attribution"]["batch_size"],
-        method=method_args(),
-        shards=SHARDS,
-        device=config["device"],
-        seed=config["seed"],
+        options=options("attribute"),
+        extra=lambda wildcards, output: (
+            f"--shards {SHARDS} --shard {wildcards.shard} --hypothetical {output.hypothetical}"
+        ),
     threads: config["threads"]
     log:
         L("attribute_sequences/{shard}.log"),
@@ -34,53 +30,27 @@ rule attribute_sequences:
         ENV
     shell:
         "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
-        " {params.selection} --target {params.target} --output {params.output}"
-        " {params.correction} {params.method} --batch-size {params.batch_size}"
-        " --shards {params.shards} --shard {wildcards.shard} --device {params.device}"
-        " --threads {threads} --seed {params.seed} --out {output.attributions}"
-        " --hypothetical {output.hypothetical}"
-        " --predictions {output.predictions} > {log} 2>&1"
+        " {params.selection} {params.options} {params.extra} --threads {threads}"
+        " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
 
 
-rule attribute_controls:
-    input:
-        unpack(model_inputs),
-        onehot=R("encode/onehot.npy"),
-        index=R("encode/index.tsv"),
+# the same attribution on dinucleotide-shuffled copies (the shuffled null's controls)
+use rule attribute_sequences as attribute_controls with:
     output:
         attributions=R("attribute/shards/{shard}/controls.npy"),
         predictions=R("attribute/shards/{shard}/controls.tsv"),
     params:
         model=model_args(),
         selection=attribution_selection(),
-        target=q(config["attribution"]["target"]),
-        output=config["attribution"]["output"],
-        correction="" if config["attribution"]["gradient_correction"] else "--no-correction",
-        batch_size=config["attribution"]["batch_size"],
-        method=method_args(),
-        shuffles=config["seqlets"]["shuffles"],
-        shards=SHARDS,
-        device=config["device"],
-        seed=config["seed"],
-    threads: config["threads"]
+        options=options("attribute"),
+        extra=lambda wildcards: (
+            f"--shards {SHARDS} --shard {wildcards.shard}"
+            f" --shuffles {config['seqlets']['shuffles']}"
+        ),
     log:
         L("attribute_controls/{shard}.log"),
     benchmark:
         B("attribute_controls/{shard}.tsv")
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=GPU,
-        gpu_model=GPU_MODEL,
-    conda:
-        ENV
-    shell:
-        "seqlantern attribute --onehot {input.onehot} --index {input.index} {params.model}"
-        " {params.selection} --target {params.target} --output {params.output}"
-        " {params.correction} {params.method} --batch-size {params.batch_size}"
-        " --shards {params.shards} --shard {wildcards.shard} --device {params.device}"
-        " --threads {threads} --seed {params.seed} --shuffles {params.shuffles}"
-        " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
 
 
 rule gather_attributions:
@@ -113,7 +83,7 @@ rule fit_seqlet_null:
     output:
         null=R("seqlets/null.tsv"),
     params:
-        options=seqlet_args(),
+        options=options("fit-null"),
     threads: 1
     log:
         L("fit_seqlet_null/fit_seqlet_null.log"),
@@ -139,7 +109,7 @@ rule call_seqlets:
     output:
         **seqlet_outputs(),
     params:
-        options=seqlet_args(),
+        options=options("call-seqlets"),
         controls=seqlet_control_args,
     threads: config["threads"]
     log:
@@ -165,6 +135,7 @@ rule merge_seqlets:
         seqlets=R("seqlets/seqlets.tsv"),
         calibration=R("seqlets/calibration.tsv"),
     params:
+        options=options("merge-seqlets"),
         controls=merge_seqlet_args,
     threads: 1
     log:
@@ -178,7 +149,8 @@ rule merge_seqlets:
     conda:
         ENV
     shell:
-        "seqlantern merge-seqlets --candidates {input.candidates} {params.controls}"
+        "seqlantern merge-seqlets --candidates {input.candidates} {params.options}"
+        " {params.controls}"
         " --out {output.seqlets} --calibration {output.calibration} > {log} 2>&1"
 
 
@@ -203,14 +175,7 @@ if config["diagnostics"]["enabled"]:
             erf_profile=R("methods/erf_profile.tsv"),
         params:
             model=model_args(),
-            methods=q(csv(config["diagnostics"]["methods"])),
-            n=config["diagnostics"]["sequences"],
-            which=config["diagnostics"]["which"],
-            target=q(config["attribution"]["target"]),
-            output=config["attribution"]["output"],
-            steps=config["attribution"]["steps"],
-            references=config["attribution"]["references"],
-            seed=config["seed"],
+            options=options("compare-methods"),
         threads: config["threads"]
         log:
             L("compare_methods/compare_methods.log"),
@@ -224,9 +189,7 @@ if config["diagnostics"]["enabled"]:
             ENV
         shell:
             "seqlantern compare-methods --onehot {input.onehot} --index {input.index}"
-            " {params.model} --methods {params.methods} --which {params.which} --n {params.n}"
-            " --target {params.target} --output {params.output} --steps {params.steps}"
-            " --references {params.references} --threads {threads} --seed {params.seed}"
+            " {params.model} {params.options} --threads {threads}"
             " --out-table {output.table} --out-curves {output.curves} --out-erf {output.erf}"
             " --out-erf-profile {output.erf_profile} > {log} 2>&1"
 
@@ -239,7 +202,7 @@ if config["diagnostics"]["enabled"]:
                 category="Diagnostics",
             ),
         params:
-            seed=config["seed"],
+            options=options("erf-growth"),
         threads: 1
         log:
             L("study_erf_growth/study_erf_growth.log"),
@@ -252,7 +215,7 @@ if config["diagnostics"]["enabled"]:
         conda:
             ENV
         shell:
-            "seqlantern erf-growth --seed {params.seed} --threads {threads}"
+            "seqlantern erf-growth {params.options} --threads {threads}"
             " --out {output.table} --out-fit {output.fit} > {log} 2>&1"
 
 
@@ -268,13 +231,12 @@ if SEGMENT:
             evaluation=R("segment/evaluation.tsv") if HAS_TRUTH else [],
         params:
             model=model_args(),
-            options=segment_args(),
+            options=options("segment"),
+            truth=f"--truth {q(truth_input())}" if HAS_TRUTH else "",
             evaluation=lambda wildcards, output: (
                 f"--evaluation {output.evaluation}" if HAS_TRUTH else ""
             ),
-            target=q(config["attribution"]["target"]),
             which=attribution_selection(),
-            seed=config["seed"],
         threads: config["threads"]
         log:
             L("segment_sequences/segment_sequences.log"),
@@ -287,7 +249,7 @@ if SEGMENT:
         conda:
             ENV
         shell:
-            "seqlantern segment {params.model} --target {params.target} --onehot {input.onehot}"
-            " --index {input.index} {params.which} {params.options}"
-            " {params.evaluation} --seed {params.seed} --threads {threads}"
+            "seqlantern segment {params.model} --onehot {input.onehot}"
+            " --index {input.index} {params.which} {params.options} {params.truth}"
+            " {params.evaluation} --threads {threads}"
             " --out {output.segments} > {log} 2>&1"

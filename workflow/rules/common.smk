@@ -24,6 +24,28 @@ def _strict_config():
 _strict_config()
 validate(config, schema="../schemas/config.schema.yaml")
 
+
+def _load_options():
+    """seqlantern's option definitions (src/seqlantern/options.py, standard library only),
+    loaded by path: Snakemake's own interpreter need not have seqlantern installed."""
+    import importlib.util
+
+    path = Path(workflow.basedir) / "src" / "seqlantern" / "options.py"
+    spec = importlib.util.spec_from_file_location("_seqlantern_options", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses resolve their annotations through it
+    spec.loader.exec_module(mod)
+    return mod
+
+
+OPTIONS = _load_options()
+
+
+def options(command):
+    """Every option of `seqlantern <command>` that a rule does not pass itself, as flags
+    with this run's values (one definition per option: src/seqlantern/options.py)."""
+    return OPTIONS.cli_args(config, command)
+
 ENV = "../envs/seqlantern.yaml"
 DEMO = bool(config["demo"]["enabled"])
 TILING = (not DEMO) and int(config["data"]["tiling"]["window"]) > 0
@@ -177,44 +199,7 @@ def encode_source():
         src = f"--genome {q(config['data']['genome'])}"
         if config["data"].get("bed"):
             src += f" --bed {q(config['data']['bed'])}"
-    if TILING:
-        t = config["data"]["tiling"]
-        src += f" --tile-window {t['window']} --tile-stride {t['stride'] or t['window']}"
-        src += f" --max-n {t['max_n']}"
-        if config["data"]["chroms"]:
-            src += f" --chroms {q(csv(config['data']['chroms']))}"
-    if config["split"]["file"]:
-        src += f" --split-file {q(config['split']['file'])}"
-        src += f" --split-column {q(config['split']['column'])}"
     return src
-
-
-def train_args():
-    """The training options shared by train_model and train_debiased."""
-    t = config["train"]
-    args = [
-        f"--columns {q(csv(t['targets']))}",
-        f"--name-column {q(config['data']['name_column'])}",
-        f"--task {t['task']}",
-        f"--architecture {q(t['architecture'])}",
-        f"--model-options {q(json.dumps(t['options']))}",
-        f"--epochs {t['epochs']}",
-        f"--batch-size {t['batch_size']}",
-        f"--learning-rate {t['learning_rate']}",
-        f"--patience {t['patience']}",
-        f"--lr-schedule {t['lr_schedule']}",
-        f"--ensemble {t['ensemble']}",
-        f"--seed {config['seed']}",
-        f"--device {config['device']}",
-    ]
-    if t["max_minutes"]:
-        args.append(f"--max-minutes {t['max_minutes']}")
-    args.append("--augment-rc" if t["augment_rc"] else "--no-augment-rc")
-    if not t["baseline"]:
-        args.append("--no-baseline")
-    args.append("--equal-steps" if t["equal_steps"] else "--no-equal-steps")
-    args.append("--kmer-fallback" if t["kmer_fallback"] else "--no-kmer-fallback")
-    return " ".join(args)
 
 
 def model_inputs(wildcards):
@@ -235,7 +220,7 @@ def model_args():
         )
         if m.get("targets"):
             args += f" --model-targets {q(csv(m['targets']))}"
-        return args + f" --task {config['train']['task']}"
+        return args
     return f"--model {q(m.get('checkpoint') or R('train/model.json'))}"
 
 
@@ -258,15 +243,6 @@ wildcard_constraints:
 def shard_files(pattern):
     """One path per shard, in shard order (the gather rules' inputs)."""
     return expand(pattern, shard=SHARD_IDS)
-
-
-def seqlet_args():
-    """Seqlet calling options shared by fit-null and call-seqlets (same null, same calls)."""
-    s = config["seqlets"]
-    null = "laplace" if SHUFFLED else s["null_model"]
-    return (f"--window {s['window']} --min-length {s['min_length']}"
-            f" --max-length {s['max_length']} --flank {s['flank']} --pvalue {s['pvalue']}"
-            f" --null {null} --signs {s['signs']} --seed {config['seed']}")
 
 
 def seqlet_inputs(wildcards):
@@ -297,8 +273,7 @@ def merge_seqlet_inputs(wildcards):
 
 def merge_seqlet_args(wildcards, input):
     if SHUFFLED:
-        return (f"--control-strengths {' '.join(q(p) for p in input.strengths)}"
-                f" --shuffles {config['seqlets']['shuffles']} --fdr {config['seqlets']['fdr']}")
+        return f"--control-strengths {' '.join(q(p) for p in input.strengths)}"
     return ""
 
 
@@ -354,7 +329,7 @@ def report_debias_input(wildcards):
 
 
 def report_optional(input):
-    args = f" --debias-min-share {config['debias']['min_share']}" if DEBIAS else ""
+    args = ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
                 "erf_profile", "constant_reliance", "debias_spans", "erf_growth",
                 "erf_growth_fit"):
@@ -379,16 +354,6 @@ def tracks_inputs(wildcards):
     if HYPOTHETICAL_TRACKS:
         out["hypothetical"] = shard_files(R("attribute/shards/{shard}/hypothetical.npy"))
     return out
-
-
-def segment_args():
-    sg = config["segment"]
-    args = f"--seed-fraction {sg['seed_fraction']} --grow-fraction {sg['grow_fraction']}"
-    if sg["threshold"] is not None:
-        args += f" --threshold {sg['threshold']}"
-    if HAS_TRUTH:
-        args += f" --truth {q(truth_input())}"
-    return args
 
 
 def all_outputs():
@@ -437,7 +402,7 @@ def debias_penalty_args(wildcards, input):
     method = config["debias"]["method"]
     if method == "neutralise":
         return ""
-    args = f"--penalty-spans {q(input.spans)} --penalty-weight {config['debias']['penalty_weight']}"
+    args = f"--penalty-spans {q(input.spans)}"
     if method == "both":
         args += f" --penalty-onehot {q(input.original)}"
     return args
@@ -447,11 +412,3 @@ def families_arg():
     """--families for the rules that name TF families (optional file)."""
     f = config["annotate"].get("families")
     return f"--families {q(f)}" if f else ""
-
-
-def method_args():
-    """Attribution method options for `seqlantern attribute`."""
-    a = config["attribution"]
-    rc = " --rc-average" if a["rc_average"] else ""
-    return (f"--method {a['method']} --steps {a['steps']} --references {a['references']}"
-            f" --baseline {a['baseline']}{rc}")

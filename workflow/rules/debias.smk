@@ -11,8 +11,7 @@ if DEBIAS:
             onehot=R("debias/onehot.npy"),
             spans=R("debias/artifact_spans.tsv"),
         params:
-            k=config["debias"]["k"],
-            seed=config["seed"],
+            options=options("mask-artifacts"),
         threads: 1
         log:
             L("mask_artifacts/mask_artifacts.log"),
@@ -26,11 +25,12 @@ if DEBIAS:
             ENV
         shell:
             "seqlantern mask-artifacts --onehot {input.onehot} --index {input.index}"
-            " --artifacts {input.artifacts} --constant {input.constant} --k {params.k}"
-            " --seed {params.seed} --out-onehot {output.onehot}"
+            " --artifacts {input.artifacts} --constant {input.constant} {params.options}"
+            " --out-onehot {output.onehot}"
             " --out-spans {output.spans} > {log} 2>&1"
 
-    rule train_debiased:
+    # the same training as train_model, on the neutralised inputs, with the penalty
+    use rule train_model as train_debiased with:
         input:
             onehot=debias_training_input(),
             index=R("encode/index.tsv"),
@@ -43,28 +43,15 @@ if DEBIAS:
             metrics=R("debias/metrics.tsv"),
             curve=R("debias/learning_curve.png"),
         params:
-            train=train_args(),
+            options=options("train"),
             penalty=debias_penalty_args,
-        threads: config["threads"]
         log:
             L("train_debiased/train_debiased.log"),
         benchmark:
             B("train_debiased/train_debiased.tsv")
-        resources:
-            mem_mb=8000,
-            runtime=120,
-            gpu=GPU,
-            gpu_model=GPU_MODEL,
-        conda:
-            ENV
-        shell:
-            "seqlantern train --onehot {input.onehot} --index {input.index}"
-            " --targets {input.targets} {params.train} {params.penalty}"
-            " --threads {threads}"
-            " --out-model {output.model} --metrics {output.metrics}"
-            " --curve {output.curve} > {log} 2>&1"
 
-    rule attribute_debiased:
+    # the same attribution as attribute_sequences, with the debiased model, unsharded
+    use rule attribute_sequences as attribute_debiased with:
         input:
             model=R("debias/model.json"),
             onehot=R("encode/onehot.npy"),
@@ -73,35 +60,14 @@ if DEBIAS:
             attributions=R("debias/attributions.npy"),
             predictions=R("debias/predictions.tsv"),
         params:
+            model=lambda wildcards, input: f"--model {q(input.model)}",
             selection=attribution_selection(),
-            target=q(config["attribution"]["target"]),
-            output=config["attribution"]["output"],
-            correction=(
-                "" if config["attribution"]["gradient_correction"] else "--no-correction"
-            ),
-            batch_size=config["attribution"]["batch_size"],
-            method=method_args(),
-            device=config["device"],
-            seed=config["seed"],
-        threads: config["threads"]
+            options=options("attribute"),
+            extra="",
         log:
             L("attribute_debiased/attribute_debiased.log"),
         benchmark:
             B("attribute_debiased/attribute_debiased.tsv")
-        resources:
-            mem_mb=4000,
-            runtime=60,
-            gpu=GPU,
-            gpu_model=GPU_MODEL,
-        conda:
-            ENV
-        shell:
-            "seqlantern attribute --onehot {input.onehot} --index {input.index}"
-            " --model {input.model} {params.selection} --target {params.target}"
-            " --output {params.output} {params.correction} {params.method}"
-            " --batch-size {params.batch_size}"
-            " --device {params.device} --threads {threads} --seed {params.seed}"
-            " --out {output.attributions} --predictions {output.predictions} > {log} 2>&1"
 
     rule compare_debias:
         input:
@@ -123,10 +89,7 @@ if DEBIAS:
             ),
         params:
             column=q(attribution_target_column()),
-            target=q(config["attribution"]["target"]),
-            output=config["attribution"]["output"],
-            seed=config["seed"],
-            name_column=q(config["data"]["name_column"]),
+            options=options("compare-debias"),
         threads: 1
         log:
             L("compare_debias/compare_debias.log"),
@@ -142,8 +105,6 @@ if DEBIAS:
             "seqlantern compare-debias --spans {input.spans} --index {input.index}"
             " --before {input.before} --predictions-before {input.predictions_before}"
             " --after {input.after} --predictions-after {input.predictions_after}"
-            " --targets {input.targets} --column {params.column}"
-            " --name-column {params.name_column} --onehot {input.onehot}"
+            " --targets {input.targets} --column {params.column} --onehot {input.onehot}"
             " --model-before {input.model_before} --model-after {input.model_after}"
-            " --target {params.target} --output {params.output} --seed {params.seed}"
-            " --out {output.comparison} > {log} 2>&1"
+            " {params.options} --out {output.comparison} > {log} 2>&1"

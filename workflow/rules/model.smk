@@ -20,7 +20,8 @@ if not LOAD_MODEL:
                 category="Model",
             ),
         params:
-            train=train_args(),
+            options=options("train"),
+            penalty="",
         threads: config["threads"]
         log:
             L("train_model/train_model.log"),
@@ -35,6 +36,6 @@ if not LOAD_MODEL:
             ENV
         shell:
             "seqlantern train --onehot {input.onehot} --index {input.index}"
-            " --targets {input.targets} {params.train} --threads {threads}"
-            " --out-model {output.model}"
+            " --targets {input.targets} {params.options} {params.penalty}"
+            " --threads {threads} --out-model {output.model}"
             " --metrics {output.metrics} --curve {output.curve} > {log} 2>&1"

@@ -11,10 +11,7 @@ rule render_report:
         config=R("report/config.yaml"),
     params:
         optional=lambda wildcards, input: report_optional(input),
-        examples=config["report"]["examples"],
-        top_motifs=config["report"]["top_motifs"],
-        element_rows=config["report"]["element_rows"],
-        fdr=config["seqlets"]["fdr"],
+        options=options("report"),
         config_yaml=q(yaml.safe_dump(config, sort_keys=False)),
     threads: 1
     log:
@@ -33,9 +30,7 @@ rule render_report:
         " --onehot {input.onehot} --attributions {input.attributions}"
         " --predictions {input.predictions} --motifs {input.motifs} {params.optional}"
         " --groups {input.groups} --dataset {input.dataset}"
-        " --calibration {input.calibration} --artifacts {input.artifacts} --fdr {params.fdr}"
-        " --constant {input.constant}"
-        " --config {output.config} --examples {params.examples}"
-        " --top-motifs {params.top_motifs} --element-rows {params.element_rows}"
+        " --calibration {input.calibration} --artifacts {input.artifacts}"
+        " --constant {input.constant} --config {output.config} {params.options}"
         " --links {input.links}"
         " --out {output.report} > {log} 2>&1"
