@@ -89,6 +89,24 @@ def test_decisions_follow_the_model() -> None:
     assert 0.2 < ds["share_of_top_decile_signal_on_artifacts"] <= 1.0
 
 
+def test_level_sets_every_interval() -> None:
+    """shortcuts.level: a higher confidence level widens the intervals around the same
+    effects (elements and groups)."""
+    x = _library()
+    el, groups = _tables()
+    model = PositionWeights(x.shape[2], adapter_weight=2.0)
+    runs = [run_shortcut_tests(model, x, el, groups, np.arange(40), target=0,
+                               params=ShortcutParams(shuffles=6, backgrounds=8, level=lv))
+            for lv in (0.6, 0.99)]  # fmt: skip
+    (e1, g1, _), (e2, g2, _) = runs
+    assert np.allclose(e1["effect"], e2["effect"]) and np.allclose(g1["effect"], g2["effect"])
+    for a, b in ((e1, e2), (g1, g2)):
+        lo, hi = "effect_low", "effect_high"
+        w1, w2 = (a[hi] - a[lo]).to_numpy(), (b[hi] - b[lo]).to_numpy()
+        ok = np.isfinite(w1) & (w1 > 0)
+        assert ok.any() and (w2[ok] > w1[ok] * 1.5).all(), (lo, w1, w2)
+
+
 def test_artifact_the_model_ignores_is_no_shortcut() -> None:
     x = _library()
     el, groups = _tables()

@@ -582,6 +582,13 @@ class Shortcuts:
     min_effect: float = opt(
         0.0, "smallest |effect| (prediction units) that makes an artifact a shortcut",
         minimum=0)  # fmt: skip
+    level: float = opt(
+        0.95, "confidence level of the effect intervals (t-intervals)", exclusive_minimum=0.5,
+        maximum=0.999,
+        doc="confidence level of every effect interval (an element's `effect_low`/"
+        "`effect_high`, the artifact and insert parts of junctions, group effects and "
+        "insertions, constant regions). A decision needs the interval to exclude 0, so "
+        "0.99 asks for stronger evidence before an element counts as relied on")  # fmt: skip
 
 
 @section()

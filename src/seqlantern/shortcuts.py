@@ -7,13 +7,13 @@ prediction depends on is a **shortcut**: faithful to the model, useless for biol
 - **Ablation** (per element): the element's span is replaced by ``shuffles``
   dinucleotide-shuffled versions of itself (same composition, no motif), and the
   element's *effect* is the mean drop in prediction, effect = pred(original) -
-  mean pred(ablated), with a 95% t-interval over the shuffles. An activating element has
-  a positive effect, a repressing one a negative effect.
-- **Group effect**: the members' effects averaged, 95% t-interval over members.
+  mean pred(ablated), with a t-interval over the shuffles (``level``, 95% by default).
+  An activating element has a positive effect, a repressing one a negative effect.
+- **Group effect**: the members' effects averaged, t-interval over members.
 - **Insertion** (per group, marginalisation): up to ``insert_members`` members are
   written at their own position into ``backgrounds`` neutral sequences (dinucleotide
   shuffles of random attributed sequences); the effect is pred(with element) -
-  pred(background), averaged per member, 95% t-interval over members.
+  pred(background), averaged per member, t-interval over members.
 - **Dataset level**: in the top decile of predictions, every artifact span is
   neutralised (shuffled) at once; the share of the predicted signal (prediction minus
   the mean prediction of the neutral backgrounds) that disappears is the model's
@@ -85,6 +85,7 @@ class ShortcutParams:
     backgrounds: int = DEFAULTS.shortcuts.backgrounds
     insert_members: int = DEFAULTS.shortcuts.insert_members
     min_effect: float = DEFAULTS.shortcuts.min_effect
+    level: float = DEFAULTS.shortcuts.level
     batch_size: int = 256
     seed: int = 0
 
@@ -310,7 +311,7 @@ def _ablation_stats(
             local[i] = float((grad[at[j], None, :, s0:s1] * diff).sum(axis=(1, 2)).mean())
         if progress is not None:
             progress.update(first + c1)
-    return np.column_stack([mean_ci_rows(effect), local])
+    return np.column_stack([mean_ci_rows(effect, p.level), local])
 
 
 def _random_bases(width: int, copies: int, rng: np.random.Generator) -> np.ndarray:
@@ -369,8 +370,8 @@ def _part_stats(
                     b[k:, :, u0:u1] = _random_bases(u1 - u0, k, rng)
         pred = predict(model, batch, **opts).reshape(len(sel), 2, k)
         eff = base[sel, None, None] - pred
-        out[sel, 0:3] = mean_ci_rows(eff[:, 0])
-        out[sel, 3:6] = mean_ci_rows(eff[:, 1])
+        out[sel, 0:3] = mean_ci_rows(eff[:, 0], p.level)
+        out[sel, 3:6] = mean_ci_rows(eff[:, 1], p.level)
     return out
 
 
@@ -452,7 +453,7 @@ def _shortcut_passes(
         members = order[bounds[uid[name]] : bounds[uid[name] + 1]]
         if len(members) == 0:
             continue
-        m, lo, hi = mean_ci(stats[members, 0])
+        m, lo, hi = mean_ci(stats[members, 0], p.level)
         cols["effect"][gi], cols["effect_low"][gi], cols["effect_high"][gi] = m, lo, hi
         top = members[np.argsort(-abs_score[members], kind="stable")]
         top = top[: p.insert_members]
@@ -463,7 +464,7 @@ def _shortcut_passes(
                 inserted = bgs.copy()
                 inserted[:, :, starts_all[i] : ends_all[i]] = xi[:, starts_all[i] : ends_all[i]]
                 ins.append(float(np.mean(predict(model, inserted, **opts) - bg_pred)))
-            im, il, ih = mean_ci(np.array(ins))
+            im, il, ih = mean_ci(np.array(ins), p.level)
             cols["insertion_effect"][gi], cols["insertion_low"][gi] = im, il
             cols["insertion_high"][gi] = ih
         direction = 1.0 if m >= 0 else -1.0
@@ -780,8 +781,8 @@ def constant_reliance(
             xi = bgs[j].copy()
             xi[:, a0:a1] = consensus[:, skip : skip + a1 - a0]
             ins[j] = float(predict(model, xi[None], **opts)[0]) - bg_pred[j]
-        am, al, ah = mean_ci(abl)
-        im, il, ih = mean_ci(ins)
+        am, al, ah = mean_ci(abl, p.level)
+        im, il, ih = mean_ci(ins, p.level)
         relied = bool((al > 0 or ah < 0) or (il > 0 or ih < 0))
         out.append([reg.name, reg.anchor, reg.start, reg.end, reg.end - reg.start,
                     reg.sequence, reg.share, reg.coverage, int(np.isfinite(abl).sum()),
