@@ -330,6 +330,20 @@ def cmd_group_elements(a: argparse.Namespace) -> None:
     _label_summary(df)
 
 
+def cmd_patterns(a: argparse.Namespace) -> None:
+    from seqlantern.patterns import PatternParams, write_patterns
+
+    t = write_patterns(a.elements, a.onehot, a.attributions, a.hypothetical, a.predictions,
+                       a.motifs, a.out_meme, a.out_patterns, a.out_members, a.out_matrices,
+                       families=a.families, params=params_from(PatternParams, a),
+                       motif_qvalue=a.motif_qvalue, hypothetical_weight=a.hypothetical_weight,
+                       motif_score=a.motif_score, min_overlap=a.min_overlap)  # fmt: skip
+    for r in t.itertuples(index=False):
+        print(f"[patterns] {r.pattern}: {r.members} members ({r.positive}+/{r.negative}-), "
+              f"{r.label}, {r.consensus}, best match {r.match_name} (q {r.match_qvalue:.2g})"
+              + (f", artifact {r.artifact_name}" if r.label == "artifact" else ""))  # fmt: skip
+
+
 def cmd_find_constant(a: argparse.Namespace) -> None:
     from seqlantern.constant import find_constant, write_constant
     from seqlantern.encode import read_index
@@ -652,7 +666,9 @@ def cmd_report(a: argparse.Namespace) -> None:
                   constant_reliance=a.constant_reliance, debias_spans=a.debias_spans,
                   debias_min_share=a.debias_min_share, top_motifs=a.top_motifs,
                   element_rows=a.element_rows, links=a.links, erf_growth=a.erf_growth,
-                  erf_growth_fit=a.erf_growth_fit)  # fmt: skip
+                  erf_growth_fit=a.erf_growth_fit, patterns=a.patterns,
+                  pattern_matrices=a.pattern_matrices,
+                  pattern_members=a.pattern_members)  # fmt: skip
 
 
 # where each stage sits in the workflow (shown in its --help)

@@ -268,16 +268,18 @@ def export_jaspar(
     return len(motifs)
 
 
-def write_meme(motifs: list[Motif], path: str | Path) -> None:
-    """Write motifs as minimal MEME format (atomically)."""
+def write_meme(motifs: list[Motif], path: str | Path, *, nsites: list[int] | None = None) -> None:
+    """Write motifs as minimal MEME format (atomically); ``nsites``: sites per motif
+    (20 when unknown)."""
     from seqlantern.io import atomic_outputs
 
     with atomic_outputs(path) as (tmp,), open(tmp, "w") as fh:
         fh.write("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n")
         fh.write("Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n")
-        for m in motifs:
+        for i, m in enumerate(motifs):
+            n = nsites[i] if nsites is not None else 20
             fh.write(f"MOTIF {m.id} {m.name}\n")
-            fh.write(f"letter-probability matrix: alength= 4 w= {m.width} nsites= 20 E= 0\n")
+            fh.write(f"letter-probability matrix: alength= 4 w= {m.width} nsites= {n} E= 0\n")
             for row in m.pwm:
                 fh.write(" ".join(f"{v:.6f}" for v in row) + "\n")
             fh.write("\n")

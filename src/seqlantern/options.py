@@ -44,7 +44,7 @@ METHODS = ("gradient_x_input", "saliency", "integrated_gradients", "expected_gra
 MODEL_COMMANDS = ("attribute", "shortcuts", "compare-methods", "segment")
 SEED_COMMANDS = ("simulate", "encode", "train", "attribute", "fit-null", "call-seqlets",
                  "mask-artifacts", "compare-debias", "compare-methods", "shortcuts",
-                 "segment", "erf-growth")  # fmt: skip
+                 "segment", "erf-growth", "patterns")  # fmt: skip
 
 
 def opt(
@@ -483,7 +483,7 @@ class Annotate:
         "primers/barcodes/flanks")  # fmt: skip
     motif_qvalue: float = opt(
         0.05, "largest TOMTOM q-value for a motif match", minimum=0, maximum=1,
-        commands=("annotate", "group-elements"),
+        commands=("annotate", "group-elements", "patterns"),
         doc="label `motif` when the best match's q-value is ≤ this. Matching is TOMTOM "
         "(Gupta et al. 2007) with exact p-values: each query column's null is its score "
         "against every database column, complete scores (overhanging query columns score "
@@ -504,17 +504,18 @@ class Annotate:
         "comparison time grows with the cube of the query width")  # fmt: skip
     hypothetical_weight: float = opt(
         0.5, "weight of the hypothetical contributions in the motif query", minimum=0,
+        commands=("annotate", "patterns"),
         doc="weight of the model's hypothetical contributions (what it would prefer at each "
         "position) added to the observed base in the motif query; 0 = sequence "
         "only")  # fmt: skip
     motif_score: str = opt(
         "pearson", "TOMTOM column similarity: pearson or euclidean",
-        choices=("pearson", "euclidean"),
+        choices=("pearson", "euclidean"), commands=("annotate", "patterns"),
         doc="TOMTOM column similarity: `pearson` (correlation of the two columns) or "
         "`euclidean` (minus the distance between probability columns; the query's columns "
         "are clipped at 0 and normalised first)")  # fmt: skip
     min_overlap: int = opt(5, "fewest aligned columns (capped at query and motif widths)",
-                           minimum=1)  # fmt: skip
+                           minimum=1, commands=("annotate", "patterns"))  # fmt: skip
     artifact_min_score: int = opt(
         12, "smallest alignment score (+1/-2, ungapped) of an artifact hit", minimum=1
     )
@@ -589,6 +590,44 @@ class Shortcuts:
         "`effect_high`, the artifact and insert parts of junctions, group effects and "
         "insertions, constant regions). A decision needs the interval to exclude 0, so "
         "0.99 asks for stronger evidence before an element counts as relied on")  # fmt: skip
+
+
+@section("patterns")
+class Patterns:
+    enabled: bool = opt(
+        True, "rule discover_patterns: de novo patterns of all seqlets (results/patterns/)",
+        workflow=False, commands=(),
+        doc="rule `discover_patterns` (`seqlantern patterns`): every significant seqlet is "
+        "clustered by its hypothetical-contribution profile (aligned, both strands, sign "
+        "kept), TF-MoDISco-style; writes `results/patterns/patterns.meme` (PWMs), "
+        "`patterns.tsv` and `pattern_members.tsv` (every element's pattern), and the "
+        "report's patterns section (CWM, hCWM and best-match logos). Method: "
+        "`src/seqlantern/patterns/discover.py`")  # fmt: skip
+    window: int = opt(24, "bp of each seqlet's window (around its centre of |attribution|)",
+                      minimum=8)  # fmt: skip
+    max_shift: int = opt(6, "largest shift (bp) tried when aligning two windows", minimum=0)
+    sample: int = opt(
+        20000, "seqlets (seeded sample) the Leiden seeds are found in", minimum=10,
+        doc="seqlets (seeded sample) whose k-mer nearest-neighbour graph is clustered by "
+        "Leiden to seed the patterns; every seqlet is then assigned, so time grows "
+        "linearly with the number of seqlets beyond it")  # fmt: skip
+    neighbours: int = opt(20, "candidate neighbours per sampled seqlet (k-mer cosine)",
+                          minimum=1)  # fmt: skip
+    edge_similarity: float = opt(
+        0.4, "aligned similarity for an edge of the Leiden graph", minimum=-1, maximum=1
+    )
+    resolution: float = opt(1.0, "Leiden resolution (higher: more, smaller clusters)",
+                            exclusive_minimum=0)  # fmt: skip
+    assign_similarity: float = opt(
+        0.4, "aligned similarity a seqlet needs to join a pattern", minimum=-1, maximum=1
+    )
+    merge_similarity: float = opt(
+        0.8, "patterns at least this alike (aligned hCWMs) are merged", minimum=-1, maximum=1
+    )
+    min_members: int = opt(20, "smallest pattern (members); smaller ones dissolve", minimum=2)
+    trim: float = opt(
+        0.3, "trim pattern columns below this share of the peak |CWM| column", minimum=0,
+        maximum=1)  # fmt: skip
 
 
 @section()
@@ -762,6 +801,7 @@ class Config:
     annotate: Annotate = sub(Annotate)
     artifacts: Artifacts = sub(Artifacts)
     shortcuts: Shortcuts = sub(Shortcuts)
+    patterns: Patterns = sub(Patterns)
     debias: Debias = sub(Debias)
     segment: Segment = sub(Segment)
     tracks: Tracks = sub(Tracks)
@@ -1122,6 +1162,17 @@ COMMANDS: dict[str, Command] = {
         ONEHOT, INDEX, MOTIFS, FAMILIES,
         _out("output elements TSV (grouped)"),
         _req("--groups", "element groups table (TSV)"))),
+    "patterns": Command("de novo patterns: seqlets clustered by contribution profile (CWM, "
+                        "hCWM, PWM, database match)", "after shortcuts; before report", (
+        _req("--elements", "elements table (shortcuts --out-elements)"),
+        ONEHOT, ATTRIBUTIONS, PREDICTIONS,
+        _req("--hypothetical", "hypothetical contributions (attribute --hypothetical), every "
+             "shard in order", nargs="+"),
+        MOTIFS, FAMILIES,
+        _req("--out-meme", "output PWMs of the patterns (MEME)"),
+        _req("--out-patterns", "output patterns table (TSV)"),
+        _req("--out-members", "output element -> pattern table (TSV)"),
+        _req("--out-matrices", "output CWM, hCWM and PFM of every pattern (TSV)"))),
     "shortcuts": Command("ablation/insertion effects and the final decision", "after "
                          "group-elements; before export and report", (
         ONEHOT,
@@ -1241,6 +1292,10 @@ COMMANDS: dict[str, Command] = {
         Arg("--erf-growth", "erf-growth table (receptive field over depth)"),
         Arg("--erf-growth-fit", "erf-growth fitted exponents"),
         Arg("--calibration", "merge-seqlets --calibration table (trust panel)"),
+        Arg("--patterns", "patterns table (seqlantern patterns --out-patterns)"),
+        Arg("--pattern-matrices", "pattern logos (seqlantern patterns --out-matrices)"),
+        Arg("--pattern-members", "element -> pattern table (seqlantern patterns "
+            "--out-members)"),
         Arg("--artifacts", "artifact FASTA(s): attribution on their exact hits in the trust "
             "panel", nargs="*", default=[]),
         CONSTANT.optional("find-constant regions (trust panel reliance table)"),

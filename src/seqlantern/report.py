@@ -458,6 +458,9 @@ def render_report(
     links: list[str] | None = None,
     erf_growth: str | Path | None = None,
     erf_growth_fit: str | Path | None = None,
+    patterns: str | Path | None = None,
+    pattern_matrices: str | Path | None = None,
+    pattern_members: str | Path | None = None,
 ) -> None:
     """Write the HTML report (atomically).
 
@@ -534,10 +537,15 @@ def render_report(
     )
     # the trust panel brings its own section and heading
     sections.append(("trust", "Can these maps be trusted?", trust))
-    # 2. what the model relies on: motifs, de novo groups, artifacts
+    # 2. what the model relies on: patterns, motifs (de novo groups without patterns),
+    # artifacts
+    pat_html = _patterns_html(patterns, pattern_matrices, pattern_members, db,
+                              int(x.shape[2]), top_motifs, plt)  # fmt: skip
+    if pat_html:
+        sections.append(_section("patterns", "What the model relies on: patterns", pat_html))
     sections.append(_section("motifs", "What the model relies on: known motifs",
                              _motif_html(el, db, attr, attr_row, top_motifs, plt)))  # fmt: skip
-    denovo = _denovo_html(el, gt, db, attr, attr_row, top_motifs, plt)
+    denovo = "" if pat_html else _denovo_html(el, gt, db, attr, attr_row, top_motifs, plt)
     if denovo:
         sections.append(_section("denovo", "What the model relies on: de novo groups", denovo))
     sections.append(_section(
@@ -679,6 +687,76 @@ def _motif_html(
         out += (f"<h3>{html.escape(str(r.name))} (best member {html.escape(m.name)}, "
                 f"{r.best_member}; family {html.escape(str(r.family))})</h3>"
                 + _png(fig))  # fmt: skip
+    return out
+
+
+def _patterns_html(
+    patterns: str | Path | None,
+    matrices: str | Path | None,
+    members: str | Path | None,
+    db: dict[str, Motif],
+    length: int,
+    top: int,
+    plt: Any,
+) -> str:
+    """Patterns (seqlantern patterns): CWM, hCWM and best-match logos, member counts per
+    sign, and where the members sit in their records."""
+    if not patterns or not Path(patterns).is_file():
+        return ""
+    pt = read_tsv(patterns, what="patterns", floats=("match_qvalue", "mean_similarity"))
+    if pt.empty:
+        return (
+            "<p>No pattern: too few seqlets with a shared contribution profile "
+            "(<code>patterns.min_members</code>).</p>"
+        )
+    mats = read_tsv(matrices, what="pattern matrices") if matrices else None
+    mem = read_tsv(members, what="pattern members") if members else None
+    out = (
+        "<p>Every significant seqlet, clustered by its hypothetical-contribution "
+        "profile (aligned, both strands, sign kept; TF-MoDISco-style, "
+        "<code>results/patterns/</code>), largest first. Left to right: the CWM (mean "
+        "attribution of the aligned members), the hCWM (what the model would score for "
+        "each base), the best database match (bits) and where the members sit in "
+        "their records. Labels: <i>artifact</i> when most members are artifact "
+        "elements, <i>motif</i> when the match passes q &le; "
+        "<code>annotate.motif_qvalue</code>, else <i>unexplained</i>.</p>"
+    )
+    out += _table(pt[["pattern", "label", "members", "positive", "negative", "sequences",
+                      "consensus", "match_name", "match_family", "match_qvalue",
+                      "artifact_name"]].head(60))  # fmt: skip
+    for r in pt.head(top).itertuples(index=False):
+        if mats is None:
+            break
+        m = mats[mats["pattern"] == r.pattern]
+        cwm = m[m["kind"] == "cwm"][list("ACGT")].to_numpy(float)
+        hcwm = m[m["kind"] == "hcwm"][list("ACGT")].to_numpy(float)
+        if len(cwm) == 0:
+            continue
+        match = db.get(str(r.match_id))
+        fig, axes = plt.subplots(1, 4, figsize=(14, 1.7),
+                                 gridspec_kw={"width_ratios": [3, 3, 3, 2]})  # fmt: skip
+        _logo(axes[0], cwm, f"{r.pattern} CWM ({r.members} members: {r.positive}+ / "
+              f"{r.negative}-)", ylabel="attribution")  # fmt: skip
+        _logo(axes[1], hcwm, "hCWM", ylabel="hypothetical")
+        if match is not None:
+            _logo(axes[2], match.pwm * information_content(match.pwm)[:, None],
+                  f"{match.id} {match.name} (q={r.match_qvalue:.2g})", ylabel="bits")  # fmt: skip
+        else:
+            axes[2].axis("off")
+            axes[2].set_title("no database match", fontsize=9)
+        if mem is not None:
+            sel = mem[mem["pattern"] == r.pattern]
+            centre = 0.5 * (pd.to_numeric(sel["window_start"]) + pd.to_numeric(sel["window_end"]))
+            axes[3].hist(centre, bins=np.linspace(0, max(length, 1), 21), color="#4a6fa5")
+            axes[3].set_title("member position (bp)", fontsize=9)
+            axes[3].tick_params(labelsize=7)
+        else:
+            axes[3].axis("off")
+        fig.tight_layout()
+        label = f"{r.pattern}: {r.label}" + (
+            f" ({r.artifact_name})" if r.label == "artifact" else
+            f" ({r.match_name})" if r.label == "motif" else "")  # fmt: skip
+        out += f"<h3>{html.escape(label)}</h3>" + _png(fig)
     return out
 
 

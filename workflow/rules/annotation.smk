@@ -136,6 +136,48 @@ rule test_shortcuts:
         " --out-constant {output.constant} > {log} 2>&1"
 
 
+if PATTERNS:
+
+    rule discover_patterns:
+        input:
+            elements=R("shortcuts/elements.tsv"),
+            onehot=R("encode/onehot.npy"),
+            attributions=R("attribute/attributions.npy"),
+            predictions=R("attribute/predictions.tsv"),
+            hypothetical=shard_files(R("attribute/shards/{shard}/hypothetical.npy")),
+            motifs=config["annotate"]["motifs"],
+        output:
+            meme=R("patterns/patterns.meme"),
+            patterns=report(
+                R("patterns/patterns.tsv"),
+                caption="../report/patterns.rst",
+                category="Elements",
+            ),
+            members=R("patterns/pattern_members.tsv"),
+            matrices=R("patterns/pattern_matrices.tsv"),
+        params:
+            families=families_arg(),
+            options=options("patterns"),
+        threads: config["threads"]
+        log:
+            L("discover_patterns/discover_patterns.log"),
+        benchmark:
+            B("discover_patterns/discover_patterns.tsv")
+        resources:
+            mem_mb=4000,
+            runtime=60,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "NUMBA_NUM_THREADS={threads} seqlantern patterns --elements {input.elements}"
+            " --onehot {input.onehot} --attributions {input.attributions}"
+            " --predictions {input.predictions} --hypothetical {input.hypothetical}"
+            " --motifs {input.motifs} {params.families} {params.options}"
+            " --out-meme {output.meme} --out-patterns {output.patterns}"
+            " --out-members {output.members} --out-matrices {output.matrices} > {log} 2>&1"
+
+
 rule export_bed:
     input:
         elements=R("shortcuts/elements.tsv"),

@@ -138,6 +138,7 @@ BROWSER_BEDS = (
 
 
 TRACKS = bool(config["tracks"]["enabled"])
+PATTERNS = bool(config["patterns"]["enabled"])
 HYPOTHETICAL_TRACKS = (
     [f"{RESULTS}/tracks/hypothetical_{b}.bw" for b in "ACGT"]
     if TRACKS and config["tracks"]["hypothetical"]
@@ -307,6 +308,12 @@ def report_inputs(wildcards):
         out["curve"] = R("train/learning_curve.png")
     if HAS_TRUTH:
         out["evaluation"] = R("evaluate/evaluation.tsv")
+    if PATTERNS:
+        out["patterns"] = R("patterns/patterns.tsv")
+        out["pattern_matrices"] = R("patterns/pattern_matrices.tsv")
+        out["pattern_members"] = R("patterns/pattern_members.tsv")
+        out["links"] += [R("patterns/patterns.meme"), R("patterns/patterns.tsv"),
+                         R("patterns/pattern_members.tsv")]
     if DEBIAS:
         out["debias_spans"] = R("debias/artifact_spans.tsv")
     if config["diagnostics"]["enabled"]:
@@ -332,7 +339,7 @@ def report_optional(input):
     args = ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
                 "erf_profile", "constant_reliance", "debias_spans", "erf_growth",
-                "erf_growth_fit"):
+                "erf_growth_fit", "patterns", "pattern_matrices", "pattern_members"):
         value = input[key] if key in input.keys() else None
         if value:  # an empty list: the input function chose no file
             args += f" --{key.replace('_', '-')} {q(value)}"
@@ -367,6 +374,8 @@ def all_outputs():
         out.append(R("evaluate/evaluation.tsv"))
     if TRACKS:
         out += [R("tracks/attribution.bw"), R("tracks/elements.bb"), *HYPOTHETICAL_TRACKS]
+    if PATTERNS:
+        out.append(R("patterns/patterns.tsv"))
     if SEGMENT:
         out.append(R("segment/segments.tsv"))
     return out
