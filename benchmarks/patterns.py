@@ -238,19 +238,22 @@ def _synthetic(n: int, d: Path, seed: int = 0) -> None:
     for b0 in range(0, n, block):
         b1 = min(b0 + block, n)
         h = rng.normal(0, 0.05, size=(b1 - b0, 4, length)).astype(np.float32)
-        seq = base[b0:b1].copy()
-        for i in range(b0, b1):
-            pwm = motifs[which[i]].pwm
-            if strand[i]:
-                pwm = pwm[::-1, ::-1]
-            w = len(pwm)
-            s = int(rng.integers(2, length - w - 2))
-            starts[i], ends[i] = s, s + w
-            site = np.array([rng.choice(4, p=col / col.sum()) for col in pwm])
-            seq[i - b0, s : s + w] = site
-            h[i - b0, :, s : s + w] += np.log2(np.maximum(pwm.T, 0.01) / 0.25) * 0.5
+        seq = base[b0:b1].astype(np.int64)
+        for m, motif in enumerate(motifs):
+            for rc in (0, 1):
+                rows = np.flatnonzero((which[b0:b1] == m) & (strand[b0:b1] == rc))
+                pwm = motif.pwm[::-1, ::-1] if rc else motif.pwm
+                w = len(pwm)
+                s = rng.integers(2, length - w - 2, size=len(rows))
+                starts[b0 + rows], ends[b0 + rows] = s, s + w
+                lo = (np.log2(np.maximum(pwm, 0.01) / 0.25) * 0.5).astype(np.float32)
+                for j, col in enumerate(pwm):
+                    seq[rows, s + j] = np.searchsorted(np.cumsum(col / col.sum()),
+                                                       rng.random(len(rows)))  # fmt: skip
+                    h[rows, :, s + j] += lo[j][None, :]
+        seq = np.minimum(seq, 3)
         oh = np.zeros((b1 - b0, 4, length), np.float32)
-        np.put_along_axis(oh, seq[:, None, :].astype(np.int64), 1.0, axis=1)
+        np.put_along_axis(oh, seq[:, None, :], 1.0, axis=1)
         x[b0:b1], hyp[b0:b1], attr[b0:b1] = oh, h, h * oh
     x.flush(), hyp.flush(), attr.flush()
     names = [f"s{i}" for i in range(n)]
