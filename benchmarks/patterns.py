@@ -68,8 +68,8 @@ pos, neg = TFMoDISco(one_hot=oh, hypothetical_contribs=hyp, max_seqlets_per_meta
 out = []
 for sign, pats in (("pos", pos or []), ("neg", neg or [])):
     for k, p in enumerate(pats):
-        out.append({"pattern": f"{sign}_{k}", "seqlets": [[s.example_idx, s.start, s.end]
-                    for s in p.seqlets]})
+        sq = [[int(s.example_idx), int(s.start), int(s.end)] for s in p.seqlets]
+        out.append({"pattern": f"{sign}_{k}", "seqlets": sq})
 json.dump(out, open(sys.argv[2], "w"))
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print("PEAK_RSS_MB", ru.ru_maxrss / 1024, "SECONDS", time.perf_counter() - t0)
@@ -115,17 +115,18 @@ def _score(members: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _summary(tool: str, scored: pd.DataFrame, sources: list[str], wall: float,
-             rss: float) -> dict:  # fmt: skip
+def _summary(tool: str, scored: pd.DataFrame, sources: list[str], decoys: list[str],
+             wall: float, rss: float) -> dict:  # fmt: skip
     rec = scored[scored["recovers"] != ""]
     per = rec["recovers"].value_counts()
+    found = [s for s in sources if s in per]
     return {
         "tool": tool,
         "patterns": len(scored),
-        "recovered": f"{sum(s in per for s in sources)} / {len(sources)}",
+        "recovered": f"{len(found)} / {len(sources)}",
+        "decoy_patterns": int(rec["recovers"].isin(decoys).sum()),
         "spurious": int((scored["recovers"] == "").sum()),
-        "patterns_per_source": f"{per.reindex(sources).fillna(0).mean():.2f}",
-        "max_split": int(per.max()) if len(per) else 0,
+        "patterns_per_recovered": f"{per.reindex(found).mean():.2f}" if found else "-",
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(rss),
     }
@@ -146,7 +147,9 @@ def demo(args: argparse.Namespace) -> None:
     truth = pd.read_csv(res / "demo/truth.tsv", sep="\t")
     attributed = set(preds["name"])
     truth = truth[truth["name"].isin(attributed)]
-    sources = sorted(truth["motif_name"].unique())
+    kinds = truth.drop_duplicates("motif_name").set_index("motif_name")["kind"]
+    sources = sorted(kinds.index[kinds != "decoy"])  # planted functional motifs + adapter
+    decoys = sorted(kinds.index[kinds == "decoy"])  # planted, but the label ignores them
     families = pd.read_csv(ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.families.tsv",
                            sep="\t", dtype=str)  # fmt: skip
     fam_of = dict(zip(families["motif_id"], families["tf_family"], strict=False))
@@ -159,7 +162,8 @@ def demo(args: argparse.Namespace) -> None:
            "--motifs", str(ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.meme"),
            "--families", str(ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.families.tsv"),
            "--out-meme", str(work / "s.meme"), "--out-patterns", str(work / "s.tsv"),
-           "--out-members", str(work / "s_members.tsv")]  # fmt: skip
+           "--out-members", str(work / "s_members.tsv"), "--out-matrices",
+           str(work / "s_matrices.tsv")]  # fmt: skip
     env = dict(os.environ, SEQLANTERN_PEAK_RSS="1")
     _child(cmd, env)
     walls = [_child(cmd, env) for _ in range(args.repeats)]
@@ -204,8 +208,8 @@ def demo(args: argparse.Namespace) -> None:
 
     table = pd.DataFrame(
         [
-            _summary("seqlantern patterns", ours, sources, wall_s, rss_s),
-            _summary("modisco-lite", theirs, sources, m_wall, m_rss),
+            _summary("seqlantern patterns", ours, sources, decoys, wall_s, rss_s),
+            _summary("modisco-lite", theirs, sources, decoys, m_wall, m_rss),
         ]
     )
     print(f"## Patterns on the demo ({len(preds):,} attributed sequences, "
@@ -280,7 +284,7 @@ def scaling(args: argparse.Namespace) -> None:
                "--hypothetical", str(d / "hyp.npy"), "--motifs",
                str(ROOT / "resources/motifs/demo_motifs.meme"), "--out-meme",
                str(d / "p.meme"), "--out-patterns", str(d / "p.tsv"), "--out-members",
-               str(d / "m.tsv")]  # fmt: skip
+               str(d / "m.tsv"), "--out-matrices", str(d / "x.tsv")]  # fmt: skip
         env = dict(os.environ, SEQLANTERN_PEAK_RSS="1")
         wall, rss, out = _child(cmd, env)
         p = pd.read_csv(d / "p.tsv", sep="\t")

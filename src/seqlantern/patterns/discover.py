@@ -228,7 +228,7 @@ def kmer_embedding(onehot: np.ndarray, attr: np.ndarray, *, k: int = 4) -> np.nd
     return (emb / np.maximum(norm, 1e-12)[:, None]).astype(np.float32)
 
 
-def candidate_pairs(emb: np.ndarray, neighbours: int, *, block: int = 2048) -> np.ndarray:
+def candidate_pairs(emb: np.ndarray, neighbours: int, *, block: int = 512) -> np.ndarray:
     """(m, 2) pairs: each row with its ``neighbours`` nearest others by cosine."""
     n = len(emb)
     k = min(neighbours, n - 1)
@@ -295,8 +295,17 @@ def _references(sums: dict[str, np.ndarray], window: int) -> np.ndarray:
     return _unit(refs)
 
 
+def _norms(wide: np.ndarray, offset: int, width: int, block: int = 65536) -> np.ndarray:
+    """L2 norm of each window (the central ``width`` columns), block by block."""
+    out = np.empty(len(wide), dtype=np.float32)
+    for b0 in range(0, len(wide), block):
+        w = wide[b0 : b0 + block, :, offset : offset + width].astype(np.float64)
+        out[b0 : b0 + block] = np.sqrt((w**2).sum(axis=(1, 2)))
+    return out
+
+
 def _seed_references(
-    central: np.ndarray, win: dict[str, np.ndarray], sample: np.ndarray, labels: np.ndarray,
+    win: dict[str, np.ndarray], norms: np.ndarray, sample: np.ndarray, labels: np.ndarray,
     min_size: int, p: PatternParams,
 ) -> np.ndarray:  # fmt: skip
     """One reference per Leiden cluster of at least ``min_size`` sampled seqlets: the
@@ -307,7 +316,10 @@ def _seed_references(
         if len(members) < min_size:
             continue
         seed_idx = members[np.argmax(np.abs(win["attr"][members]).sum(axis=(1, 2)))]
-        sim, _, shift, strand = assign(central[members], central[seed_idx][None], p.max_shift)
+        c0 = p.max_shift
+        seed = _unit(win["hyp"][seed_idx : seed_idx + 1, :, c0 : c0 + p.window])
+        sim, _, shift, strand = assign(win["hyp"][members], norms[members], c0, seed,
+                                       p.max_shift)  # fmt: skip
         keep = sim >= p.edge_similarity
         if keep.sum() < min_size:
             continue
@@ -331,9 +343,9 @@ def _merge(refs: np.ndarray, counts: np.ndarray, threshold: float, max_shift: in
 
 
 def _pass(
-    central: np.ndarray, refs: np.ndarray, p: PatternParams
+    win: dict[str, np.ndarray], norms: np.ndarray, refs: np.ndarray, p: PatternParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    sim, ref, shift, strand = assign(central, refs, p.max_shift)
+    sim, ref, shift, strand = assign(win["hyp"], norms, p.max_shift, refs, p.max_shift)
     ref = np.where(sim >= p.assign_similarity, ref, -1)
     return sim, ref, shift, strand
 
@@ -380,14 +392,15 @@ def discover(
     win = extract_windows(elements, x, attr, hyp, attr_row, window=p.window,
                           max_shift=p.max_shift)  # fmt: skip
     c0 = p.max_shift
-    central = _unit(np.ascontiguousarray(win["hyp"][:, :, c0 : c0 + p.window]))
+    norms = _norms(win["hyp"], c0, p.window)
     rng = np.random.default_rng(p.seed)
     sample = np.sort(rng.choice(n, size=min(n, p.sample), replace=False))
     log(f"[patterns] {n:,} seqlets; seeds from a sample of {len(sample):,}")
     emb = kmer_embedding(win["onehot"][sample, :, c0 : c0 + p.window].astype(np.float32),
                          win["attr"][sample, :, c0 : c0 + p.window])  # fmt: skip
     pairs = candidate_pairs(emb, p.neighbours)
-    sims = pair_similarity(central[sample], pairs[:, 0].copy(), pairs[:, 1].copy(), p.max_shift)
+    central = _unit(win["hyp"][sample][:, :, c0 : c0 + p.window])
+    sims = pair_similarity(central, pairs[:, 0].copy(), pairs[:, 1].copy(), p.max_shift)
     keep = sims >= p.edge_similarity
     log(f"[patterns] {len(pairs):,} candidate pairs, {int(keep.sum()):,} at similarity >= "
         f"{p.edge_similarity}")  # fmt: skip
@@ -396,13 +409,13 @@ def discover(
     labels = leiden_clusters(len(sample), pairs[keep], sims[keep], resolution=p.resolution,
                              seed=p.seed)  # fmt: skip
     min_size = max(3, math.ceil(p.min_members * len(sample) / n))
-    refs = _seed_references(central, win, sample, labels, min_size, p)
+    refs = _seed_references(win, norms, sample, labels, min_size, p)
     log(f"[patterns] {labels.max() + 1} Leiden clusters, {len(refs)} of at least {min_size} "
         "sampled seqlets")  # fmt: skip
     if len(refs) == 0:
         return [], empty
     for it in range(2):
-        sim, ref, shift, strand = _pass(central, refs, p)
+        sim, ref, shift, strand = _pass(win, norms, refs, p)
         on = np.flatnonzero(ref >= 0)
         sums = _sums(win, on, ref[on], shift[on], strand[on], len(refs), p.max_shift)
         counts = np.bincount(ref[on], minlength=len(refs))
@@ -415,7 +428,7 @@ def discover(
             f"{len(refs)} patterns after merging" + (" and dissolving" if it else ""))  # fmt: skip
         if len(refs) == 0:
             return [], empty
-    sim, ref, shift, strand = _pass(central, refs, p)
+    sim, ref, shift, strand = _pass(win, norms, refs, p)
     on = np.flatnonzero(ref >= 0)
     counts = np.bincount(ref[on], minlength=len(refs))
     order = np.argsort(-counts, kind="stable")  # pattern 0 = the largest
@@ -592,7 +605,8 @@ def write_patterns(
             "position_mean": float(centres.mean()), "position_sd": float(centres.std(ddof=0)),
         })  # fmt: skip
     ptab = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
-    members = el[["seqlet_id", "name", "row", "start", "end", "strand", "sign", "label"]].copy()
+    members = el.drop(columns=["artifact_name"])  # the elements table is not used again
+    del el
     members["pattern"] = [f"pattern_{k + 1}" if k >= 0 else "NA" for k in table["pattern"]]
     members["similarity"] = table["similarity"].to_numpy()
     members["window_start"] = np.where(table["pattern"] >= 0, table["window_start"], -1)

@@ -54,21 +54,26 @@ def pair_similarity(
 
 @njit(cache=True, parallel=True)
 def assign(
-    windows: np.ndarray, refs: np.ndarray, max_shift: int
+    wide: np.ndarray, norms: np.ndarray, offset: int, refs: np.ndarray, max_shift: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each window's best reference: (similarity, reference, shift, strand).
 
-    Linear in the number of windows: every window is compared with every reference
-    (a few dozen patterns), not with every other window.
+    The windows are the columns ``offset .. offset + W`` of the wide windows (W: the
+    references' width), divided by their ``norms`` here, so no normalised copy of all
+    windows is held. Linear in the number of windows: every window is compared with
+    every reference (a few dozen patterns), not with every other window.
     """
-    n, k = windows.shape[0], refs.shape[0]
+    n, k, w = wide.shape[0], refs.shape[0], refs.shape[2]
     sim = np.full(n, -2.0, dtype=np.float32)
     ref = np.full(n, -1, dtype=np.int64)
     shift = np.zeros(n, dtype=np.int64)
     strand = np.zeros(n, dtype=np.int64)
     for i in prange(n):
+        window = wide[i, :, offset : offset + w]
+        scale = 1.0 / max(norms[i], 1e-12)
         for p in range(k):
-            s, sh, st = best_alignment(refs[p], windows[i], max_shift)
+            s, sh, st = best_alignment(refs[p], window, max_shift)
+            s *= scale
             if s > sim[i]:
                 sim[i], ref[i], shift[i], strand[i] = s, p, sh, st
     return sim, ref, shift, strand
