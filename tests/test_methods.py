@@ -198,3 +198,31 @@ def test_completeness_check_warns_when_the_path_has_not_converged(
     assert "WARNING" in out and "raise attribution.steps" in out
     pred = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert (pred["completeness_error"] > 0.05).any()
+
+
+def test_ism_l2_is_the_norm_of_the_substitution_effects() -> None:
+    """On a linear model every substitution effect is known: ism_l2 at a position is the
+    L2 norm of the weights there minus their mean over the four bases."""
+
+    class Linear(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            g = torch.Generator().manual_seed(0)
+            self.w = torch.nn.Parameter(torch.randn(4, 30, generator=g))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x * self.w).sum(dim=(1, 2))[:, None]
+
+    model = Linear().eval()
+    x = _x(2, 30)
+    h = hypothetical("ism_l2", model, x)
+    w = model.w.detach()
+    want = (w - w.mean(dim=0, keepdim=True)).pow(2).sum(dim=0).sqrt()
+    assert torch.allclose(h[0, 0], want, atol=1e-5) and torch.allclose(h[1, 3], want, atol=1e-5)
+    assert torch.allclose(observed("ism_l2", h, x).sum(dim=1), want.expand(2, -1), atol=1e-5)
+
+
+def test_option_methods_are_the_library_methods() -> None:
+    from seqlantern import options
+
+    assert options.METHODS == METHODS

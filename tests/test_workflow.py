@@ -188,3 +188,29 @@ def test_tiling_needs_a_model(tmp_path: Path) -> None:
     dry = _snakemake(tmp_path, cfg, "-n", "-p")
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-2000:]
     assert "--tile-window 200 --tile-stride 100" in dry.stdout and "train_model" not in dry.stdout
+
+
+def test_workflow_on_a_bpnet_profile_head(tmp_path: Path) -> None:
+    """The whole workflow on bpnet-lite's BPNet (profile + counts heads), attributing the
+    profile head through model.output (no training)."""
+    pytest.importorskip("bpnetlite")
+    import torch
+    from bpnetlite.bpnet import BPNet
+
+    kwargs = {"n_filters": 8, "n_layers": 2, "n_outputs": 2, "n_control_tracks": 0,
+              "trimming": 10, "verbose": False}  # fmt: skip
+    torch.manual_seed(0)
+    torch.save(BPNet(**kwargs).state_dict(), tmp_path / "bpnet.pt")
+    cfg = _config(tmp_path, model={"import_path": "bpnetlite.bpnet:BPNet",
+                                   "weights": str(tmp_path / "bpnet.pt"), "kwargs": kwargs,
+                                   "output": {"select": 0, "reduce": "profile"}},
+                  diagnostics={"enabled": False})  # fmt: skip
+    run = _snakemake(tmp_path, cfg)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not (tmp_path / "results/train").exists()
+    assert (tmp_path / "results/report/report.html").is_file()
+    preds = (tmp_path / "results/attribute/predictions.tsv").read_text().splitlines()
+    assert preds[0].split("\t")[:3] == ["name", "row", "pred_0"] and len(preds) > 10
+    # the rule passed the head spec to every model stage
+    dry = _snakemake(tmp_path, cfg, "-n", "-p", "--forceall")
+    assert "--model-output" in dry.stdout and '"reduce": "profile"' in dry.stdout

@@ -135,6 +135,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 def _model_spec(a: argparse.Namespace) -> dict[str, Any]:
     return {"checkpoint": a.model, "import_path": a.import_path, "weights": a.weights,
             "kwargs": a.model_kwargs, "targets": a.model_targets or None,
+            "output": a.model_output,
             "task": a.task}  # fmt: skip
 
 

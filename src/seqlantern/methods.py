@@ -26,6 +26,10 @@ mutagenesis (ISM) measures the prediction change of every substitution directly.
   layer's output is cached, each substitution changes only the ``kernel`` positions that
   see it, and the pooled maximum is updated from prefix/suffix maxima; it is exact
   (checked against the naive loop in the tests).
+- ``ism_l2``: the L2 norm of the centred ISM effects over the four bases at each
+  position (the reduction of Koo & Ploenzke 2021 and of tangermeme/kipoi comparisons):
+  unsigned, how much the prediction moves when the position changes, whichever way; put
+  on every base (its hypothetical contributions carry no base preference).
 - ``grad_cam``: 1-D Grad-CAM on the first convolution layer (Selvaraju et al. 2017), a
   coarse region map (non-negative, one value per position, spread on the observed base).
 """
@@ -42,7 +46,7 @@ from seqlantern.io import SeqlanternError
 from seqlantern.shuffle import shuffle_onehot
 
 METHODS = ("gradient_x_input", "saliency", "integrated_gradients", "expected_gradients", "ism",
-           "grad_cam")  # fmt: skip
+           "ism_l2", "grad_cam")  # fmt: skip
 """Method names accepted by ``attribution.method``."""
 
 
@@ -353,6 +357,9 @@ def _one(
         )
     if method == "ism":
         return ism(model, x, target=target, output=output)
+    if method == "ism_l2":
+        d = ism(model, x, target=target, output=output)
+        return d.pow(2).sum(dim=1, keepdim=True).sqrt().expand(-1, 4, -1).contiguous()
     if method == "grad_cam":
         return grad_cam(model, x, target=target, output=output)
     raise SeqlanternError(f"attribution.method {method!r} unknown; known: {list(METHODS)}")

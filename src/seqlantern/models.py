@@ -494,6 +494,26 @@ def load_checkpoint(json_path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     return model, meta
 
 
+def _import_file(path: str) -> Any:
+    """Import a Python file by path (module name: its stem, registered in sys.modules so
+    that dataclasses and pickling-free references inside it resolve)."""
+    import importlib.util
+    import sys
+
+    file = Path(path)
+    if not file.is_file():
+        raise SeqlanternError(f"model.import_path: {path}: file not found (give the path of "
+                              "the .py file that defines the class)")  # fmt: skip
+    name = f"_seqlantern_user_{file.stem}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise SeqlanternError(f"model.import_path: {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_foreign(
     import_path: str,
     weights: str | Path,
@@ -502,20 +522,30 @@ def load_foreign(
     targets: list[str] | None = None,
     task: str = "regression",
     length: int | None = None,
+    output: dict[str, Any] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a user's PyTorch model class ``package.module:Class`` and its weights.
+    """Load a user's PyTorch model class and its weights.
 
-    The class is imported (the user's own code, on ``PYTHONPATH``), built with ``kwargs``
-    and filled from a safetensors or state-dict file read with ``weights_only=True``. It
-    must take ``(N, 4, L)`` one-hot input (ACGT) and return ``(N, T)``.
+    ``import_path`` is ``package.module:Class`` (importable, e.g. on ``PYTHONPATH``) or
+    ``path/to/file.py:Class`` (a user's file, imported from its path: a model defined
+    next to a notebook needs no package). The class is built with ``kwargs`` and filled
+    from a safetensors or state-dict file read with ``weights_only=True``. It must take
+    ``(N, 4, L)`` one-hot input (ACGT); its output is turned into ``(N, T)`` by
+    ``model.output`` (:class:`OutputHead`) when that is given.
     """
     if ":" not in import_path:
         raise SeqlanternError(
-            f"model.import_path {import_path!r} must look like 'package.module:Class'"
+            f"model.import_path {import_path!r} must look like 'package.module:Class' or "
+            "'path/to/file.py:Class'"
         )
-    mod_name, cls_name = import_path.split(":", 1)
+    mod_name, cls_name = import_path.rsplit(":", 1)
     try:
-        module = importlib.import_module(mod_name)
+        if mod_name.endswith(".py"):
+            module = _import_file(mod_name)
+        else:
+            module = importlib.import_module(mod_name)
+    except SeqlanternError:
+        raise
     except ImportError as exc:
         raise SeqlanternError(
             f"model.import_path {import_path!r}: cannot import ({exc}); is it on PYTHONPATH?"
@@ -542,8 +572,10 @@ def load_foreign(
         ) from None
     _load_state(model, read_state_dict(weights), str(weights))
     model.eval()
+    if output:
+        model = OutputHead(model, output)
     meta = {"architecture": import_path, "kwargs": kwargs or {}, "task": task,
-            "targets": targets, "length": length}  # fmt: skip
+            "targets": targets, "length": length, "output": output or {}}  # fmt: skip
     return model, meta
 
 
@@ -555,7 +587,7 @@ def load_model(spec: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
         model, meta = load_foreign(
             spec["import_path"], spec["weights"], kwargs=spec.get("kwargs") or {},
             targets=spec.get("targets"), task=spec.get("task", "regression"),
-            length=spec.get("length"),
+            length=spec.get("length"), output=spec.get("output") or None,
         )  # fmt: skip
         _check_finite(model, spec["weights"])
         return model, meta
@@ -577,10 +609,110 @@ def _check_finite(model: nn.Module, source: str | Path) -> None:
             )
 
 
+def describe_output(out: Any) -> str:
+    """A model output's structure in words (tensor shapes, tuple/dict members)."""
+    if isinstance(out, torch.Tensor):
+        return f"a tensor of shape {tuple(out.shape)}"
+    if isinstance(out, (tuple, list)):
+        return f"a {type(out).__name__} of {len(out)}: " + ", ".join(
+            f"[{i}] {describe_output(o)}" for i, o in enumerate(out))  # fmt: skip
+    if isinstance(out, dict):
+        return "a dict: " + ", ".join(f"[{k!r}] {describe_output(o)}" for k, o in out.items())
+    return f"a {type(out).__name__}"
+
+
 def n_outputs(model: nn.Module, length: int) -> int:
-    """Number of output columns, found by one forward pass on a blank input."""
-    with torch.no_grad():
-        out = model(torch.zeros(1, 4, length))
-    if out.ndim != 2:
-        raise SeqlanternError(f"model output has shape {tuple(out.shape)}; it must be (N, targets)")
+    """Number of output columns, found by one forward pass on a blank input (the dry run
+    that checks a model, and its ``model.output`` spec, against the data's length)."""
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 4, length))
+    except SeqlanternError:
+        raise
+    except Exception as exc:
+        raise SeqlanternError(
+            f"the model fails on a (1, 4, {length}) input ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]}); does it take {length}-bp one-hot input "
+            "(encode.length) in A, C, G, T order?") from None  # fmt: skip
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        raise SeqlanternError(
+            f"the model's output is {describe_output(out)}; it must be (N, targets): set "
+            "model.output (select: which tuple element or dict key; reduce: sum, window "
+            "or profile for a (N, channels, length) profile), config/README.md")  # fmt: skip
     return int(out.shape[1])
+
+
+#: what ``model.output`` may say (see :class:`OutputHead`)
+OUTPUT_KEYS = {"select", "reduce", "window", "channels"}
+REDUCTIONS = ("none", "sum", "window", "profile")
+
+
+class OutputHead(nn.Module):
+    """Turns any module's output into the (N, T) table seqlantern attributes.
+
+    Why: most users' models are not ``(N, 4, L) -> (N, T)``: BPNet and ChromBPNet
+    return ``(profile, counts)``, multi-task models dicts of heads. ``spec`` (config
+    ``model.output``) says how to get a scalar per sequence and target:
+
+    - ``select``: index of a tuple/list output, or key of a dict output (BPNet:
+      ``1`` = counts, ``0`` = profile);
+    - ``channels``: keep these channels of a ``(N, C, L)`` profile (e.g. ``[0]``, the
+      plus strand of a stranded profile; default all);
+    - ``reduce``: ``none`` (already ``(N, T)``), ``sum`` (sum over the length axis: one
+      column per channel), ``window`` (the same over ``window: [start, end)``) or
+      ``profile``: the BPNet/ChromBPNet profile objective, ``sum(softmax(p).detach() *
+      p)`` over the channels and positions flattened (both strands together, as
+      bpnet-lite and tangermeme explain profile heads), one column.
+    """
+
+    def __init__(self, model: nn.Module, spec: dict[str, Any]) -> None:
+        super().__init__()
+        unknown = sorted(set(spec) - OUTPUT_KEYS)
+        if unknown:
+            raise SeqlanternError(f"model.output: unknown key(s) {unknown}; known: "
+                                  f"{sorted(OUTPUT_KEYS)}")  # fmt: skip
+        reduce = spec.get("reduce", "none")
+        if reduce not in REDUCTIONS:
+            raise SeqlanternError(f"model.output.reduce {reduce!r}: one of {list(REDUCTIONS)}")
+        window = spec.get("window")
+        if reduce == "window" and (not isinstance(window, (list, tuple)) or len(window) != 2
+                                   or not window[0] < window[1]):  # fmt: skip
+            raise SeqlanternError("model.output.reduce window needs window: [start, end] "
+                                  "with start < end (positions of the profile)")  # fmt: skip
+        self.model = model
+        self.select = spec.get("select")
+        self.channels = spec.get("channels")
+        self.reduce = reduce
+        self.window = tuple(window) if window else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: Any = self.model(x)
+        if self.select is not None:
+            try:
+                out = out[self.select]
+            except (IndexError, KeyError, TypeError):
+                raise SeqlanternError(
+                    f"model.output.select {self.select!r} does not fit the model's output, "
+                    f"which is {describe_output(out)}") from None  # fmt: skip
+        if not isinstance(out, torch.Tensor):
+            raise SeqlanternError(f"model.output: the selected output is {describe_output(out)}; "
+                                  "select one tensor (model.output.select)")  # fmt: skip
+        if self.reduce == "none":
+            return out if out.ndim == 2 else out.reshape(len(out), -1)
+        if out.ndim != 3:
+            raise SeqlanternError(
+                f"model.output.reduce {self.reduce} needs a (N, channels, length) profile; "
+                f"the output is {describe_output(out)}")  # fmt: skip
+        if self.channels is not None:
+            out = out[:, list(self.channels)]
+        if self.reduce == "sum":
+            return out.sum(dim=2)
+        if self.reduce == "window":
+            a, b = self.window  # type: ignore[misc]
+            if b > out.shape[2]:
+                raise SeqlanternError(f"model.output.window [{a}, {b}) goes past the profile's "
+                                      f"{out.shape[2]} positions")  # fmt: skip
+            return out[:, :, a:b].sum(dim=2)
+        flat = out.reshape(len(out), -1)
+        weights = torch.softmax(flat, dim=-1).detach()
+        return (flat * weights).sum(dim=-1, keepdim=True)

@@ -40,7 +40,7 @@ from typing import Any
 
 _SECTION_COMMANDS = "__commands__"
 METHODS = ("gradient_x_input", "saliency", "integrated_gradients", "expected_gradients",
-           "ism", "grad_cam")  # fmt: skip
+           "ism", "ism_l2", "grad_cam")  # fmt: skip
 MODEL_COMMANDS = ("attribute", "shortcuts", "compare-methods", "segment")
 SEED_COMMANDS = ("simulate", "encode", "train", "attribute", "fit-null", "call-seqlets",
                  "mask-artifacts", "compare-debias", "compare-methods", "shortcuts",
@@ -242,6 +242,18 @@ class Model:
         [], "names of the foreign model's outputs (comma-separated)", flag="--model-targets",
         workflow=False,
         doc="names of its outputs (so `attribution.target` can be a name)")  # fmt: skip
+    output: dict[str, Any] = opt(
+        {}, "JSON: how the foreign model's output becomes (N, targets), e.g. {select: 1}",
+        flag="--model-output", workflow=False,
+        doc="how the model's output becomes the `(N, targets)` table that is attributed "
+        "(`seqlantern.models.OutputHead`): `select` (index of a tuple/list output or key of "
+        "a dict output; BPNet/ChromBPNet: `1` = counts, `0` = profile), `channels` (keep "
+        "these channels of a `(N, C, L)` profile, e.g. `[0]` for one strand), `reduce`: "
+        "`none` (default: already `(N, T)`), `sum` (over the length axis, one column per "
+        "channel), `window` (the same over `window: [start, end]`) or `profile` (the "
+        "BPNet objective `sum(softmax(p).detach() * p)` over channels and positions "
+        "flattened, one column). Checked by a dry forward pass: a spec that does not fit "
+        "the output stops the run with one line describing the output")  # fmt: skip
 
 
 @section("train")
@@ -354,8 +366,10 @@ class Attribution:
         "tangermeme's `saliency` is gradient × input, our `gradient_x_input`), "
         "`integrated_gradients`, `expected_gradients` (integrated gradients averaged over "
         "`references` dinucleotide-shuffled references, DeepLIFT-SHAP-style), `ism` "
-        "(in-silico mutagenesis; exact incremental fast path for the default architecture) "
-        "or `grad_cam` (1-D Grad-CAM on the first convolution block, a coarse region map). "
+        "(in-silico mutagenesis, centred over the four bases; exact incremental fast path for "
+        "the default architecture), `ism_l2` (the L2 norm of those four effects per "
+        "position, unsigned: the reduction Koo & Ploenzke 2021 scored) or `grad_cam` "
+        "(1-D Grad-CAM on the first convolution block, a coarse region map). "
         "Every method writes the same files: observed-base map and hypothetical "
         "contributions (see `src/seqlantern/methods.py`). Integrated and expected "
         "gradients are checked for completeness (each map must add up to f(x) − "

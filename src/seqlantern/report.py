@@ -515,7 +515,8 @@ def render_report(
             if dataset and Path(dataset).is_file():
                 dsv = read_tsv(dataset, what="dataset")
                 dd = dict(zip(dsv["metric"], dsv["value"], strict=True))
-                scale = float(dd.get("local_effect_scale", "nan"))
+                # an empty run writes no value (NA or blank): no scale to state
+                scale = float(pd.to_numeric(dd.get("local_effect_scale"), errors="coerce"))
             how = ("" if not np.isfinite(scale) else
                    f"Measured effects are typically <b>{scale:.2f}&times;</b> what the "
                    "gradient predicts for removing an element (1: the map's magnitudes are "

@@ -221,6 +221,8 @@ def model_args():
         )
         if m.get("targets"):
             args += f" --model-targets {q(csv(m['targets']))}"
+        if m.get("output"):
+            args += f" --model-output {q(json.dumps(m['output'], sort_keys=True))}"
         return args
     return f"--model {q(m.get('checkpoint') or R('train/model.json'))}"
 
