@@ -143,7 +143,7 @@ def cmd_attribute(a: argparse.Namespace) -> None:
     import torch
 
     from seqlantern.attribute import attribute, attribute_controls, resolve_target
-    from seqlantern.encode import names_subset, read_index
+    from seqlantern.encode import read_index
     from seqlantern.io import load_npy
     from seqlantern.models import load_model, n_outputs
     from seqlantern.train import resolve_device
@@ -158,14 +158,7 @@ def cmd_attribute(a: argparse.Namespace) -> None:
             f"{a.onehot}: sequences are {x.shape[2]} bp but the model expects "
             f"{meta['length']} bp; set encode.length to {meta['length']}"
         )
-    which: Any = a.which
-    if a.names_file:
-        if not Path(a.names_file).is_file():
-            raise SeqlanternError(f"{a.names_file}: names file not found (--names-file)")
-        which = [ln.strip() for ln in Path(a.names_file).read_text().splitlines() if ln.strip()]
-    rows = names_subset(index, which)
-    if len(rows) == 0:
-        raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
+    rows = _selected_rows(a, index)
     n_out = n_outputs(model, x.shape[2])
     t = resolve_target(a.target, meta.get("targets"), n_out)
     options = {"target": t, "target_names": meta.get("targets"), "output": a.output,
@@ -184,6 +177,21 @@ def cmd_attribute(a: argparse.Namespace) -> None:
     else:
         attribute(model, x, rows, names, a.out, a.predictions,
                   out_hypothetical=a.hypothetical, position_offset=lo, **options)  # fmt: skip
+
+
+def _selected_rows(a: argparse.Namespace, index: Any) -> Any:
+    """Rows of the sequences ``--which`` (or ``--names-file``) selects; none is an error."""
+    from seqlantern.encode import names_subset
+
+    which: Any = a.which
+    if a.names_file:
+        if not Path(a.names_file).is_file():
+            raise SeqlanternError(f"{a.names_file}: names file not found (--names-file)")
+        which = [ln.strip() for ln in Path(a.names_file).read_text().splitlines() if ln.strip()]
+    rows = names_subset(index, which)
+    if len(rows) == 0:
+        raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
+    return rows
 
 
 def _shard(a: argparse.Namespace, n: int) -> tuple[int, int]:
@@ -544,7 +552,7 @@ def cmd_segment(a: argparse.Namespace) -> None:
     import torch
 
     from seqlantern.attribute import resolve_target
-    from seqlantern.encode import names_subset, read_index
+    from seqlantern.encode import read_index
     from seqlantern.io import atomic_outputs, load_npy, read_tsv
     from seqlantern.models import load_model, n_outputs
     from seqlantern.segment import boundary_iou, segment
@@ -561,14 +569,7 @@ def cmd_segment(a: argparse.Namespace) -> None:
         )
     index = read_index(a.index)
     x = load_npy(a.onehot, what="one-hot")
-    which: Any = a.which
-    if a.names_file:
-        if not Path(a.names_file).is_file():
-            raise SeqlanternError(f"{a.names_file}: names file not found (--names-file)")
-        which = [ln.strip() for ln in Path(a.names_file).read_text().splitlines() if ln.strip()]
-    rows = names_subset(index, which)
-    if len(rows) == 0:
-        raise SeqlanternError(f"{a.index}: selection {a.which!r} holds no sequences")
+    rows = _selected_rows(a, index)
     t = resolve_target(a.target, meta.get("targets"), n_outputs(model, x.shape[2]))
     names = index["name"].iloc[rows].tolist()
     truth = None
