@@ -1,0 +1,256 @@
+"""Training with attributions: salient masking, attribution consistency, expert feedback.
+
+seqlantern explains a model; these are the established ways to *act* on the explanation
+during training (all off by default; `train.augment.salient_mask`, `train.consistency`,
+`train.feedback`):
+
+- **Saliency-guided masking.** CutOut aimed at the most salient span instead of a random
+  one: per batch (with probability ``probability``), the gradient x input of the current
+  model picks each sequence's ``span``-bp window of largest |attribution|, which is
+  filled (``shuffle``: its bases permuted at random, keeping the composition; ``zeros``:
+  set to N) before the step. A model that cannot see its favourite feature has to learn
+  the others, so masking a few salient bases should no longer collapse its prediction.
+  ``mode: random`` masks a span of the same size at a random place: the control that
+  separates the effect of *aiming* from that of masking at all.
+- **Attribution consistency.** ``weight`` x the mean squared difference between the map
+  of x and the aligned map of a transform of x (``rc``: the reverse complement's map
+  turned back; ``shift``: x moved by 1-3 bp, its map moved back, the edge columns left
+  out), normalised by the maps' mean square. The maps are input gradients taken with
+  ``create_graph=True``, so the penalty is differentiated twice (double backprop).
+- **Expert feedback ("right for the right reasons", Ross et al. 2017).** A BED file of
+  regions a biologist marked irrelevant (``M-``: a barcode, a cloning scar) or relevant
+  (``M+``: a validated site). The loss gains ``weight_irrelevant`` x the mean squared
+  (mean-corrected) input gradient inside M- (the debias stage's penalty is this case,
+  for detected artifacts) and ``weight_relevant`` x (1 - the share of |gradient x input|
+  that falls inside M+) for the sequences that have an M+ region.
+
+The functions here are plain tensor/array functions; :mod:`seqlantern.train` calls
+them inside its batch loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqlantern.io import SeqlanternError
+
+FEEDBACK_NAMES = {"M-": -1, "irrelevant": -1, "M+": 1, "relevant": 1}
+
+
+# --------------------------------------------------------------------------------------
+# saliency-guided masking
+# --------------------------------------------------------------------------------------
+
+
+def salient_spans(attr: torch.Tensor, span: int) -> torch.Tensor:
+    """Start of each sequence's ``span``-bp window of largest summed |attribution|.
+
+    ``attr``: (N, L) per-position attribution (or (N, 4, L), summed over bases).
+    """
+    a = attr.abs() if attr.ndim == 2 else attr.sum(dim=1).abs()
+    span = min(span, a.shape[1])
+    windows = torch.nn.functional.avg_pool1d(a[:, None], span, stride=1)[:, 0]
+    return windows.argmax(dim=1)
+
+
+def random_spans(n: int, length: int, span: int, rng: np.random.Generator) -> torch.Tensor:
+    """Uniform span starts: the control of :func:`salient_spans`."""
+    return torch.from_numpy(rng.integers(0, max(length - span, 0) + 1, size=n))
+
+
+def mask_spans(
+    x: torch.Tensor, starts: torch.Tensor, span: int, *, fill: str,
+    rng: np.random.Generator,
+) -> torch.Tensor:  # fmt: skip
+    """A copy of ``x`` (N, 4, L) with ``[start, start + span)`` of each row filled."""
+    if fill not in ("shuffle", "zeros"):
+        raise SeqlanternError(f"train.augment.salient_mask.fill {fill!r}: shuffle or zeros")
+    out = x.clone()
+    for i, s in enumerate(starts.tolist()):
+        e = min(s + span, x.shape[2])
+        if fill == "zeros":
+            out[i, :, s:e] = 0
+        else:
+            perm = torch.from_numpy(rng.permutation(e - s)).to(x.device)
+            out[i, :, s:e] = x[i, :, s:e][:, perm]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# attribution consistency
+# --------------------------------------------------------------------------------------
+
+
+def input_gradient(f: Any, x: torch.Tensor, *, create_graph: bool) -> torch.Tensor:
+    """Mean-corrected gradient of ``f(x).sum()`` w.r.t. ``x`` (the map of every target
+    summed), differentiable again when ``create_graph``."""
+    xg = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(xg).sum(), xg, create_graph=create_graph)
+    return g - g.mean(dim=1, keepdim=True)
+
+
+def consistency_penalty(
+    f: Any, x: torch.Tensor, transforms: list[str], *, rng: np.random.Generator
+) -> torch.Tensor:
+    """Mean squared difference between the map of ``x`` and the aligned maps of its
+    transforms, over their mean square (0 for a model whose maps follow the transform)."""
+    g = input_gradient(f, x, create_graph=True)
+    total = x.new_zeros(())
+    scale = g.pow(2).mean().detach().clamp(min=1e-12)
+    for t in transforms:
+        if t == "rc":
+            gt = input_gradient(f, torch.flip(x, dims=[1, 2]), create_graph=True)
+            diff = g - torch.flip(gt, dims=[1, 2])
+        elif t == "shift":
+            s = int(rng.integers(1, 4))
+            gt = input_gradient(f, torch.roll(x, s, dims=2), create_graph=True)
+            diff = (g - torch.roll(gt, -s, dims=2))[:, :, s : x.shape[2] - s]
+        else:
+            raise SeqlanternError(f"train.consistency.transforms: {t!r} unknown; rc or shift")
+        total = total + diff.pow(2).mean() / scale
+    return total / max(len(transforms), 1)
+
+
+# --------------------------------------------------------------------------------------
+# expert feedback masks
+# --------------------------------------------------------------------------------------
+
+
+def feedback_penalty(
+    grad: torch.Tensor,
+    x: torch.Tensor,
+    irrelevant: torch.Tensor,
+    relevant: torch.Tensor,
+    *,
+    weight_irrelevant: float,
+    weight_relevant: float,
+) -> torch.Tensor:
+    """The feedback term for a batch: (N, 4, L) map ``grad`` (mean-corrected input
+    gradient), masks (N, L) of M- and M+ positions (0/1).
+
+    Irrelevant: mean squared gradient over the M- positions. Relevant: 1 - the share of
+    |gradient x input| inside M+, for rows with an M+ region. Neither term depends on
+    the map outside M-/M+ except through that share's denominator, which is why a row
+    without M+ contributes nothing.
+    """
+    total = grad.new_zeros(())
+    if weight_irrelevant and irrelevant.sum() > 0:
+        sq = grad.pow(2).sum(dim=1)
+        total = total + weight_irrelevant * (sq * irrelevant).sum() / irrelevant.sum()
+    has = relevant.sum(dim=1) > 0
+    if weight_relevant and bool(has.any()):
+        a = (grad * x).sum(dim=1).abs()[has]
+        share = (a * relevant[has]).sum(dim=1) / a.sum(dim=1).clamp(min=1e-12)
+        total = total + weight_relevant * (1 - share).mean()
+    return total
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Per-row masks from a feedback BED: row -> (L,) arrays of M- and M+ positions."""
+
+    irrelevant: dict[int, np.ndarray]
+    relevant: dict[int, np.ndarray]
+
+    def batch(self, rows: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        zero = np.zeros(length, np.float32)
+        return (np.stack([self.irrelevant.get(int(r), zero) for r in rows]),
+                np.stack([self.relevant.get(int(r), zero) for r in rows]))  # fmt: skip
+
+
+def read_feedback(path: str | Path, index: pd.DataFrame, length: int) -> Feedback:
+    """Read a feedback BED (documented in config/README.md, ``train.feedback``).
+
+    Columns: chrom, start, end, name (``M-``/``irrelevant`` or ``M+``/``relevant``).
+    ``chrom`` is a record name (sequence coordinates, 0-based from the record's first
+    encoded base) or a genome chromosome of genomic input (then every encoded window
+    overlapping the region gets the overlapping part, on the window's strand). An
+    unknown name or chromosome, M+ overlapping M- in one sequence, or an empty file is
+    an error naming the file and line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SeqlanternError(f"{p}: feedback BED not found (train.feedback.bed)")
+    names = index["name"].astype(str).tolist()
+    by_name = {n: i for i, n in enumerate(names)}
+    genomic = "chrom" in index.columns and (index["chrom"].astype(str) != index["name"]
+                                            .astype(str)).any()  # fmt: skip
+    irr: dict[int, np.ndarray] = {}
+    rel: dict[int, np.ndarray] = {}
+    n_lines = 0
+    for ln, line in enumerate(p.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        f = line.split("\t")
+        if len(f) < 4:
+            raise SeqlanternError(f"{p}: line {ln}: a feedback BED needs chrom, start, end "
+                                  "and name (M- or M+)")  # fmt: skip
+        try:
+            start, end = int(f[1]), int(f[2])
+        except ValueError:
+            raise SeqlanternError(f"{p}: line {ln}: start/end are not integers") from None
+        if start < 0 or end <= start:
+            raise SeqlanternError(f"{p}: line {ln}: need 0 <= start < end ({start}, {end})")
+        kind = FEEDBACK_NAMES.get(f[3].strip())
+        if kind is None:
+            raise SeqlanternError(f"{p}: line {ln}: name {f[3]!r} is neither M- (irrelevant) "
+                                  "nor M+ (relevant)")  # fmt: skip
+        n_lines += 1
+        target = irr if kind < 0 else rel
+        hits: list[tuple[int, int, int]] = []
+        if f[0] in by_name:
+            hits.append((by_name[f[0]], max(start, 0), min(end, length)))
+        elif genomic:
+            sel = index[(index["chrom"].astype(str) == f[0]) & (index["start"] < end)
+                        & (index["end"] > start)]  # fmt: skip
+            for r in sel.itertuples():
+                a, b = max(start, int(r.start)) - int(r.start), min(end, int(r.end)) - int(r.start)
+                if str(getattr(r, "strand", "+")) == "-":
+                    a, b = length - b, length - a
+                hits.append((int(r.Index), a, b))
+        if not hits:
+            raise SeqlanternError(f"{p}: line {ln}: {f[0]!r} is neither a sequence name nor "
+                                  "a chromosome of the encoded windows")  # fmt: skip
+        for row, a, b in hits:
+            m = target.setdefault(row, np.zeros(length, np.float32))
+            m[a:b] = 1.0
+    if n_lines == 0:
+        raise SeqlanternError(f"{p}: the feedback BED has no region")
+    for row in set(irr) & set(rel):
+        if (irr[row] * rel[row]).any():
+            raise SeqlanternError(
+                f"{p}: sequence {names[row]}: an M+ region overlaps an M- "
+                "region; a base cannot be both relevant and irrelevant"
+            )
+    return Feedback(irr, rel)
+
+
+def elements_to_feedback(
+    elements_tsv: str | Path, out_bed: str | Path, *, where: dict[str, str], name: str
+) -> int:
+    """Write the elements matching ``where`` (column -> value) as feedback regions
+    (sequence coordinates) named ``name`` (M- or M+); returns their number."""
+    from seqlantern.io import atomic_outputs, read_tsv
+
+    if name not in FEEDBACK_NAMES:
+        raise SeqlanternError(f"feedback --name {name!r}: M- or M+")
+    el = read_tsv(elements_tsv, what="elements", ints=("start", "end"))
+    keep = pd.Series(True, index=el.index)
+    for col, value in where.items():
+        if col not in el.columns:
+            raise SeqlanternError(f"{elements_tsv}: no column {col!r} (--where {col}={value})")
+        keep &= el[col].astype(str) == value
+    sel = el[keep]
+    if sel.empty:
+        raise SeqlanternError(f"{elements_tsv}: no element has {where}; nothing to write")
+    bed = pd.DataFrame({"chrom": sel["name"], "start": sel["start"], "end": sel["end"],
+                        "name": name})  # fmt: skip
+    with atomic_outputs(out_bed) as (tmp,):
+        bed.to_csv(tmp, sep="\t", header=False, index=False)
+    return len(bed)

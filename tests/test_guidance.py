@@ -1,0 +1,137 @@
+"""Training with attributions: each option does its job on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqlantern.guidance import (
+    consistency_penalty,
+    elements_to_feedback,
+    feedback_penalty,
+    mask_spans,
+    random_spans,
+    read_feedback,
+    salient_spans,
+)
+from seqlantern.io import SeqlanternError
+
+
+def _x(n: int = 4, length: int = 30, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+                            .transpose(0, 2, 1).copy())  # fmt: skip
+
+
+def test_the_masked_span_is_the_most_salient_one() -> None:
+    attr = torch.zeros(3, 30)
+    attr[0, 4:9] = 1.0  # a 5-bp peak
+    attr[1, 20:25] = -2.0  # negative attribution counts by magnitude
+    attr[2, 10] = 5.0
+    attr[2, 12:16] = 1.0
+    starts = salient_spans(attr, 5)
+    assert starts.tolist() == [4, 20, 10]
+    x = _x(3)
+    masked = mask_spans(x, starts, 5, fill="zeros", rng=np.random.default_rng(0))
+    assert masked[0, :, 4:9].sum() == 0 and masked[0, :, 9:].sum() == x[0, :, 9:].sum()
+    shuffled = mask_spans(x, starts, 5, fill="shuffle", rng=np.random.default_rng(0))
+    # shuffle keeps the span's composition and leaves the rest alone
+    assert torch.equal(shuffled[1, :, 20:25].sum(dim=1), x[1, :, 20:25].sum(dim=1))
+    assert torch.equal(shuffled[1, :, :20], x[1, :, :20])
+    r = random_spans(1000, 30, 5, np.random.default_rng(1))
+    assert r.min() >= 0 and r.max() <= 25 and len(set(r.tolist())) > 15
+
+
+def test_consistency_is_zero_for_an_rc_symmetric_model() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(4, 3, 5)
+
+    def asym(x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(conv(x)).mean(dim=(1, 2))[:, None]
+
+    def sym(x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (asym(x) + asym(torch.flip(x, dims=[1, 2])))
+
+    x = _x()
+    rng = np.random.default_rng(0)
+    assert float(consistency_penalty(sym, x, ["rc"], rng=rng).detach()) < 1e-10
+    pen = consistency_penalty(asym, x, ["rc"], rng=rng)
+    assert float(pen.detach()) > 1e-3
+    # the penalty is differentiable in the weights (double backprop)
+    (g,) = torch.autograd.grad(pen, conv.weight)
+    assert float(g.abs().sum()) > 0
+    with pytest.raises(SeqlanternError, match="rc or shift"):
+        consistency_penalty(sym, x, ["flip"], rng=rng)
+
+
+def test_feedback_penalty_has_no_gradient_outside_the_masks() -> None:
+    x = _x(2, 20)
+    grad = torch.randn(2, 4, 20, requires_grad=True)
+    irr = torch.zeros(2, 20)
+    irr[0, 2:6] = 1
+    rel = torch.zeros(2, 20)
+    pen = feedback_penalty(grad, x, irr, rel, weight_irrelevant=1.0, weight_relevant=0.0)
+    (g,) = torch.autograd.grad(pen, grad)
+    assert float(g[0, :, 2:6].abs().sum()) > 0
+    outside = torch.ones(2, 20, dtype=torch.bool)
+    outside[0, 2:6] = False
+    assert float(g.permute(0, 2, 1)[outside].abs().sum()) == 0.0
+    # M+ only: rows without a relevant region contribute nothing
+    rel[1, 10:15] = 1
+    pen = feedback_penalty(grad, x, torch.zeros(2, 20), rel, weight_irrelevant=0.0,
+                           weight_relevant=1.0)  # fmt: skip
+    (g,) = torch.autograd.grad(pen, grad)
+    assert float(g[0].abs().sum()) == 0.0 and float(g[1].abs().sum()) > 0
+
+
+def _index(tmp: Path, n: int = 3, length: int = 20) -> pd.DataFrame:
+    return pd.DataFrame({"name": [f"s{i}" for i in range(n)],
+                         "chrom": [f"s{i}" for i in range(n)], "start": 0, "end": length,
+                         "strand": "+"})  # fmt: skip
+
+
+def test_feedback_bed_and_its_errors(tmp_path: Path) -> None:
+    idx = _index(tmp_path)
+    bed = tmp_path / "f.bed"
+    bed.write_text("track name=x\ns0\t2\t6\tM-\ns1\t10\t15\tM+\ns1\t0\t3\tirrelevant\n")
+    fb = read_feedback(bed, idx, 20)
+    assert fb.irrelevant[0][2:6].all() and fb.irrelevant[0].sum() == 4
+    assert fb.relevant[1][10:15].all() and fb.irrelevant[1][:3].all()
+    for text, needle in (("s0\t2\t6\tmaybe\n", "neither M- (irrelevant) nor M+"),
+                         ("chrX\t2\t6\tM-\n", "'chrX' is neither a sequence name"),
+                         ("s0\t2\t6\tM-\ns0\t4\t8\tM+\n", "overlaps an M- region"),
+                         ("# nothing\n", "has no region"),
+                         ("s0\t6\t2\tM-\n", "line 1: need 0 <= start < end")):  # fmt: skip
+        bed.write_text(text)
+        with pytest.raises(SeqlanternError, match=r"f\.bed") as ex:
+            read_feedback(bed, idx, 20)
+        assert needle in str(ex.value) and "\n" not in str(ex.value)
+
+
+def test_genomic_feedback_lands_on_every_overlapping_window(tmp_path: Path) -> None:
+    idx = pd.DataFrame({"name": ["w0", "w1"], "chrom": ["chr1", "chr1"], "start": [100, 110],
+                        "end": [120, 130], "strand": ["+", "-"]})  # fmt: skip
+    bed = tmp_path / "g.bed"
+    bed.write_text("chr1\t112\t116\tM-\n")
+    fb = read_feedback(bed, idx, 20)
+    assert np.flatnonzero(fb.irrelevant[0]).tolist() == [12, 13, 14, 15]
+    # the minus-strand window reads the genome backwards: 110..130 -> positions 19..0
+    assert np.flatnonzero(fb.irrelevant[1]).tolist() == [14, 15, 16, 17]
+
+
+def test_elements_become_a_feedback_bed(tmp_path: Path) -> None:
+    el = pd.DataFrame({"name": ["a", "b", "c"], "start": [1, 5, 9], "end": [4, 8, 12],
+                       "label": ["artifact", "motif", "artifact"]})  # fmt: skip
+    el.to_csv(tmp_path / "e.tsv", sep="\t", index=False)
+    n = elements_to_feedback(tmp_path / "e.tsv", tmp_path / "m.bed",
+                             where={"label": "artifact"}, name="M-")  # fmt: skip
+    assert n == 2
+    assert (tmp_path / "m.bed").read_text() == "a\t1\t4\tM-\nc\t9\t12\tM-\n"
+    with pytest.raises(SeqlanternError, match="no column 'kind'"):
+        elements_to_feedback(tmp_path / "e.tsv", tmp_path / "x.bed", where={"kind": "x"},
+                             name="M-")  # fmt: skip
+    assert not (tmp_path / "x.bed").exists()
