@@ -135,3 +135,92 @@ def test_elements_become_a_feedback_bed(tmp_path: Path) -> None:
         elements_to_feedback(tmp_path / "e.tsv", tmp_path / "x.bed", where={"kind": "x"},
                              name="M-")  # fmt: skip
     assert not (tmp_path / "x.bed").exists()
+
+
+def _tiny_library(d: Path, n: int = 600, length: int = 60, seed: int = 0) -> dict[str, Path]:
+    """Activity = a planted GATA site in the insert (10-30) plus a 'barcode' GGGGGG at
+    44-50 that tracks the activity (the shortcut an expert would mark M-)."""
+    from seqlantern.encode import encode_fasta
+
+    rng = np.random.default_rng(seed)
+    recs, ys = [], []
+    for i in range(n):
+        s = list(rng.choice(list("ACGT"), length))
+        y = 0.0
+        if rng.random() < 0.5:
+            p = int(rng.integers(10, 24))
+            s[p : p + 6] = list("AGATAA")
+            y += 1.0
+        if (y > 0) == (rng.random() < 0.9):  # the barcode agrees with the site 90% of the time
+            s[44:50] = list("GGGGGG")
+            y += 0.5
+        recs.append(f">s{i}\n{''.join(s)}\n")
+        ys.append(f"s{i}\t{y + rng.normal(0, 0.1):.4f}\n")
+    (d / "f.fa").write_text("".join(recs))
+    (d / "t.tsv").write_text("name\tactivity\n" + "".join(ys))
+    encode_fasta(d / "f.fa", d / "x.npy", d / "i.tsv")
+    (d / "m.bed").write_text("".join(f"s{i}\t44\t50\tM-\n" for i in range(n)))
+    return {"onehot": d / "x.npy", "index": d / "i.tsv", "targets": d / "t.tsv",
+            "bed": d / "m.bed"}  # fmt: skip
+
+
+def _train(lib: dict[str, Path], out: Path, **kw: object) -> Path:
+    from seqlantern.train import train
+
+    out.mkdir(parents=True, exist_ok=True)
+    train(lib["onehot"], lib["index"], lib["targets"], out / "model.json", out / "metrics.tsv",
+          out / "curve.png", columns=["activity"], epochs=8, equal_steps=False, baseline=False,
+          kmer_fallback=False, model_kwargs={"filters": [16], "dense": 8}, seed=0,
+          learning_rate=0.005, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return out / "model.json"
+
+
+def _share_in(model_json: Path, lib: dict[str, Path], lo: int, hi: int) -> float:
+    from seqlantern.guidance import input_gradient
+    from seqlantern.models import load_checkpoint
+
+    model, _ = load_checkpoint(model_json)
+    x = torch.from_numpy(np.load(lib["onehot"])[:200])
+    a = (input_gradient(model, x, create_graph=False) * x).sum(dim=1).abs()
+    return float(a[:, lo:hi].sum() / a.sum())
+
+
+def test_feedback_lowers_attribution_inside_m_minus(tmp_path: Path) -> None:
+    lib = _tiny_library(tmp_path, n=1200)
+    plain = _share_in(_train(lib, tmp_path / "plain"), lib, 44, 50)
+    fed = _share_in(_train(lib, tmp_path / "fed", feedback_bed=lib["bed"],
+                           feedback_weight_irrelevant=50.0), lib, 44, 50)  # fmt: skip
+    # the plain model uses the barcode (above its 10% share of positions); feedback halves it
+    assert plain > 0.12 and fed < 0.6 * plain, (plain, fed)
+
+
+def test_guided_training_is_deterministic_and_recorded(tmp_path: Path) -> None:
+    import json
+
+    lib = _tiny_library(tmp_path, n=300)
+    opts = {"salient_mask": {"probability": 0.5, "span": 6, "fill": "shuffle"},
+            "consistency": {"weight": 0.5, "transforms": ["rc", "shift"]},
+            "feedback_bed": lib["bed"]}  # fmt: skip
+    a = _train(lib, tmp_path / "a", **opts)
+    b = _train(lib, tmp_path / "b", **opts)
+    assert (a.with_suffix(".safetensors").read_bytes()
+            == b.with_suffix(".safetensors").read_bytes())  # fmt: skip
+    meta = json.loads(a.read_text())
+    g = meta.get("guidance") or meta.get("meta", {}).get("guidance")
+    assert g["salient_mask"]["span"] == 6 and g["consistency"]["transforms"] == ["rc", "shift"]
+    assert g["feedback"]["irrelevant_sequences"] == 300
+    plain = _train(lib, tmp_path / "p")
+    assert "guidance" not in plain.read_text()
+
+
+def test_feedback_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from seqlantern.cli import main
+
+    pd.DataFrame({"name": ["a", "b"], "start": [1, 5], "end": [4, 8],
+                  "label": ["artifact", "motif"]}).to_csv(tmp_path / "e.tsv", sep="\t",
+                                                          index=False)  # fmt: skip
+    args = ["feedback", "--elements", str(tmp_path / "e.tsv"), "--out", str(tmp_path / "m.bed")]
+    assert main([*args, "--where", "label=artifact", "--name", "M-"]) == 0
+    assert (tmp_path / "m.bed").read_text() == "a\t1\t4\tM-\n"
+    assert main([*args, "--where", "label"]) == 1
+    assert "give column=value" in capsys.readouterr().err

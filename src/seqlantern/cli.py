@@ -128,7 +128,15 @@ def cmd_train(a: argparse.Namespace) -> None:
               augment_rc=a.augment_rc, lr_schedule=a.lr_schedule, ensemble=a.ensemble,
               baseline=a.baseline, equal_steps=a.equal_steps,
               kmer_fallback=a.kmer_fallback, penalty_spans=spans,
-              penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot)  # fmt: skip
+              penalty_weight=a.penalty_weight, penalty_onehot=a.penalty_onehot,
+              salient_mask={"probability": a.salient_mask_probability,
+                            "span": a.salient_mask_span, "fill": a.salient_mask_fill,
+                            "mode": a.salient_mask_mode},
+              consistency={"weight": a.consistency_weight,
+                           "transforms": a.consistency_transforms},
+              feedback_bed=a.feedback_bed or None,
+              feedback_weight_irrelevant=a.feedback_weight_irrelevant,
+              feedback_weight_relevant=a.feedback_weight_relevant)  # fmt: skip
     print(m.to_string(index=False))
 
 
@@ -351,6 +359,19 @@ def cmd_patterns(a: argparse.Namespace) -> None:
         print(f"[patterns] {r.pattern}: {r.members} members ({r.positive}+/{r.negative}-), "
               f"{r.label}, {r.consensus}, best match {r.match_name} (q {r.match_qvalue:.2g})"
               + (f", artifact {r.artifact_name}" if r.label == "artifact" else ""))  # fmt: skip
+
+
+def cmd_feedback(a: argparse.Namespace) -> None:
+    from seqlantern.guidance import elements_to_feedback
+
+    where = {}
+    for w in a.where:
+        if "=" not in w:
+            raise SeqlanternError(f"--where {w!r}: give column=value (e.g. label=artifact)")
+        col, value = w.split("=", 1)
+        where[col] = value
+    n = elements_to_feedback(a.elements, a.out, where=where, name=a.name)
+    print(f"{n} {a.name} regions written to {a.out}")
 
 
 def cmd_find_constant(a: argparse.Namespace) -> None:

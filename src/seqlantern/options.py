@@ -257,6 +257,62 @@ class Model:
 
 
 @section("train")
+class SalientMask:
+    probability: float = opt(
+        0.0, "share of training batches masked at each sequence's most salient span (0: off)",
+        flag="--salient-mask-probability", minimum=0, maximum=1,
+        doc="saliency-guided masking (`seqlantern.guidance`): with this probability per "
+        "training batch, the current model's gradient x input picks each sequence's "
+        "`span`-bp window of largest \\|attribution\\| and it is filled before the step, so "
+        "the model must learn more than its favourite feature. 0: off")  # fmt: skip
+    span: int = opt(10, "bp masked per sequence", flag="--salient-mask-span", minimum=1)
+    fill: str = opt(
+        "shuffle", "shuffle (the span's bases permuted) or zeros (set to N)",
+        flag="--salient-mask-fill", choices=("shuffle", "zeros"))  # fmt: skip
+    mode: str = opt(
+        "salient", "salient, or random: a span of the same size at a random place (control)",
+        flag="--salient-mask-mode", choices=("salient", "random"))  # fmt: skip
+
+
+@section("train")
+class Augment:
+    salient_mask: SalientMask = sub(SalientMask)
+
+
+@section("train")
+class Consistency:
+    weight: float = opt(
+        0.0, "weight of the attribution-consistency penalty (0: off)",
+        flag="--consistency-weight", minimum=0,
+        doc="attribution consistency: this weight x the mean squared difference between "
+        "the input-gradient map of x and the aligned map of each transform of x, over the "
+        "maps' mean square (double backprop). 0: off")  # fmt: skip
+    transforms: list[str] = opt(
+        ["rc"], "transforms the maps must follow: rc (reverse complement), shift (1-3 bp)",
+        flag="--consistency-transforms", choices=("rc", "shift"), min_items=1)  # fmt: skip
+
+
+@section("train")
+class TrainFeedback:
+    bed: str = opt(
+        "", "feedback BED of regions marked M- (irrelevant) or M+ (relevant)",
+        flag="--feedback-bed",
+        doc="expert feedback (\"right for the right reasons\"): a BED file `chrom start end "
+        "name` with name `M-` (irrelevant: a barcode, a cloning scar, an artifact) or "
+        "`M+` (relevant: a validated site); `chrom` is a record name (sequence "
+        "coordinates) or a genome chromosome of genomic input (every window overlapping "
+        "the region). Unknown names or chromosomes, M+ overlapping M-, an empty file: one "
+        "line naming the file and line. `seqlantern feedback --elements ... --where "
+        "label=artifact --name M-` writes one from an elements table")  # fmt: skip
+    weight_irrelevant: float = opt(
+        10.0, "weight of the squared input gradient inside M- regions",
+        flag="--feedback-weight-irrelevant", minimum=0)  # fmt: skip
+    weight_relevant: float = opt(
+        1.0, "weight of 1 - the share of |gradient x input| inside M+ regions",
+        flag="--feedback-weight-relevant", minimum=0)  # fmt: skip
+
+
+@section("train")
 class Train:
     task: str = opt(
         "regression", "regression (MSE) or binary (logistic) outputs",
@@ -339,6 +395,9 @@ class Train:
         "comparison is blend against blend; with `method: penalty` (penalty on the original "
         "inputs) it never blends, because the k-mer part would not be held to the penalty. "
         "`false`: ship the network even when the baseline is better")  # fmt: skip
+    augment: Augment = sub(Augment)
+    consistency: Consistency = sub(Consistency)
+    feedback: TrainFeedback = sub(TrainFeedback)
 
 
 @section("attribute")
@@ -1187,6 +1246,13 @@ COMMANDS: dict[str, Command] = {
         _req("--out-patterns", "output patterns table (TSV)"),
         _req("--out-members", "output element -> pattern table (TSV)"),
         _req("--out-matrices", "output CWM, hCWM and PFM of every pattern (TSV)"))),
+    "feedback": Command("an expert feedback BED (M- or M+ regions) from an elements table",
+                        "after annotate or shortcuts; before train (train.feedback.bed)", (
+        _req("--elements", "elements table (annotate or shortcuts)"),
+        Arg("--where", "column=value filters, all of which an element must meet (e.g. "
+            "label=artifact)", nargs="+", default=[]),
+        Arg("--name", "M- (irrelevant) or M+ (relevant)", default="M-"),
+        _out("output feedback BED (sequence coordinates)"))),
     "shortcuts": Command("ablation/insertion effects and the final decision", "after "
                          "group-elements; before export and report", (
         ONEHOT,

@@ -215,6 +215,11 @@ def train(
     penalty_spans: pd.DataFrame | None = None,
     penalty_weight: float = 0.0,
     penalty_onehot: str | Path | None = None,
+    salient_mask: dict[str, Any] | None = None,
+    consistency: dict[str, Any] | None = None,
+    feedback_bed: str | Path | None = None,
+    feedback_weight_irrelevant: float = 10.0,
+    feedback_weight_relevant: float = 1.0,
 ) -> pd.DataFrame:
     """Train a model on the train split, early-stop on valid, report on test.
 
@@ -340,9 +345,11 @@ def train(
             for a, b in zip(g["start"], g["end"], strict=True):
                 m[int(a) : int(b)] = 1.0
             masks[int(r)] = m
+    guide = _Guide.build(salient_mask, consistency, feedback_bed, idx, length,
+                         feedback_weight_irrelevant, feedback_weight_relevant)  # fmt: skip
     fit = _Fit(x=x, y=ytrain, xp=xp, masks=masks, length=length, task=task, device=dev,
                batch_size=batch_size, augment_rc=augment_rc,
-               penalty_weight=penalty_weight)  # fmt: skip
+               penalty_weight=penalty_weight, guide=guide)  # fmt: skip
     scale = step_scale(len(tr), batch_size) if equal_steps else 1.0
     run_epochs, run_patience = math.ceil(epochs * scale), math.ceil(patience * scale)
     if scale > 1:
@@ -435,6 +442,8 @@ def train(
             "best_valid_loss": min(h["valid_loss"] for h in history)}  # fmt: skip
     if blend_info:
         meta["blend"] = blend_info
+    if guide is not None:  # only when asked for: plain checkpoints stay as they were
+        meta["guidance"] = guide.describe()
     save_checkpoint(final, meta, out_json)
     write_tsv(metrics, metrics_tsv)
     hist_df = pd.DataFrame(history)
@@ -513,6 +522,98 @@ def _blend_with_baseline(
 
 
 @dataclass
+class _Guide:
+    """Training with attributions (:mod:`seqlantern.guidance`): the options in force."""
+
+    mask_probability: float = 0.0
+    mask_span: int = 10
+    mask_fill: str = "shuffle"
+    mask_mode: str = "salient"
+    consistency_weight: float = 0.0
+    transforms: tuple[str, ...] = ()
+    feedback: Any = None
+    weight_irrelevant: float = 0.0
+    weight_relevant: float = 0.0
+
+    @classmethod
+    def build(cls, salient_mask: dict[str, Any] | None, consistency: dict[str, Any] | None,
+              feedback_bed: str | Path | None, index: pd.DataFrame, length: int,
+              weight_irrelevant: float, weight_relevant: float) -> _Guide | None:  # fmt: skip
+        """The guide, or None when every option is off (plain training, untouched)."""
+        from seqlantern.guidance import read_feedback
+
+        g = cls()
+        if salient_mask and float(salient_mask.get("probability", 0)) > 0:
+            g.mask_probability = float(salient_mask["probability"])
+            g.mask_span = int(salient_mask.get("span", 10))
+            g.mask_fill = str(salient_mask.get("fill", "shuffle"))
+            g.mask_mode = str(salient_mask.get("mode", "salient"))
+            if g.mask_fill not in ("shuffle", "zeros") or g.mask_mode not in ("salient", "random"):
+                raise SeqlanternError("train.augment.salient_mask: fill shuffle|zeros, mode "
+                                      "salient|random")  # fmt: skip
+        if consistency and float(consistency.get("weight", 0)) > 0:
+            g.consistency_weight = float(consistency["weight"])
+            g.transforms = tuple(consistency.get("transforms") or ("rc",))
+        if feedback_bed:
+            g.feedback = read_feedback(feedback_bed, index, length)
+            g.weight_irrelevant, g.weight_relevant = weight_irrelevant, weight_relevant
+        active = g.mask_probability > 0 or g.consistency_weight > 0 or g.feedback is not None
+        return g if active else None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.mask_probability > 0:
+            out["salient_mask"] = {"probability": self.mask_probability, "span": self.mask_span,
+                                   "fill": self.mask_fill, "mode": self.mask_mode}  # fmt: skip
+        if self.consistency_weight > 0:
+            out["consistency"] = {"weight": self.consistency_weight,
+                                  "transforms": list(self.transforms)}  # fmt: skip
+        if self.feedback is not None:
+            out["feedback"] = {"irrelevant_sequences": len(self.feedback.irrelevant),
+                               "relevant_sequences": len(self.feedback.relevant),
+                               "weight_irrelevant": self.weight_irrelevant,
+                               "weight_relevant": self.weight_relevant}  # fmt: skip
+        return out
+
+    def mask(self, f: Any, xb: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """The batch with each sequence's most salient (or a random) span filled, with
+        probability ``mask_probability`` per batch."""
+        from seqlantern.guidance import input_gradient, mask_spans, random_spans, salient_spans
+
+        if self.mask_probability <= 0 or rng.random() >= self.mask_probability:
+            return xb
+        if self.mask_mode == "random":
+            starts = random_spans(len(xb), xb.shape[2], self.mask_span, rng)
+        else:
+            with torch.enable_grad():
+                attr = input_gradient(f, xb, create_graph=False) * xb
+            starts = salient_spans(attr.detach(), self.mask_span)
+        return mask_spans(xb, starts, self.mask_span, fill=self.mask_fill, rng=rng)
+
+    def penalty(self, f: Any, xb: torch.Tensor, rows: np.ndarray, flip: np.ndarray,
+                rng: np.random.Generator) -> torch.Tensor:  # fmt: skip
+        """Consistency and feedback terms of one training batch."""
+        from seqlantern.guidance import consistency_penalty, feedback_penalty, input_gradient
+
+        total = xb.new_zeros(())
+        if self.consistency_weight > 0:
+            total = total + self.consistency_weight * consistency_penalty(
+                f, xb, list(self.transforms), rng=rng)  # fmt: skip
+        if self.feedback is not None:
+            irr, rel = self.feedback.batch(rows, xb.shape[2])
+            if irr.any() or rel.any():
+                irr = np.where(flip[:, None], irr[:, ::-1], irr)
+                rel = np.where(flip[:, None], rel[:, ::-1], rel)
+                g = input_gradient(f, xb, create_graph=True)
+                total = total + feedback_penalty(
+                    g, xb, torch.from_numpy(np.ascontiguousarray(irr)).to(xb.device),
+                    torch.from_numpy(np.ascontiguousarray(rel)).to(xb.device),
+                    weight_irrelevant=self.weight_irrelevant,
+                    weight_relevant=self.weight_relevant)  # fmt: skip
+        return total
+
+
+@dataclass
 class _Fit:
     """Everything one member's optimisation needs besides its model and seed."""
 
@@ -526,6 +627,7 @@ class _Fit:
     batch_size: int
     augment_rc: bool
     penalty_weight: float
+    guide: _Guide | None = None
 
     def run(
         self,
@@ -610,6 +712,9 @@ class _Fit:
                 flip = rng.random(len(b)) < 0.5
                 xn = np.where(flip[:, None, None], xn[:, ::-1, ::-1], xn)
             xb = torch.from_numpy(np.ascontiguousarray(xn)).to(dev)
+            guide = self.guide if train_mode else None
+            if guide is not None:  # saliency-guided (or random-span) masking
+                xb = guide.mask(model.standardised, xb, rng)
             yb = torch.from_numpy(self.y[b].astype(np.float32)).to(dev)
             mb = None
             if train_mode and masks and any(int(r) in masks for r in b):
@@ -634,6 +739,8 @@ class _Fit:
                     g = g - g.mean(dim=1, keepdim=True)
                     pen = ((g**2).sum(dim=1) * mb).sum() / mb.sum().clamp(min=1.0)
                     loss = loss + self.penalty_weight * pen
+                if guide is not None:  # consistency and expert feedback terms
+                    loss = loss + guide.penalty(model.standardised, xb, b, flip, rng)
             if train_mode:
                 opt.zero_grad()
                 loss.backward()

@@ -203,6 +203,12 @@ def encode_source():
     return src
 
 
+def feedback_input():
+    """The expert feedback BED of train.feedback.bed (a rule input when set)."""
+    bed = config["train"]["feedback"]["bed"]
+    return [bed] if bed else []
+
+
 def model_inputs(wildcards):
     m = config["model"]
     if m.get("import_path"):

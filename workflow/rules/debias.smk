@@ -37,6 +37,7 @@ if DEBIAS:
             targets=targets_input(),
             spans=R("debias/artifact_spans.tsv"),
             original=R("encode/onehot.npy"),
+            feedback=feedback_input(),
         output:
             model=R("debias/model.json"),
             weights=R("debias/model.safetensors"),

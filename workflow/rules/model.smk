@@ -5,6 +5,7 @@ if not LOAD_MODEL:
             onehot=R("encode/onehot.npy"),
             index=R("encode/index.tsv"),
             targets=targets_input(),
+            feedback=feedback_input(),
         output:
             model=R("train/model.json"),
             weights=R("train/model.safetensors"),
