@@ -17,6 +17,7 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/annotation.smk"
 include: "workflow/rules/debias.smk"
+include: "workflow/rules/guidance.smk"
 include: "workflow/rules/report.smk"
 
 

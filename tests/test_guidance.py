@@ -224,3 +224,51 @@ def test_feedback_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert (tmp_path / "m.bed").read_text() == "a\t1\t4\tM-\n"
     assert main([*args, "--where", "label"]) == 1
     assert "give column=value" in capsys.readouterr().err
+
+
+def test_compare_training_measures_every_variant(tmp_path: Path) -> None:
+    """Plain, salient masking, random masking and a distilled student on one test set:
+    every metric of the table is filled; the student follows its teacher's maps."""
+    from seqlantern.guidance import TRAINING_COLUMNS, compare_training, distill
+
+    lib = _tiny_library(tmp_path, n=1000)
+    plain = _train(lib, tmp_path / "plain")
+    sal = _train(lib, tmp_path / "sal", salient_mask={"probability": 1.0, "span": 6})
+    ran = _train(lib, tmp_path / "ran", salient_mask={"probability": 1.0, "span": 6,
+                                                      "mode": "random"})  # fmt: skip
+    st = tmp_path / "student"
+    distill(plain, lib["onehot"], lib["index"], st / "model.json", st / "m.tsv", st / "c.png",
+            student_options={"filters": [8], "dense": 4}, shuffles=1, epochs=8,
+            equal_steps=False, learning_rate=0.005)  # fmt: skip
+    truth = tmp_path / "truth.tsv"
+    seqs = (tmp_path / "f.fa").read_text().split(">")[1:]
+    rows = []
+    for rec in seqs:
+        name, s = rec.split("\n")[0], rec.split("\n")[1]
+        p = s.find("AGATAA", 10, 31)
+        if p >= 0:
+            rows.append(f"{name}\t{p}\t{p + 6}\tfunctional\n")
+        if s[44:50] == "GGGGGG":
+            rows.append(f"{name}\t44\t50\tartifact\n")
+    truth.write_text("name\tstart\tend\tkind\n" + "".join(rows))
+    t = compare_training({"plain": plain, "salient_mask": sal, "random_mask": ran,
+                          "distill": st / "model.json"}, lib["onehot"], lib["index"],
+                         lib["targets"], "activity", tmp_path / "cmp.tsv",
+                         teachers={"distill": "plain"}, truth=truth,
+                         feedback_bed=lib["bed"], n=100)  # fmt: skip
+    assert list(t.columns) == TRAINING_COLUMNS and list(t["variant"]) == [
+        "plain", "salient_mask", "random_mask", "distill"]  # fmt: skip
+    for c in (
+        "test_pearson",
+        "deletion_gain",
+        "stability_rc",
+        "salient_mask_drop",
+        "random_mask_drop",
+        "planted_site_auroc",
+        "artifact_share",
+        "m_minus_share",
+    ):
+        assert t[c].notna().all(), c
+    assert t["teacher_map_correlation"].notna().sum() == 1
+    assert t.set_index("variant").loc["distill", "teacher_map_correlation"] > 0.3
+    assert (tmp_path / "cmp.tsv").is_file()

@@ -361,6 +361,37 @@ def cmd_patterns(a: argparse.Namespace) -> None:
               + (f", artifact {r.artifact_name}" if r.label == "artifact" else ""))  # fmt: skip
 
 
+def cmd_distill(a: argparse.Namespace) -> None:
+    from seqlantern.guidance import distill
+
+    _threads(a.threads)
+    m = distill(a.teacher, a.onehot, a.index, a.out_model, a.metrics, a.curve,
+                student_options=a.student_options, shuffles=a.shuffles, seed=a.seed,
+                device=a.device, epochs=a.epochs, batch_size=a.batch_size,
+                learning_rate=a.learning_rate, patience=a.patience,
+                lr_schedule=a.lr_schedule, equal_steps=a.equal_steps)  # fmt: skip
+    print(m.to_string(index=False))
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise SeqlanternError(f"{flag} {v!r}: give NAME=VALUE")
+        k, val = v.split("=", 1)
+        out[k] = val
+    return out
+
+
+def cmd_compare_training(a: argparse.Namespace) -> None:
+    from seqlantern.guidance import compare_training
+
+    compare_training(_pairs(a.variant, "--variant"), a.onehot, a.index, a.targets, a.column,
+                     a.out, name_column=a.name_column,
+                     teachers=_pairs(a.teacher_of, "--teacher-of"), truth=a.truth,
+                     feedback_bed=a.feedback_bed, n=a.n, seed=a.seed)  # fmt: skip
+
+
 def cmd_feedback(a: argparse.Namespace) -> None:
     from seqlantern.guidance import elements_to_feedback
 
@@ -691,7 +722,8 @@ def cmd_report(a: argparse.Namespace) -> None:
                   element_rows=a.element_rows, links=a.links, erf_growth=a.erf_growth,
                   erf_growth_fit=a.erf_growth_fit, patterns=a.patterns,
                   pattern_matrices=a.pattern_matrices,
-                  pattern_members=a.pattern_members)  # fmt: skip
+                  pattern_members=a.pattern_members,
+                  training_comparison=a.training_comparison)  # fmt: skip
 
 
 # where each stage sits in the workflow (shown in its --help)

@@ -30,6 +30,7 @@ them inside its batch loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,232 @@ def elements_to_feedback(
     with atomic_outputs(out_bed) as (tmp,):
         bed.to_csv(tmp, sep="\t", header=False, index=False)
     return len(bed)
+
+
+# --------------------------------------------------------------------------------------
+# distillation
+# --------------------------------------------------------------------------------------
+
+
+def distill(
+    teacher_json: str | Path,
+    onehot: str | Path,
+    index: str | Path,
+    out_json: str | Path,
+    metrics_tsv: str | Path,
+    curve_png: str | Path,
+    *,
+    student_options: dict[str, Any] | None = None,
+    shuffles: int = 0,
+    seed: int = 0,
+    **train_options: Any,
+) -> pd.DataFrame:
+    """Train a (smaller) student on a teacher checkpoint's outputs.
+
+    The teacher predicts every encoded sequence (its raw outputs, every target); with
+    ``shuffles`` > 0 each training sequence also gets that many dinucleotide-shuffled
+    copies labelled by the teacher (extra sequences where the teacher's behaviour, not
+    the measurement, is the label). The student (``student_options`` over the default
+    architecture) is trained with :func:`seqlantern.train.train` on the same split, so
+    its metrics are against the teacher's outputs; `compare-training` measures it
+    against the measured activity. Writes the student checkpoint, metrics and curve
+    (and ``<out>.distill/``: the teacher-labelled library).
+    """
+    from seqlantern.encode import read_index
+    from seqlantern.io import load_npy
+    from seqlantern.models import load_checkpoint
+    from seqlantern.shuffle import shuffle_onehot
+    from seqlantern.train import predict, train
+
+    teacher, meta = load_checkpoint(teacher_json)
+    x = load_npy(onehot, what="one-hot")
+    if meta.get("length") and int(meta["length"]) != x.shape[2]:
+        raise SeqlanternError(f"{teacher_json}: the teacher takes {meta['length']}-bp input but "
+                              f"{onehot} holds {x.shape[2]}-bp sequences")  # fmt: skip
+    idx = read_index(index)
+    names = list(meta.get("targets") or [])
+    preds = predict(teacher, x, np.arange(x.shape[0]))
+    if not names or len(names) != preds.shape[1]:
+        names = [f"t{j}" for j in range(preds.shape[1])]
+    work = Path(str(out_json) + ".distill")
+    work.mkdir(parents=True, exist_ok=True)
+    xs, extra_idx = [np.asarray(x[np.arange(x.shape[0])], dtype=np.float32)], []
+    if shuffles > 0:
+        rng = np.random.default_rng(seed)
+        tr = np.flatnonzero(idx["split"].astype(str).to_numpy() == "train")
+        for k in range(shuffles):
+            copies = np.stack([shuffle_onehot(np.asarray(x[r]), rng) for r in tr])
+            xs.append(copies.astype(np.float32))
+            extra = idx.iloc[tr].copy()
+            extra["name"] = [f"{n}~shuffle{k + 1}" for n in extra["name"]]
+            extra_idx.append(extra)
+        preds = np.concatenate([preds] + [predict(teacher, c, np.arange(len(c)))
+                                          for c in xs[1:]])  # fmt: skip
+    allx = np.concatenate(xs)
+    all_idx = pd.concat([idx, *extra_idx], ignore_index=True)
+    np.save(work / "onehot.npy", allx)
+    all_idx.to_csv(work / "index.tsv", sep="\t", index=False)
+    tt = pd.DataFrame({"name": all_idx["name"]})
+    for j, n in enumerate(names):
+        tt[n] = preds[:, j]
+    tt.to_csv(work / "targets.tsv", sep="\t", index=False, float_format="%.7g")
+    opts = {"baseline": False, "kmer_fallback": False, **train_options}
+    return train(work / "onehot.npy", work / "index.tsv", work / "targets.tsv", out_json,
+                 metrics_tsv, curve_png, columns=names, model_kwargs=student_options or {},
+                 seed=seed, **opts)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# comparing training variants
+# --------------------------------------------------------------------------------------
+
+TRAINING_COLUMNS = ["variant", "teacher", "test_pearson", "test_auroc", "deletion_gain",
+                    "insertion_gain", "stability_rc", "stability_shift", "salient_mask_drop",
+                    "random_mask_drop", "planted_site_auroc", "artifact_share", "m_minus_share",
+                    "teacher_map_correlation"]  # fmt: skip
+
+
+def _maps(model: Any, x: np.ndarray, target: int) -> np.ndarray:
+    """(N, L) gradient x input per position (mean-corrected gradient), in batches."""
+    out = []
+    for i in range(0, len(x), 128):
+        xb = torch.from_numpy(np.ascontiguousarray(x[i : i + 128], dtype=np.float32))
+        g = input_gradient(lambda z: model(z)[:, target : target + 1], xb, create_graph=False)
+        out.append((g * xb).sum(dim=1).detach().numpy())
+    return np.concatenate(out) if out else np.zeros((0, x.shape[2]))
+
+
+def _auroc(score: np.ndarray, label: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    pos, neg = label.sum(), (~label).sum()
+    if pos == 0 or neg == 0:
+        return float("nan")
+    r = rankdata(score)
+    return float((r[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def _mask_drop(model: Any, x: np.ndarray, order: np.ndarray, k: int, target: int) -> float:
+    """Mean prediction drop when the first ``k`` positions of ``order`` are set to N."""
+    from seqlantern.diagnostics import _predict
+
+    masked = x.copy()
+    rows = np.arange(len(x))[:, None]
+    masked[rows, :, order[:, :k]] = 0.0
+    return float(np.mean(_predict(model, x, target, "logit")
+                         - _predict(model, masked, target, "logit")))  # fmt: skip
+
+
+def compare_training(
+    variants: Mapping[str, str | Path],
+    onehot: str | Path,
+    index: str | Path,
+    targets_tsv: str | Path,
+    column: str,
+    out_tsv: str | Path,
+    *,
+    name_column: str = "name",
+    teachers: dict[str, str] | None = None,
+    truth: str | Path | None = None,
+    feedback_bed: str | Path | None = None,
+    n: int = 200,
+    top_k: int = 10,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per training variant, all measured on the same test sequences.
+
+    Columns (:data:`TRAINING_COLUMNS`): test Pearson (regression) or AUROC (binary)
+    against the measured ``column``; on a seeded sample of ``n`` test sequences and the
+    gradient x input map of each model: deletion/insertion gains (faithfulness), RC and
+    shift stability, the mean prediction drop when the ``top_k`` most salient positions
+    are set to N (and ``top_k`` random ones, for scale), with a ``truth`` table the AUROC
+    of |attribution| for positions inside planted functional sites and the share of
+    |attribution| on planted artifact sites, with a ``feedback_bed`` the share inside
+    its M- regions, and for a distilled variant (``teachers``: variant -> teacher
+    variant) the mean per-sequence correlation of its maps with the teacher's.
+    """
+    from seqlantern.diagnostics import curve_areas, faithfulness_curves, stability
+    from seqlantern.encode import read_index
+    from seqlantern.io import atomic_outputs, load_npy, read_tsv
+    from seqlantern.models import load_checkpoint
+    from seqlantern.train import predict, read_targets
+
+    x = load_npy(onehot, what="one-hot")
+    idx = read_index(index)
+    test = np.flatnonzero(idx["split"].astype(str).to_numpy() == "test")
+    if len(test) < 2:
+        raise SeqlanternError(f"{index}: fewer than 2 test sequences to compare on")
+    y = read_targets(targets_tsv, idx["name"], [column], name_column=name_column)
+    y = np.asarray(y, dtype=float).reshape(len(idx), -1)[:, 0]
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(test, size=min(n, len(test)), replace=False))
+    xs = np.asarray(x[sample], dtype=np.float32)
+    length = xs.shape[2]
+    site = np.zeros((len(sample), length), dtype=bool)
+    art = np.zeros((len(sample), length), dtype=bool)
+    if truth:
+        tt = read_tsv(truth, what="truth", ints=("start", "end"))
+        pos = {nm: i for i, nm in enumerate(idx["name"].iloc[sample])}
+        for r in tt.itertuples(index=False):
+            i = pos.get(r.name)
+            if i is not None:
+                target_mask = art if str(getattr(r, "kind", "")) == "artifact" else site
+                if str(getattr(r, "kind", "functional")) in ("functional", "artifact"):
+                    target_mask[i, max(r.start, 0) : min(r.end, length)] = True
+    minus = None
+    if feedback_bed:
+        fb = read_feedback(feedback_bed, idx, length)
+        minus = np.stack([fb.irrelevant.get(int(r), np.zeros(length, np.float32))
+                          for r in sample]).astype(bool)  # fmt: skip
+    maps: dict[str, np.ndarray] = {}
+    rows = []
+    for name, path in variants.items():
+        model, meta = load_checkpoint(path)
+        model.eval()
+        t = list(meta.get("targets") or []).index(column) if column in (
+            meta.get("targets") or []) else 0  # fmt: skip
+        pred = predict(model, x, test)[:, t]
+        row: dict[str, Any] = {"variant": name, "teacher": (teachers or {}).get(name, "")}
+        ok = np.isfinite(y[test])
+        if meta.get("task") == "binary":
+            row["test_auroc"] = _auroc(pred[ok], y[test][ok] > 0.5)
+        else:
+            row["test_pearson"] = float(np.corrcoef(pred[ok], y[test][ok])[0, 1])
+        m = _maps(model, xs, t)
+        maps[name] = m
+        c = faithfulness_curves(model, xs, m, target=t, steps=10, seed=seed)
+        a = curve_areas(c)
+        row["deletion_gain"] = a["deletion_auc_random"] - a["deletion_auc_map"]
+        row["insertion_gain"] = a["insertion_auc_map"] - a["insertion_auc_random"]
+
+        def fn(xb: torch.Tensor, model: Any = model, t: int = t) -> torch.Tensor:
+            g = input_gradient(lambda z: model(z)[:, t : t + 1], xb, create_graph=False)
+            return (g * xb).detach()
+
+        st = stability(fn, xs, seed=seed, shifts=3)
+        row["stability_rc"], row["stability_shift"] = st["stability_rc"], st["stability_shift"]
+        order = np.argsort(-np.abs(m), axis=1, kind="stable")
+        row["salient_mask_drop"] = _mask_drop(model, xs, order, top_k, t)
+        rand = np.argsort(np.random.default_rng(seed).random(m.shape), axis=1)
+        row["random_mask_drop"] = _mask_drop(model, xs, rand, top_k, t)
+        am = np.abs(m)
+        if truth and site.any():
+            row["planted_site_auroc"] = _auroc(am.ravel(), site.ravel())
+        if truth and art.any():
+            row["artifact_share"] = float(am[art].sum() / max(am.sum(), 1e-12))
+        if minus is not None:
+            row["m_minus_share"] = float(am[minus].sum() / max(am.sum(), 1e-12))
+        rows.append(row)
+        figures = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float))
+        print(f"[compare-training] {name}: {figures}", flush=True)
+    for row in rows:
+        teacher = row["teacher"]
+        if teacher and teacher in maps:
+            s, tm = maps[row["variant"]], maps[teacher]
+            cors = [np.corrcoef(s[i], tm[i])[0, 1] for i in range(len(s))
+                    if s[i].std() > 0 and tm[i].std() > 0]  # fmt: skip
+            row["teacher_map_correlation"] = float(np.mean(cors)) if cors else float("nan")
+    table = pd.DataFrame(rows).reindex(columns=TRAINING_COLUMNS)
+    with atomic_outputs(out_tsv) as (tmp,):
+        table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.4g")
+    return table

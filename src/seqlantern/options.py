@@ -42,9 +42,10 @@ _SECTION_COMMANDS = "__commands__"
 METHODS = ("gradient_x_input", "saliency", "integrated_gradients", "expected_gradients",
            "ism", "ism_l2", "grad_cam")  # fmt: skip
 MODEL_COMMANDS = ("attribute", "shortcuts", "compare-methods", "segment")
+TRAIN_LOOP = ("train", "distill")  # options of the training loop itself
 SEED_COMMANDS = ("simulate", "encode", "train", "attribute", "fit-null", "call-seqlets",
                  "mask-artifacts", "compare-debias", "compare-methods", "shortcuts",
-                 "segment", "erf-growth", "patterns")  # fmt: skip
+                 "segment", "erf-growth", "patterns", "distill", "compare-training")  # fmt: skip
 
 
 def opt(
@@ -159,7 +160,7 @@ class Data:
                        commands=(), doc="TSV with a header: a name column + one column "
                        "per target")  # fmt: skip
     name_column: str = opt("name", "column of the targets table holding the record names",
-                           commands=("train", "compare-debias"))  # fmt: skip
+                           commands=("train", "compare-debias", "compare-training"))  # fmt: skip
     truth: str = opt("", "optional truth TSV (name start end strand motif motif_name kind)",
                      workflow=False, commands=(),
                      doc="optional truth TSV (`name start end strand motif motif_name kind` "
@@ -340,17 +341,21 @@ class Train:
         "strand-specific assays)")  # fmt: skip
     epochs: int = opt(
         50, "most epochs (passes of at least 16,000 sequences with equal_steps)", minimum=1,
+        commands=TRAIN_LOOP,
         doc="maximum epochs (with `patience`, counted in passes of at least 16,000 "
         "sequences: see below)")  # fmt: skip
-    batch_size: int = opt(128, "training batch size", minimum=1)
-    learning_rate: float = opt(0.001, "Adam learning rate", exclusive_minimum=0)
+    batch_size: int = opt(128, "training batch size", minimum=1, commands=TRAIN_LOOP)
+    learning_rate: float = opt(
+        0.001, "Adam learning rate", exclusive_minimum=0, commands=TRAIN_LOOP
+    )
     patience: int = opt(
         8, "early stopping: epochs without a better validation loss", minimum=1,
+        commands=TRAIN_LOOP,
         doc="early stopping: epochs without a better validation loss; the best weights are "
         "kept")  # fmt: skip
     lr_schedule: str = opt(
         "plateau", "plateau: halve the learning rate after patience//2 bad epochs; none",
-        choices=("plateau", "none"),
+        choices=("plateau", "none"), commands=TRAIN_LOOP,
         doc="`plateau`: halve the learning rate after `patience // 2` epochs without a "
         "better validation loss (small, noisy validation sets then do not end training at "
         "the first bump); `none`")  # fmt: skip
@@ -378,6 +383,7 @@ class Train:
         "`metrics.tsv` and the report's trust panel compares them")  # fmt: skip
     equal_steps: bool = opt(
         True, "count epochs/patience in passes of >= 16,000 sequences (small libraries)",
+        commands=TRAIN_LOOP,
         doc="count `epochs` and `patience` in passes of at least 16,000 sequences (below); "
         "`false` takes them literally")  # fmt: skip
     kmer_fallback: bool = opt(
@@ -704,6 +710,41 @@ class Patterns:
 
 
 @section()
+class CompareTraining:
+    enabled: bool = opt(
+        False, "rules train_variant, distill_model, compare_training: training with "
+        "attributions, each variant measured", workflow=False,
+        doc="train the `variants` beside the plain model (same split, seed and options, "
+        "each with one guidance option on), distil a student from the plain model, and "
+        "measure them all on the same test sequences: `results/variants/comparison.tsv` "
+        "and a report section (`seqlantern compare-training`: test Pearson/AUROC, "
+        "deletion/insertion gains, RC/shift stability, prediction drop when the top-10 "
+        "salient positions are masked (and 10 random ones), planted-site AUROC and "
+        "artifact share with a truth table, share inside M- with a feedback BED, and the "
+        "student/teacher map correlation)")  # fmt: skip
+    variants: list[str] = opt(
+        ["salient_mask", "random_mask", "consistency", "feedback", "distill"],
+        "variants trained beside the plain model",
+        workflow=False,
+        choices=("salient_mask", "random_mask", "consistency", "feedback", "distill"),
+    )
+    mask_probability: float = opt(0.5, "salient_mask/random_mask: share of batches masked",
+                                  minimum=0, maximum=1, workflow=False)  # fmt: skip
+    consistency_weight: float = opt(1.0, "consistency: penalty weight (rc and shift)",
+                                    minimum=0, workflow=False)  # fmt: skip
+    feedback_bed: str = opt(
+        "", "feedback: M-/M+ BED; empty: the run's artifact elements become M-",
+        workflow=False)  # fmt: skip
+    student: dict[str, Any] = opt(
+        {"filters": [32], "dense": 16}, "distill: the student's architecture options (JSON)",
+        flag="--student-options", commands=("distill",))  # fmt: skip
+    shuffles: int = opt(1, "distill: teacher-labelled shuffled copies per training sequence",
+                        minimum=0, commands=("distill",))  # fmt: skip
+    sequences: int = opt(200, "test sequences compared (seeded sample)", flag="--n",
+                         minimum=2, commands=("compare-training",))  # fmt: skip
+
+
+@section()
 class Debias:
     enabled: bool = opt(
         True, "retrain with artifact spans neutralised and compare (trained models only)",
@@ -842,7 +883,7 @@ class Config:
                     "seed, same outputs")  # fmt: skip
     device: str = opt(
         "auto", "auto (CUDA when available), cpu or cuda", choices=("auto", "cpu", "cuda"),
-        commands=("train", "attribute", "shortcuts", "segment"),
+        commands=("train", "attribute", "shortcuts", "segment", "distill"),
         doc="`auto` (CUDA when available), `cpu` or `cuda`; `cuda` makes "
         "training/attribution rules request `gpu: 1`")  # fmt: skip
     threads: int = opt(
@@ -875,6 +916,7 @@ class Config:
     artifacts: Artifacts = sub(Artifacts)
     shortcuts: Shortcuts = sub(Shortcuts)
     patterns: Patterns = sub(Patterns)
+    compare_training: CompareTraining = sub(CompareTraining)
     debias: Debias = sub(Debias)
     segment: Segment = sub(Segment)
     tracks: Tracks = sub(Tracks)
@@ -1253,6 +1295,24 @@ COMMANDS: dict[str, Command] = {
             "label=artifact)", nargs="+", default=[]),
         Arg("--name", "M- (irrelevant) or M+ (relevant)", default="M-"),
         _out("output feedback BED (sequence coordinates)"))),
+    "distill": Command("train a smaller student on a teacher checkpoint's outputs",
+                       "after train; before compare-training", (
+        _req("--teacher", "teacher checkpoint JSON"), ONEHOT, INDEX, THREADS,
+        _req("--out-model", "student checkpoint JSON (weights beside it)"),
+        _req("--metrics", "output student metrics TSV (against the teacher)"),
+        _req("--curve", "output learning-curve PNG"))),
+    "compare-training": Command("training variants measured side by side (accuracy, "
+                                "faithfulness, stability, masking, sites, artifacts)",
+                                "after train, train_variant and distill; before report", (
+        _req("--variant", "NAME=checkpoint.json, one per variant (the first: the plain "
+             "model)", nargs="+"),
+        Arg("--teacher-of", "STUDENT=TEACHER variant names (distilled variants)", nargs="*",
+            default=[]),
+        ONEHOT, INDEX, _req("--targets", "measured targets TSV"),
+        _req("--column", "the target compared (the attributed one)"),
+        Arg("--truth", "truth TSV (planted sites): site AUROC and artifact share"),
+        Arg("--feedback-bed", "feedback BED: attribution share inside its M- regions"),
+        _out("output comparison TSV"))),
     "shortcuts": Command("ablation/insertion effects and the final decision", "after "
                          "group-elements; before export and report", (
         ONEHOT,
@@ -1372,6 +1432,7 @@ COMMANDS: dict[str, Command] = {
         Arg("--erf-growth", "erf-growth table (receptive field over depth)"),
         Arg("--erf-growth-fit", "erf-growth fitted exponents"),
         Arg("--calibration", "merge-seqlets --calibration table (trust panel)"),
+        Arg("--training-comparison", "compare-training table (training with attributions)"),
         Arg("--patterns", "patterns table (seqlantern patterns --out-patterns)"),
         Arg("--pattern-matrices", "pattern logos (seqlantern patterns --out-matrices)"),
         Arg("--pattern-members", "element -> pattern table (seqlantern patterns "

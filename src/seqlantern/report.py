@@ -461,6 +461,7 @@ def render_report(
     patterns: str | Path | None = None,
     pattern_matrices: str | Path | None = None,
     pattern_members: str | Path | None = None,
+    training_comparison: str | Path | None = None,
 ) -> None:
     """Write the HTML report (atomically).
 
@@ -563,6 +564,9 @@ def render_report(
     sections.append(_section("elements", "Elements", _elements_table(el, element_rows)))
     sections.append(_section("examples", "Example sequences",
                              _examples_html(el, preds, idx, attr, examples, plt)))  # fmt: skip
+    if training_comparison and Path(training_comparison).is_file():
+        sections.append(_section("training", "Training with attributions",
+                                 _training_html(training_comparison)))  # fmt: skip
     # 4. diagnostics
     diag = _diagnostics_html(methods, curves, erf, erf_profile, plt)
     diag += _erf_growth_html(erf_growth, erf_growth_fit, plt)
@@ -759,6 +763,23 @@ def _patterns_html(
             f" ({r.match_name})" if r.label == "motif" else "")  # fmt: skip
         out += f"<h3>{html.escape(label)}</h3>" + _png(fig)
     return out
+
+
+def _training_html(path: str | Path) -> str:
+    """The training variants side by side (seqlantern compare-training)."""
+    t = read_tsv(path, what="training comparison")
+    t = t.dropna(axis=1, how="all")
+    return (
+        "<p>The plain model and each variant trained with one attribution-guided "
+        "option (same split, seed and settings), measured on the same test sequences "
+        "with gradient &times; input: accuracy; faithfulness (deletion/insertion gain); "
+        "map stability under the reverse complement and small shifts; the mean "
+        "prediction drop when the 10 most salient positions are set to N (and 10 random "
+        "ones); with planted truth, the AUROC of |attribution| for planted sites and the "
+        "share on artifacts; with a feedback BED, the share inside its M- regions; for "
+        "a distilled student, the correlation of its maps with the teacher's. Full table: "
+        "<code>results/variants/comparison.tsv</code>.</p>" + _table(t)
+    )
 
 
 def _denovo_html(

@@ -316,6 +316,8 @@ def report_inputs(wildcards):
         out["curve"] = R("train/learning_curve.png")
     if HAS_TRUTH:
         out["evaluation"] = R("evaluate/evaluation.tsv")
+    if COMPARE_TRAINING:
+        out["training_comparison"] = R("variants/comparison.tsv")
     if PATTERNS:
         out["patterns"] = R("patterns/patterns.tsv")
         out["pattern_matrices"] = R("patterns/pattern_matrices.tsv")
@@ -347,7 +349,8 @@ def report_optional(input):
     args = ""
     for key in ("metrics", "curve", "evaluation", "debias", "methods", "curves", "erf",
                 "erf_profile", "constant_reliance", "debias_spans", "erf_growth",
-                "erf_growth_fit", "patterns", "pattern_matrices", "pattern_members"):
+                "erf_growth_fit", "patterns", "pattern_matrices", "pattern_members",
+                "training_comparison"):
         value = input[key] if key in input.keys() else None
         if value:  # an empty list: the input function chose no file
             args += f" --{key.replace('_', '-')} {q(value)}"
@@ -371,6 +374,63 @@ def tracks_inputs(wildcards):
     return out
 
 
+CT = config["compare_training"]
+COMPARE_TRAINING = bool(CT["enabled"]) and not LOAD_MODEL
+TRAIN_VARIANTS = [v for v in CT["variants"] if v != "distill"] if COMPARE_TRAINING else []
+DISTILL = COMPARE_TRAINING and "distill" in CT["variants"]
+FEEDBACK_FROM_ELEMENTS = "feedback" in TRAIN_VARIANTS and not CT["feedback_bed"]
+
+
+def variant_feedback_bed():
+    """The feedback variant's BED: compare_training.feedback_bed, or the run's artifact
+    elements as M- regions."""
+    return CT["feedback_bed"] or R("variants/feedback.bed")
+
+
+def variant_feedback_input(wildcards):
+    return [variant_feedback_bed()] if wildcards.variant == "feedback" else []
+
+
+def variant_args(wildcards, input):
+    """The variant's own option, after the run's train options (the last flag wins)."""
+    v = wildcards.variant
+    if v in ("salient_mask", "random_mask"):
+        mode = "salient" if v == "salient_mask" else "random"
+        return f"--salient-mask-probability {CT['mask_probability']} --salient-mask-mode {mode}"
+    if v == "consistency":
+        return f"--consistency-weight {CT['consistency_weight']} --consistency-transforms rc,shift"
+    if v == "feedback":
+        return f"--feedback-bed {q(variant_feedback_bed())}"
+    return ""
+
+
+def compare_training_inputs(wildcards):
+    out = {"plain": R("train/model.json")}
+    for v in TRAIN_VARIANTS:
+        out[v] = R(f"variants/{v}/model.json")
+    if DISTILL:
+        out["distill"] = R("variants/distill/model.json")
+    if "feedback" in TRAIN_VARIANTS:
+        out["feedback_bed"] = variant_feedback_bed()
+    if HAS_TRUTH:
+        out["truth"] = truth_input()
+    return out
+
+
+def compare_training_variants(wildcards, input):
+    names = ["plain", *TRAIN_VARIANTS] + (["distill"] if DISTILL else [])
+    return " ".join(q(f"{n}={input[n]}") for n in names)
+
+
+def compare_training_extra(wildcards, input):
+    args = "--teacher-of distill=plain" if DISTILL else ""
+    if "truth" in input.keys():
+        args += f" --truth {q(input.truth)}"
+    if "feedback_bed" in input.keys():
+        args += f" --feedback-bed {q(input.feedback_bed)}"
+    return args
+
+
 def all_outputs():
     out = [
         R("report/report.html"),
@@ -384,6 +444,8 @@ def all_outputs():
         out += [R("tracks/attribution.bw"), R("tracks/elements.bb"), *HYPOTHETICAL_TRACKS]
     if PATTERNS:
         out.append(R("patterns/patterns.tsv"))
+    if COMPARE_TRAINING:
+        out.append(R("variants/comparison.tsv"))
     if SEGMENT:
         out.append(R("segment/segments.tsv"))
     return out
