@@ -272,3 +272,41 @@ def test_compare_training_measures_every_variant(tmp_path: Path) -> None:
     assert t["teacher_map_correlation"].notna().sum() == 1
     assert t.set_index("variant").loc["distill", "teacher_map_correlation"] > 0.3
     assert (tmp_path / "cmp.tsv").is_file()
+
+
+def test_bad_feedback_and_teacher_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seqlantern.cli import main
+    from seqlantern.encode import encode_fasta
+
+    lib = _tiny_library(tmp_path, n=200)
+    out = tmp_path / "out"
+    base = ["train", "--onehot", str(lib["onehot"]), "--index", str(lib["index"]),
+            "--targets", str(lib["targets"]), "--columns", "activity", "--epochs", "1",
+            "--no-equal-steps", "--no-baseline", "--out-model", str(out / "model.json"),
+            "--metrics", str(out / "m.tsv"), "--curve", str(out / "c.png")]  # fmt: skip
+    (tmp_path / "bad.bed").write_text("s1\t2\t9\tmaybe\n")
+    assert main([*base, "--feedback-bed", str(tmp_path / "bad.bed")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.bed: line 1" in err
+    assert not out.exists() or not any(out.iterdir())
+    # a teacher for 60-bp input, a library of 80-bp sequences
+    teacher = [
+        "--out-model",
+        str(tmp_path / "t/model.json"),
+        "--metrics",
+        str(tmp_path / "t/m.tsv"),
+        "--curve",
+        str(tmp_path / "t/c.png"),
+    ]
+    assert main([*base[:-6], *teacher]) == 0
+    (tmp_path / "long.fa").write_text("".join(f">l{i}\n{'ACGT' * 20}\n" for i in range(30)))
+    encode_fasta(tmp_path / "long.fa", tmp_path / "lx.npy", tmp_path / "li.tsv")
+    code = main(["distill", "--teacher", str(tmp_path / "t/model.json"), "--onehot",
+                 str(tmp_path / "lx.npy"), "--index", str(tmp_path / "li.tsv"), "--out-model",
+                 str(tmp_path / "s/model.json"), "--metrics", str(tmp_path / "s/m.tsv"),
+                 "--curve", str(tmp_path / "s/c.png")])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "60-bp input" in err, err
+    assert not (tmp_path / "s").exists()

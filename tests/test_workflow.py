@@ -214,3 +214,24 @@ def test_workflow_on_a_bpnet_profile_head(tmp_path: Path) -> None:
     # the rule passed the head spec to every model stage
     dry = _snakemake(tmp_path, cfg, "-n", "-p", "--forceall")
     assert "--model-output" in dry.stdout and '"reduce": "profile"' in dry.stdout
+
+
+def test_workflow_training_variants(tmp_path: Path) -> None:
+    """compare_training: every variant trained, the student distilled, one table and a
+    report section (tiny demo, 2 epochs each)."""
+    cfg = _config(tmp_path, compare_training={"enabled": True, "mask_probability": 1.0},
+                  debias={"enabled": False}, diagnostics={"enabled": False},
+                  tracks={"enabled": False}, patterns={"enabled": False})  # fmt: skip
+    run = _snakemake(tmp_path, cfg)
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = (tmp_path / "results/variants/comparison.tsv").read_text().splitlines()
+    variants = [line.split("\t")[0] for line in table[1:]]
+    assert variants == ["plain", "salient_mask", "random_mask", "consistency", "feedback",
+                        "distill"]  # fmt: skip
+    assert "teacher_map_correlation" in table[0]
+    report = (tmp_path / "results/report/report.html").read_text()
+    assert "Training with attributions" in report
+    import json
+
+    meta = json.loads((tmp_path / "results/variants/consistency/model.json").read_text())
+    assert "guidance" in json.dumps(meta)
