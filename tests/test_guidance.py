@@ -310,3 +310,26 @@ def test_bad_feedback_and_teacher_are_one_line(
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "60-bp input" in err, err
     assert not (tmp_path / "s").exists()
+
+
+def test_artifact_feedback_marks_every_input(tmp_path: Path) -> None:
+    """--onehot mode: the library's adapter hits and constant regions of *every* input
+    (not only the attributed ones) become M- regions."""
+    from seqlantern.cli import main
+    from seqlantern.encode import encode_fasta
+
+    rng = np.random.default_rng(0)
+    flank = "ACGTTGCAGGTCAAGT"
+    recs = "".join(f">r{i}\n{flank}{''.join(rng.choice(list('ACGT'), 40))}\n" for i in range(50))
+    (tmp_path / "f.fa").write_text(recs)
+    encode_fasta(tmp_path / "f.fa", tmp_path / "x.npy", tmp_path / "i.tsv")
+    (tmp_path / "c.tsv").write_text(
+        "name\tanchor\tstart\tend\tsequence\tshare\tcoverage\n"
+        f"constant_5prime_1\tstart\t0\t16\t{flank}\t1.0\t1.0\n")  # fmt: skip
+    (tmp_path / "a.fa").write_text(">none source=x kind=adapter\nGGGGGGGGGGGGGGGGGGGG\n")
+    assert main(["feedback", "--onehot", str(tmp_path / "x.npy"), "--index",
+                 str(tmp_path / "i.tsv"), "--artifacts", str(tmp_path / "a.fa"), "--constant",
+                 str(tmp_path / "c.tsv"), "--out", str(tmp_path / "m.bed")]) == 0  # fmt: skip
+    bed = pd.read_csv(tmp_path / "m.bed", sep="\t", header=None)
+    assert bed[0].nunique() == 50 and set(bed[3]) == {"M-"}
+    assert (bed[1] == 0).all() and (bed[2] == 16).all()

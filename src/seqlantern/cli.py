@@ -393,7 +393,16 @@ def cmd_compare_training(a: argparse.Namespace) -> None:
 
 
 def cmd_feedback(a: argparse.Namespace) -> None:
-    from seqlantern.guidance import elements_to_feedback
+    from seqlantern.guidance import artifact_feedback, elements_to_feedback
+
+    if a.onehot:
+        if not a.index or not (a.artifacts or a.constant):
+            raise SeqlanternError("feedback --onehot needs --index and --artifacts/--constant")
+        n = artifact_feedback(a.onehot, a.index, a.artifacts, a.constant, a.out)
+        print(f"{n} M- regions (artifact spans of every input) written to {a.out}")
+        return
+    if not a.elements:
+        raise SeqlanternError("feedback: give --elements (with --where), or --onehot")
 
     where = {}
     for w in a.where:

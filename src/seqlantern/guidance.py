@@ -257,6 +257,45 @@ def elements_to_feedback(
     return len(bed)
 
 
+def artifact_feedback(
+    onehot: str | Path,
+    index: str | Path,
+    artifact_files: list[str | Path],
+    constant_tsv: str | Path | None,
+    out_bed: str | Path,
+    *,
+    k: int = 12,
+) -> int:
+    """Write every artifact span of *every* input as an M- region (sequence coordinates).
+
+    Why not the artifact elements: elements exist only in attributed (test) sequences, so
+    a penalty there never reaches training. This finds the same spans the debias stage
+    does (exact ``k``-mer hits of the library's adapter/primer/vector entries, both
+    strands) plus the constant regions, in every sequence.
+    """
+    from seqlantern.artifacts import read_artifacts
+    from seqlantern.constant import read_constant
+    from seqlantern.debias import find_artifact_spans
+    from seqlantern.encode import read_index
+    from seqlantern.io import atomic_outputs, load_npy
+
+    idx = read_index(index)
+    x = load_npy(onehot, what="one-hot")
+    constant = read_constant(constant_tsv) if constant_tsv else []
+    kinds = ("adapter", "primer", "vector", "artifact", "constant")
+    spans = find_artifact_spans(x, idx, read_artifacts(*artifact_files), constant, k=k,
+                                kinds=kinds)  # fmt: skip
+    if spans.empty:
+        raise SeqlanternError("no artifact span in any input (artifact library and constant "
+                              "regions): nothing to mark M-")  # fmt: skip
+    names = idx["name"].astype(str).to_numpy()
+    bed = pd.DataFrame({"chrom": names[spans["row"].to_numpy(int)], "start": spans["start"],
+                        "end": spans["end"], "name": "M-"})  # fmt: skip
+    with atomic_outputs(out_bed) as (tmp,):
+        bed.to_csv(tmp, sep="\t", header=False, index=False)
+    return len(bed)
+
+
 # --------------------------------------------------------------------------------------
 # distillation
 # --------------------------------------------------------------------------------------

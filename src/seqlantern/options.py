@@ -733,7 +733,7 @@ class CompareTraining:
     consistency_weight: float = opt(1.0, "consistency: penalty weight (rc and shift)",
                                     minimum=0, workflow=False)  # fmt: skip
     feedback_bed: str = opt(
-        "", "feedback: M-/M+ BED; empty: the run's artifact elements become M-",
+        "", "feedback: M-/M+ BED; empty: every input's artifact and constant spans are M-",
         workflow=False)  # fmt: skip
     student: dict[str, Any] = opt(
         {"filters": [32], "dense": 16}, "distill: the student's architecture options (JSON)",
@@ -1290,7 +1290,13 @@ COMMANDS: dict[str, Command] = {
         _req("--out-matrices", "output CWM, hCWM and PFM of every pattern (TSV)"))),
     "feedback": Command("an expert feedback BED (M- or M+ regions) from an elements table",
                         "after annotate or shortcuts; before train (train.feedback.bed)", (
-        _req("--elements", "elements table (annotate or shortcuts)"),
+        Arg("--elements", "elements table (annotate or shortcuts): its matching rows become "
+            "regions"),
+        Arg("--onehot", "instead of --elements: every artifact span of every input (with "
+            "--index, --artifacts, --constant) becomes an M- region"),
+        Arg("--index", "index TSV from encode (with --onehot)"),
+        Arg("--artifacts", "artifact FASTA file(s) (with --onehot)", nargs="*", default=[]),
+        Arg("--constant", "constant regions from find-constant (with --onehot)"),
         Arg("--where", "column=value filters, all of which an element must meet (e.g. "
             "label=artifact)", nargs="+", default=[]),
         Arg("--name", "M- (irrelevant) or M+ (relevant)", default="M-"),

@@ -9,7 +9,10 @@ if COMPARE_TRAINING:
 
         rule make_feedback_bed:
             input:
-                elements=R("annotate/elements.tsv"),
+                onehot=R("encode/onehot.npy"),
+                index=R("encode/index.tsv"),
+                constant=R("annotate/constant.tsv"),
+                artifacts=config["annotate"]["artifacts"],
             output:
                 bed=R("variants/feedback.bed"),
             threads: 1
@@ -24,8 +27,9 @@ if COMPARE_TRAINING:
             conda:
                 ENV
             shell:
-                "seqlantern feedback --elements {input.elements} --where label=artifact"
-                " --name M- --out {output.bed} > {log} 2>&1"
+                "seqlantern feedback --onehot {input.onehot} --index {input.index}"
+                " --artifacts {input.artifacts} --constant {input.constant}"
+                " --out {output.bed} > {log} 2>&1"
 
     # the same training as train_model, with the variant's option on (its flags last)
     use rule train_model as train_variant with:
