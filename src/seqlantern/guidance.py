@@ -237,7 +237,7 @@ def elements_to_feedback(
 ) -> int:
     """Write the elements matching ``where`` (column -> value) as feedback regions
     (sequence coordinates) named ``name`` (M- or M+); returns their number."""
-    from seqlantern.io import atomic_outputs, read_tsv
+    from seqlantern.io import read_tsv
 
     if name not in FEEDBACK_NAMES:
         raise SeqlanternError(f"feedback --name {name!r}: M- or M+")
@@ -250,11 +250,7 @@ def elements_to_feedback(
     sel = el[keep]
     if sel.empty:
         raise SeqlanternError(f"{elements_tsv}: no element has {where}; nothing to write")
-    bed = pd.DataFrame({"chrom": sel["name"], "start": sel["start"], "end": sel["end"],
-                        "name": name})  # fmt: skip
-    with atomic_outputs(out_bed) as (tmp,):
-        bed.to_csv(tmp, sep="\t", header=False, index=False)
-    return len(bed)
+    return _write_feedback(sel["name"], sel["start"], sel["end"], name, out_bed)
 
 
 def artifact_feedback(
@@ -277,7 +273,7 @@ def artifact_feedback(
     from seqlantern.constant import read_constant
     from seqlantern.debias import find_artifact_spans
     from seqlantern.encode import read_index
-    from seqlantern.io import atomic_outputs, load_npy
+    from seqlantern.io import load_npy
 
     idx = read_index(index)
     x = load_npy(onehot, what="one-hot")
@@ -289,8 +285,15 @@ def artifact_feedback(
         raise SeqlanternError("no artifact span in any input (artifact library and constant "
                               "regions): nothing to mark M-")  # fmt: skip
     names = idx["name"].astype(str).to_numpy()
-    bed = pd.DataFrame({"chrom": names[spans["row"].to_numpy(int)], "start": spans["start"],
-                        "end": spans["end"], "name": "M-"})  # fmt: skip
+    return _write_feedback(names[spans["row"].to_numpy(int)], spans["start"], spans["end"],
+                           "M-", out_bed)  # fmt: skip
+
+
+def _write_feedback(chrom: Any, start: Any, end: Any, name: str, out_bed: str | Path) -> int:
+    """Write feedback regions as a 4-column BED (atomically); returns their number."""
+    from seqlantern.io import atomic_outputs
+
+    bed = pd.DataFrame({"chrom": chrom, "start": start, "end": end, "name": name})
     with atomic_outputs(out_bed) as (tmp,):
         bed.to_csv(tmp, sep="\t", header=False, index=False)
     return len(bed)
