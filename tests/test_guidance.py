@@ -227,19 +227,21 @@ def test_feedback_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_compare_training_measures_every_variant(tmp_path: Path) -> None:
-    """Plain, salient masking, random masking and a distilled student on one test set:
-    every metric of the table is filled; the student follows its teacher's maps."""
-    from seqlantern.guidance import TRAINING_COLUMNS, compare_training, distill
+    """Plain, salient masking, random masking and students of two teachers on one test
+    set: every metric of the table is filled; a student follows its teacher's maps; the
+    summary sets each teacher's map quality beside its student."""
+    from seqlantern.guidance import TRAINING_COLUMNS, compare_training, distill, teacher_summary
 
     lib = _tiny_library(tmp_path, n=1000)
     plain = _train(lib, tmp_path / "plain")
     sal = _train(lib, tmp_path / "sal", salient_mask={"probability": 1.0, "span": 6})
     ran = _train(lib, tmp_path / "ran", salient_mask={"probability": 1.0, "span": 6,
                                                       "mode": "random"})  # fmt: skip
-    st = tmp_path / "student"
-    distill(plain, lib["onehot"], lib["index"], st / "model.json", st / "m.tsv", st / "c.png",
-            student_options={"filters": [8], "dense": 4}, shuffles=1, epochs=8,
-            equal_steps=False, learning_rate=0.005)  # fmt: skip
+    st, st2 = tmp_path / "student", tmp_path / "student_sal"
+    for teacher, where in ((plain, st), (sal, st2)):
+        distill(teacher, lib["onehot"], lib["index"], where / "model.json", where / "m.tsv",
+                where / "c.png", student_options={"filters": [8], "dense": 4}, shuffles=1,
+                epochs=8, equal_steps=False, learning_rate=0.005)  # fmt: skip
     truth = tmp_path / "truth.tsv"
     seqs = (tmp_path / "f.fa").read_text().split(">")[1:]
     rows = []
@@ -252,12 +254,13 @@ def test_compare_training_measures_every_variant(tmp_path: Path) -> None:
             rows.append(f"{name}\t44\t50\tartifact\n")
     truth.write_text("name\tstart\tend\tkind\n" + "".join(rows))
     t = compare_training({"plain": plain, "salient_mask": sal, "random_mask": ran,
-                          "distill": st / "model.json"}, lib["onehot"], lib["index"],
-                         lib["targets"], "activity", tmp_path / "cmp.tsv",
-                         teachers={"distill": "plain"}, truth=truth,
+                          "distill": st / "model.json", "distill_sal": st2 / "model.json"},
+                         lib["onehot"], lib["index"], lib["targets"], "activity",
+                         tmp_path / "cmp.tsv", teachers={"distill": "plain",
+                         "distill_sal": "salient_mask"}, truth=truth,
                          feedback_bed=lib["bed"], n=100)  # fmt: skip
     assert list(t.columns) == TRAINING_COLUMNS and list(t["variant"]) == [
-        "plain", "salient_mask", "random_mask", "distill"]  # fmt: skip
+        "plain", "salient_mask", "random_mask", "distill", "distill_sal"]  # fmt: skip
     for c in (
         "test_pearson",
         "deletion_gain",
@@ -269,8 +272,16 @@ def test_compare_training_measures_every_variant(tmp_path: Path) -> None:
         "m_minus_share",
     ):
         assert t[c].notna().all(), c
-    assert t["teacher_map_correlation"].notna().sum() == 1
+    assert t["teacher_map_correlation"].notna().sum() == 2
     assert t.set_index("variant").loc["distill", "teacher_map_correlation"] > 0.3
+    # each student beside its own teacher's map quality, and which teacher taught best
+    lines = teacher_summary(t)
+    assert len(lines) == 3 and lines[0].startswith("distill: teacher plain (planted-site AUROC")
+    assert lines[1].startswith("distill_sal: teacher salient_mask")
+    auroc = t.set_index("variant")["planted_site_auroc"]
+    cleanest = "plain" if auroc["plain"] >= auroc["salient_mask"] else "salient_mask"
+    assert f"best maps ({cleanest})" in lines[2]
+    assert teacher_summary(t[t["variant"] != "distill_sal"]) == []
     assert (tmp_path / "cmp.tsv").is_file()
 
 

@@ -217,8 +217,8 @@ def test_workflow_on_a_bpnet_profile_head(tmp_path: Path) -> None:
 
 
 def test_workflow_training_variants(tmp_path: Path) -> None:
-    """compare_training: every variant trained, the student distilled, one table and a
-    report section (tiny demo, 2 epochs each)."""
+    """compare_training: every variant trained, a student distilled from each of the two
+    default teachers, one table and a report section (tiny demo, 2 epochs each)."""
     cfg = _config(tmp_path, compare_training={"enabled": True, "mask_probability": 1.0},
                   debias={"enabled": False}, diagnostics={"enabled": False},
                   tracks={"enabled": False}, patterns={"enabled": False})  # fmt: skip
@@ -227,10 +227,11 @@ def test_workflow_training_variants(tmp_path: Path) -> None:
     table = (tmp_path / "results/variants/comparison.tsv").read_text().splitlines()
     variants = [line.split("\t")[0] for line in table[1:]]
     assert variants == ["plain", "salient_mask", "random_mask", "consistency", "feedback",
-                        "distill"]  # fmt: skip
+                        "distill_plain", "distill_consistency"]  # fmt: skip
     assert "teacher_map_correlation" in table[0]
     report = (tmp_path / "results/report/report.html").read_text()
     assert "Training with attributions" in report
+    assert "Distillation from more than one teacher" in report
     import json
 
     meta = json.loads((tmp_path / "results/variants/consistency/model.json").read_text())

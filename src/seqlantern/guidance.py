@@ -382,6 +382,45 @@ TRAINING_COLUMNS = ["variant", "teacher", "test_pearson", "test_auroc", "deletio
                     "teacher_map_correlation"]  # fmt: skip
 
 
+def teacher_summary(table: pd.DataFrame) -> list[str]:
+    """Sentences that set each teacher's map quality beside its student's results.
+
+    Why: the teacher whose maps look cleanest is not necessarily the one that teaches
+    best, and a user choosing a teacher should see both. Map quality is the teacher's
+    planted-site AUROC when the run has a truth table, else its reverse-complement map
+    stability; the student is judged by its test accuracy (against the measurement, not
+    the teacher) and by the correlation of its maps with its teacher's. Returns no
+    sentence when fewer than two students were distilled.
+    """
+    t = table.set_index("variant", drop=False)
+    students = t[t["teacher"].fillna("").astype(str) != ""]
+    if len(students) < 2:
+        return []
+    acc = "test_pearson" if students["test_pearson"].notna().any() else "test_auroc"
+    has_truth = "planted_site_auroc" in t and t["planted_site_auroc"].notna().any()
+    qual, qual_name = (("planted_site_auroc", "planted-site AUROC") if has_truth
+                       else ("stability_rc", "RC stability"))  # fmt: skip
+    out = []
+    for r in students.itertuples(index=False):
+        teacher = str(r.teacher)
+        q = float(t.loc[teacher, qual]) if teacher in t.index else float("nan")
+        out.append(f"{r.variant}: teacher {teacher} ({qual_name} {q:.3f}) -> student "
+                   f"{acc.replace('_', ' ')} {getattr(r, acc):.3f}, map correlation with "
+                   f"the teacher {r.teacher_map_correlation:.3f}")  # fmt: skip
+    tq = {str(r.teacher): float(t.loc[str(r.teacher), qual]) for r in students.itertuples()
+          if str(r.teacher) in t.index}  # fmt: skip
+    cleanest = max(tq, key=lambda k: (tq[k], k))
+    best = students.reset_index(drop=True).sort_values(
+        [acc, "variant"], ascending=[False, True]).iloc[0]  # fmt: skip
+    if str(best["teacher"]) == cleanest:
+        out.append(f"The teacher with the best maps ({cleanest}) also gave the most "
+                   f"accurate student.")  # fmt: skip
+    else:
+        out.append(f"The teacher with the best maps ({cleanest}) did not give the most "
+                   f"accurate student: {best['variant']} (teacher {best['teacher']}) did.")
+    return out
+
+
 def _maps(model: Any, x: np.ndarray, target: int) -> np.ndarray:
     """(N, L) gradient x input per position (mean-corrected gradient), in batches."""
     out = []

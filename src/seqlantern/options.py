@@ -715,7 +715,7 @@ class CompareTraining:
         False, "rules train_variant, distill_model, compare_training: training with "
         "attributions, each variant measured", workflow=False,
         doc="train the `variants` beside the plain model (same split, seed and options, "
-        "each with one guidance option on), distil a student from the plain model, and "
+        "each with one guidance option on), distil a student from each of the `teachers`, and "
         "measure them all on the same test sequences: `results/variants/comparison.tsv` "
         "and a report section (`seqlantern compare-training`: test Pearson/AUROC, "
         "deletion/insertion gains, RC/shift stability, prediction drop when the top-10 "
@@ -735,6 +735,15 @@ class CompareTraining:
     feedback_bed: str = opt(
         "", "feedback: M-/M+ BED; empty: every input's artifact and constant spans are M-",
         workflow=False)  # fmt: skip
+    teachers: list[str] = opt(
+        ["plain", "consistency"], "distill: one student per teacher (plain or a variant)",
+        workflow=False, choices=("plain", "salient_mask", "random_mask", "consistency",
+                                 "feedback"),
+        doc="distill: one student per teacher, each named `distill_<teacher>`; a teacher "
+        "other than `plain` must be one of the `variants`. With two or more teachers the "
+        "table and the report set each teacher's map quality beside its student's "
+        "accuracy and agreement: the teacher with the cleanest maps is not necessarily "
+        "the best teacher")  # fmt: skip
     student: dict[str, Any] = opt(
         {"filters": [32], "dense": 16}, "distill: the student's architecture options (JSON)",
         flag="--student-options", commands=("distill",))  # fmt: skip

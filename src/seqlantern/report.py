@@ -768,6 +768,12 @@ def _patterns_html(
 def _training_html(path: str | Path) -> str:
     """The training variants side by side (seqlantern compare-training)."""
     t = read_tsv(path, what="training comparison")
+    from seqlantern.guidance import teacher_summary
+
+    lines = teacher_summary(t)
+    students = ("<p><b>Distillation from more than one teacher.</b> " + " ".join(
+        html.escape(x) + ("." if not x.endswith(".") else "") for x in lines) + "</p>"
+        if lines else "")  # fmt: skip
     t = t.dropna(axis=1, how="all")
     return (
         "<p>The plain model and each variant trained with one attribution-guided "
@@ -778,7 +784,7 @@ def _training_html(path: str | Path) -> str:
         "ones); with planted truth, the AUROC of |attribution| for planted sites and the "
         "share on artifacts; with a feedback BED, the share inside its M- regions; for "
         "a distilled student, the correlation of its maps with the teacher's. Full table: "
-        "<code>results/variants/comparison.tsv</code>.</p>" + _table(t)
+        "<code>results/variants/comparison.tsv</code>.</p>" + _table(t) + students
     )
 
 

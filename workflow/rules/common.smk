@@ -378,6 +378,21 @@ CT = config["compare_training"]
 COMPARE_TRAINING = bool(CT["enabled"]) and not LOAD_MODEL
 TRAIN_VARIANTS = [v for v in CT["variants"] if v != "distill"] if COMPARE_TRAINING else []
 DISTILL = COMPARE_TRAINING and "distill" in CT["variants"]
+TEACHERS = list(CT["teachers"]) if DISTILL else []
+for _t in TEACHERS:
+    if _t != "plain" and _t not in TRAIN_VARIANTS:
+        sys.exit(
+            f"config compare_training.teachers: {_t!r} is not trained in this run; "
+            f"add it to compare_training.variants or use one of "
+            f"{', '.join(['plain', *TRAIN_VARIANTS])}"
+        )
+STUDENTS = [f"distill_{t}" for t in TEACHERS]
+
+
+def teacher_model(wildcards):
+    """The checkpoint a student learns from: the plain model or a trained variant."""
+    t = wildcards.teacher
+    return R("train/model.json") if t == "plain" else R(f"variants/{t}/model.json")
 FEEDBACK_FROM_ELEMENTS = "feedback" in TRAIN_VARIANTS and not CT["feedback_bed"]
 
 
@@ -408,8 +423,8 @@ def compare_training_inputs(wildcards):
     out = {"plain": R("train/model.json")}
     for v in TRAIN_VARIANTS:
         out[v] = R(f"variants/{v}/model.json")
-    if DISTILL:
-        out["distill"] = R("variants/distill/model.json")
+    for t, student in zip(TEACHERS, STUDENTS):
+        out[student] = R(f"variants/{student}/model.json")
     if "feedback" in TRAIN_VARIANTS:
         out["feedback_bed"] = variant_feedback_bed()
     if HAS_TRUTH:
@@ -418,12 +433,12 @@ def compare_training_inputs(wildcards):
 
 
 def compare_training_variants(wildcards, input):
-    names = ["plain", *TRAIN_VARIANTS] + (["distill"] if DISTILL else [])
+    names = ["plain", *TRAIN_VARIANTS, *STUDENTS]
     return " ".join(q(f"{n}={input[n]}") for n in names)
 
 
 def compare_training_extra(wildcards, input):
-    args = "--teacher-of distill=plain" if DISTILL else ""
+    args = " ".join(f"--teacher-of {s}={t}" for t, s in zip(TEACHERS, STUDENTS))
     if "truth" in input.keys():
         args += f" --truth {q(input.truth)}"
     if "feedback_bed" in input.keys():

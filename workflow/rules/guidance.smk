@@ -4,6 +4,7 @@ if COMPARE_TRAINING:
 
     wildcard_constraints:
         variant="|".join(TRAIN_VARIANTS) or "none",
+        teacher="|".join(TEACHERS) or "none",
 
     if FEEDBACK_FROM_ELEMENTS:
 
@@ -53,21 +54,21 @@ if COMPARE_TRAINING:
 
     rule distill_model:
         input:
-            teacher=R("train/model.json"),
+            teacher=teacher_model,
             onehot=R("encode/onehot.npy"),
             index=R("encode/index.tsv"),
         output:
-            model=R("variants/distill/model.json"),
-            weights=R("variants/distill/model.safetensors"),
-            metrics=R("variants/distill/metrics.tsv"),
-            curve=R("variants/distill/learning_curve.png"),
+            model=R("variants/distill_{teacher}/model.json"),
+            weights=R("variants/distill_{teacher}/model.safetensors"),
+            metrics=R("variants/distill_{teacher}/metrics.tsv"),
+            curve=R("variants/distill_{teacher}/learning_curve.png"),
         params:
             options=options("distill"),
         threads: config["threads"]
         log:
-            L("distill_model/distill_model.log"),
+            L("distill_model/{teacher}.log"),
         benchmark:
-            B("distill_model/distill_model.tsv")
+            B("distill_model/{teacher}.tsv")
         resources:
             mem_mb=8000,
             runtime=120,
