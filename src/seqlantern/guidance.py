@@ -416,8 +416,10 @@ def teacher_summary(table: pd.DataFrame) -> list[str]:
         out.append(f"The teacher with the best maps ({cleanest}) also gave the most "
                    f"accurate student.")  # fmt: skip
     else:
-        out.append(f"The teacher with the best maps ({cleanest}) did not give the most "
-                   f"accurate student: {best['variant']} (teacher {best['teacher']}) did.")
+        out.append(
+            f"The teacher with the best maps ({cleanest}) did not give the most "
+            f"accurate student: {best['variant']} (teacher {best['teacher']}) did."
+        )
     return out
 
 
