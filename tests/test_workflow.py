@@ -214,6 +214,20 @@ def test_workflow_on_a_bpnet_profile_head(tmp_path: Path) -> None:
     # the rule passed the head spec to every model stage
     dry = _snakemake(tmp_path, cfg, "-n", "-p", "--forceall")
     assert "--model-output" in dry.stdout and '"reduce": "profile"' in dry.stdout
+    # every output of the counts head in one run: one sub-run per named output, no training
+    model = {"import_path": "bpnetlite.bpnet:BPNet", "weights": str(tmp_path / "bpnet.pt"),
+             "kwargs": kwargs, "output": {"select": 1}}  # fmt: skip
+    both = _config(tmp_path, model={**model, "targets": ["plus", "minus"]},
+                   attribution={"target": "all"}, diagnostics={"enabled": False})  # fmt: skip
+    dry = _snakemake(tmp_path, both, "-n", "-p", "--forceall")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "target_plus_attribute_sequences" in dry.stdout and "train_model" not in dry.stdout
+    assert "--target plus" in dry.stdout and "--target minus" in dry.stdout
+    assert "results/targets/minus/export/all_elements.bed" in dry.stdout
+    unnamed = _config(tmp_path, model=model, attribution={"target": "all"})
+    out = _snakemake(tmp_path, unnamed, "-n")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "attribution.target: all needs the names of the model's outputs" in out.stderr
 
 
 def test_workflow_training_variants(tmp_path: Path) -> None:
@@ -236,3 +250,54 @@ def test_workflow_training_variants(tmp_path: Path) -> None:
 
     meta = json.loads((tmp_path / "results/variants/consistency/model.json").read_text())
     assert "guidance" in json.dumps(meta)
+
+
+def test_workflow_every_target_in_one_run(tmp_path: Path) -> None:
+    """attribution.target: all on a two-target library: one encoding and one training,
+    then every later stage once per target in results/targets/<target>/, each with its
+    own maps (of that target's output), elements, BED files and report."""
+    import numpy as np
+    import pandas as pd
+
+    from seqlantern.simulate import write_demo
+
+    cfg0 = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    write_demo(ROOT / cfg0["demo"]["motifs"], tmp_path / "lib.fa", tmp_path / "t.tsv",
+               tmp_path / "truth.tsv", n=800, seed=3)  # fmt: skip
+    t = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    rng = np.random.default_rng(0)
+    # a second assay that reads the same sequences differently (sign flipped, noisier)
+    t["repressed"] = -t["activity"] + rng.normal(0, 0.5, len(t))
+    t.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    cfg = _config(tmp_path, demo={"enabled": False},
+                  data={"fasta": str(tmp_path / "lib.fa"), "targets": str(tmp_path / "t.tsv"),
+                        "truth": str(tmp_path / "truth.tsv")},
+                  train={"targets": ["activity", "repressed"]},
+                  attribution={"target": "all"}, diagnostics={"enabled": False},
+                  tracks={"enabled": False}, patterns={"enabled": False})  # fmt: skip
+    run = _snakemake(tmp_path, cfg)
+    assert run.returncode == 0, run.stderr[-3000:]
+    res = tmp_path / "results"
+    assert len(list((tmp_path / "logs").glob("train_model/*.log"))) == 1
+    assert not (res / "targets/activity/encode").exists()  # encoded once, shared
+    maps = {}
+    for target in ("activity", "repressed"):
+        d = res / "targets" / target
+        for f in ("report/report.html", "export/candidates.bed", "export/all_elements.bed",
+                  "shortcuts/elements.tsv", "evaluate/evaluation.tsv"):  # fmt: skip
+            assert (d / f).is_file(), (target, f)
+        maps[target] = np.load(d / "attribute/attributions.npy")
+        run_cfg = yaml.safe_load((d / "report/config.yaml").read_text())
+        assert run_cfg["attribution"]["target"] == target
+        assert "Debias (retraining without the artifact spans) did not run" in (
+            d / "report/report.html").read_text()  # fmt: skip
+    a, r = maps["activity"].ravel(), maps["repressed"].ravel()
+    assert a.shape == r.shape and np.corrcoef(a, r)[0, 1] < 0  # opposite assays, opposite maps
+    # a target name that cannot name a folder, and compare_training with all: one line each
+    bad = _config(tmp_path, demo={"enabled": False},
+                  data={"fasta": str(tmp_path / "lib.fa"), "targets": str(tmp_path / "t.tsv")},
+                  train={"targets": ["activity", "repressed"]},
+                  attribution={"target": "all"}, compare_training={"enabled": True})  # fmt: skip
+    out = _snakemake(tmp_path, bad, "-n")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "compare_training.enabled: not available with attribution.target: all" in out.stderr

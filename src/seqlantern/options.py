@@ -410,9 +410,13 @@ class Train:
 class Attribution:
     target: int | str = opt(
         "0",
-        "output index or target name",
+        "output index or target name; all: one sub-run per target (workflow only)",
         commands=("attribute", "compare-debias", *MODEL_COMMANDS[1:]),
-    )
+        doc="the output attributed, by index or name. `all` (workflow only): the model "
+        "is trained once (`<results_dir>/train/`) and every later stage runs once per "
+        "target in `<results_dir>/targets/<target>/` (one map, seqlet and element table, "
+        "BED files and report per target; README \"Several targets\"). The targets are "
+        "`train.targets`, or `model.targets` for a model you bring")  # fmt: skip
     output: str = opt(
         "logit", "explain the logit or the activation (sigmoid for binary tasks)",
         choices=("logit", "activation"),
@@ -886,6 +890,14 @@ class Config:
         "the run's `logs/` and `benchmarks/` inside it, so one folder holds the whole run. "
         "The example configs use `results/examples/<name>`, so an example never overwrites "
         "the demo")  # fmt: skip
+    shared_dir: str = opt(
+        "", "folder of the shared stages demo/, encode/, train/ (empty: results_dir)",
+        workflow=False,
+        doc="folder that holds the stages every target shares: the demo data "
+        "(`demo/`), the encoded inputs (`encode/`) and the trained model (`train/`). "
+        "Empty: `results_dir`. With `attribution.target: all` the workflow sets it for "
+        "each target's sub-run to the parent's `results_dir`, so the inputs are encoded "
+        "and the model trained once")  # fmt: skip
     seed: int = opt(0, "random seed: the same seed gives byte-identical outputs on CPU",
                     commands=SEED_COMMANDS,
                     doc="seeds the demo, the split, training and seqlet null sampling: same "

@@ -878,6 +878,11 @@ def _artifact_html(
                 "see the constant regions above).")  # fmt: skip
         print(f"[report] {line}", flush=True)
         parts.append(f"<p>{line}</p>")
+    else:
+        parts.append("<p>Debias (retraining without the artifact spans) did not run: it needs "
+                     "a model trained by this workflow, <code>debias.enabled</code> and a "
+                     "single attributed target (not <code>attribution.target: all</code>)."
+                     "</p>")  # fmt: skip
     if art.empty:
         parts.append("<p>No element matched an artifact source.</p>")
         return "".join(parts)

@@ -1,7 +1,7 @@
 rule find_constant:
     input:
-        onehot=R("encode/onehot.npy"),
-        index=R("encode/index.tsv"),
+        onehot=S("encode/onehot.npy"),
+        index=S("encode/index.tsv"),
     output:
         regions=R("annotate/constant.tsv"),
         fasta=R("annotate/constant.fa"),
@@ -28,11 +28,11 @@ rule annotate_seqlets:
     input:
         constant=R("annotate/constant.tsv"),
         seqlets=R("seqlets/seqlets.tsv"),
-        onehot=R("encode/onehot.npy"),
+        onehot=S("encode/onehot.npy"),
         attributions=R("attribute/shards/{shard}/attributions.npy"),
         hypothetical=R("attribute/shards/{shard}/hypothetical.npy"),
         predictions=R("attribute/shards/{shard}/predictions.tsv"),
-        index=R("encode/index.tsv"),
+        index=S("encode/index.tsv"),
         motifs=config["annotate"]["motifs"],
         artifacts=config["annotate"]["artifacts"],
     output:
@@ -64,8 +64,8 @@ rule annotate_seqlets:
 rule group_elements:
     input:
         elements=shard_files(R("annotate/shards/{shard}/elements.tsv")),
-        onehot=R("encode/onehot.npy"),
-        index=R("encode/index.tsv"),
+        onehot=S("encode/onehot.npy"),
+        index=S("encode/index.tsv"),
         motifs=config["annotate"]["motifs"],
     output:
         elements=R("annotate/elements.tsv"),
@@ -94,12 +94,12 @@ rule group_elements:
 rule test_shortcuts:
     input:
         unpack(model_inputs),
-        onehot=R("encode/onehot.npy"),
+        onehot=S("encode/onehot.npy"),
         elements=R("annotate/elements.tsv"),
         groups=R("annotate/groups.tsv"),
         predictions=R("attribute/predictions.tsv"),
         constant=R("annotate/constant.tsv"),
-        index=R("encode/index.tsv"),
+        index=S("encode/index.tsv"),
     output:
         elements=report(
             R("shortcuts/elements.tsv"),
@@ -141,7 +141,7 @@ if PATTERNS:
     rule discover_patterns:
         input:
             elements=R("shortcuts/elements.tsv"),
-            onehot=R("encode/onehot.npy"),
+            onehot=S("encode/onehot.npy"),
             attributions=R("attribute/attributions.npy"),
             predictions=R("attribute/predictions.tsv"),
             hypothetical=shard_files(R("attribute/shards/{shard}/hypothetical.npy")),
@@ -181,7 +181,7 @@ if PATTERNS:
 rule export_bed:
     input:
         elements=R("shortcuts/elements.tsv"),
-        index=R("encode/index.tsv"),
+        index=S("encode/index.tsv"),
     output:
         candidates=report(
             R("export/candidates.bed"),

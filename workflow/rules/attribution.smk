@@ -3,8 +3,8 @@
 rule attribute_sequences:
     input:
         unpack(model_inputs),
-        onehot=R("encode/onehot.npy"),
-        index=R("encode/index.tsv"),
+        onehot=S("encode/onehot.npy"),
+        index=S("encode/index.tsv"),
     output:
         attributions=R("attribute/shards/{shard}/attributions.npy"),
         hypothetical=R("attribute/shards/{shard}/hypothetical.npy"),
@@ -159,8 +159,8 @@ if config["diagnostics"]["enabled"]:
     rule compare_methods:
         input:
             unpack(model_inputs),
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
             # not read: a side diagnostic runs after the core stages (their BEDs and
             # tables are written first; on 2 cores it would otherwise hold both)
             after_core=R("export/all_elements.bed"),
@@ -224,8 +224,8 @@ if SEGMENT:
     rule segment_sequences:
         input:
             unpack(model_inputs),
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
         output:
             segments=R("segment/segments.tsv"),
             evaluation=R("segment/evaluation.tsv") if HAS_TRUTH else [],

@@ -1,4 +1,5 @@
 import json
+import re
 import sys
 from pathlib import Path
 import yaml
@@ -151,6 +152,86 @@ def R(path):
     return f"{RESULTS}/{path}"
 
 
+# Shared stages (demo/, encode/, train/): the same folder unless shared_dir is set; with
+# attribution.target: all every target's sub-run reads the parent run's (Snakefile).
+SHARED = Path(str(config.get("shared_dir") or RESULTS)).as_posix()
+
+
+def S(path):
+    """A path under the folder of the shared stages (``shared_dir``, else ``results_dir``):
+    the demo data, the encoded inputs and the trained model."""
+    return f"{SHARED}/{path}"
+
+
+# attribution.target: all -> this run encodes and trains once; every target gets its own
+# sub-run (the same workflow as a Snakemake module) in <results_dir>/targets/<target>/.
+PER_TARGET = str(config["attribution"]["target"]) == "all"
+
+
+def _all_targets():
+    """The targets of attribution.target: all: train.targets, or the names of a model
+    the user brings (model.targets, else the names in its seqlantern checkpoint)."""
+    m = config["model"]
+    if not LOAD_MODEL:
+        names = list(config["train"]["targets"])
+    elif m.get("targets"):
+        names = list(m["targets"])
+    elif m.get("checkpoint") and Path(m["checkpoint"]).is_file():
+        try:
+            names = list(json.loads(Path(m["checkpoint"]).read_text()).get("targets") or [])
+        except (OSError, ValueError):
+            names = []
+    else:
+        names = []
+    if not names:
+        sys.exit(
+            "config attribution.target: all needs the names of the model's outputs; "
+            "set model.targets (one name per output)"
+        )
+    bad = [t for t in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(t))]
+    if bad:
+        sys.exit(
+            f"config attribution.target: all: target name {bad[0]!r} cannot name a folder "
+            "(use letters, digits, '_', '.', '-'); rename it in train.targets/model.targets"
+        )
+    if bool(config["compare_training"]["enabled"]):
+        sys.exit(
+            "config compare_training.enabled: not available with attribution.target: all; "
+            "compare training variants for one target (attribution.target: <name>)"
+        )
+    return [str(t) for t in names]
+
+
+ALL_TARGETS = _all_targets() if PER_TARGET else []
+if PER_TARGET and DEBIAS:
+    print(
+        "seqlantern: attribution.target: all: debias is not run (single-target runs only); "
+        f"targets: {', '.join(ALL_TARGETS)}",
+        file=sys.stderr,
+    )
+
+
+def target_config(target):
+    """The config of one target's sub-run: this run's, with that target attributed,
+    written under targets/<target>/ and reading demo/, encode/ and train/ from here.
+    Debias (a checkpoint rule and a retraining) is left to single-target runs; the
+    parse-time notice and each target's report say so."""
+    import copy
+
+    c = copy.deepcopy(config)
+    c["attribution"]["target"] = target
+    c["results_dir"] = R(f"targets/{target}")
+    c["shared_dir"] = SHARED
+    c["debias"]["enabled"] = False
+    return c
+
+
+def target_rule_prefix(target):
+    """Rule-name prefix of a target's sub-run (``target_Dev_annotate_seqlets``)."""
+    safe = re.sub(r"\W", "_", target)
+    return f"target_{safe}_"
+
+
 def L(path):
     """A rule's log path (``logs/<rule>/...``, inside ``results_dir`` when it is set)."""
     return f"{LOGS}/{path}"
@@ -172,15 +253,15 @@ def csv(values):
 
 
 def fasta_input():
-    return R("demo/sequences.fa") if DEMO else config["data"]["fasta"]
+    return S("demo/sequences.fa") if DEMO else config["data"]["fasta"]
 
 
 def targets_input():
-    return R("demo/targets.tsv") if DEMO else config["data"]["targets"]
+    return S("demo/targets.tsv") if DEMO else config["data"]["targets"]
 
 
 def truth_input():
-    return R("demo/truth.tsv") if DEMO else config["data"]["truth"]
+    return S("demo/truth.tsv") if DEMO else config["data"]["truth"]
 
 
 def encode_inputs(wildcards):
@@ -215,7 +296,7 @@ def model_inputs(wildcards):
         return {"weights": m["weights"]}
     if m.get("checkpoint"):
         return {"model": m["checkpoint"]}
-    return {"model": R("train/model.json")}
+    return {"model": S("train/model.json")}
 
 
 def model_args():
@@ -230,7 +311,7 @@ def model_args():
         if m.get("output"):
             args += f" --model-output {q(json.dumps(m['output'], sort_keys=True))}"
         return args
-    return f"--model {q(m.get('checkpoint') or R('train/model.json'))}"
+    return f"--model {q(m.get('checkpoint') or S('train/model.json'))}"
 
 
 def attribution_selection():
@@ -291,8 +372,8 @@ def report_inputs(wildcards):
         "elements": R("shortcuts/elements.tsv"),
         "groups": R("shortcuts/groups.tsv"),
         "dataset": R("shortcuts/dataset.tsv"),
-        "index": R("encode/index.tsv"),
-        "onehot": R("encode/onehot.npy"),
+        "index": S("encode/index.tsv"),
+        "onehot": S("encode/onehot.npy"),
         "attributions": R("attribute/attributions.npy"),
         "predictions": R("attribute/predictions.tsv"),
         "motifs": config["annotate"]["motifs"],
@@ -312,8 +393,8 @@ def report_inputs(wildcards):
         ],
     }
     if not LOAD_MODEL:
-        out["metrics"] = R("train/metrics.tsv")
-        out["curve"] = R("train/learning_curve.png")
+        out["metrics"] = S("train/metrics.tsv")
+        out["curve"] = S("train/learning_curve.png")
     if HAS_TRUTH:
         out["evaluation"] = R("evaluate/evaluation.tsv")
     if COMPARE_TRAINING:
@@ -363,8 +444,8 @@ def tracks_inputs(wildcards):
     out = {
         "attributions": R("attribute/attributions.npy"),
         "predictions": R("attribute/predictions.tsv"),
-        "onehot": R("encode/onehot.npy"),
-        "index": R("encode/index.tsv"),
+        "onehot": S("encode/onehot.npy"),
+        "index": S("encode/index.tsv"),
         "elements_bed": R("export/all_elements.bed"),
     }
     if GENOMIC:
@@ -392,7 +473,7 @@ STUDENTS = [f"distill_{t}" for t in TEACHERS]
 def teacher_model(wildcards):
     """The checkpoint a student learns from: the plain model or a trained variant."""
     t = wildcards.teacher
-    return R("train/model.json") if t == "plain" else R(f"variants/{t}/model.json")
+    return S("train/model.json") if t == "plain" else R(f"variants/{t}/model.json")
 FEEDBACK_FROM_ELEMENTS = "feedback" in TRAIN_VARIANTS and not CT["feedback_bed"]
 
 
@@ -420,7 +501,7 @@ def variant_args(wildcards, input):
 
 
 def compare_training_inputs(wildcards):
-    out = {"plain": R("train/model.json")}
+    out = {"plain": S("train/model.json")}
     for v in TRAIN_VARIANTS:
         out[v] = R(f"variants/{v}/model.json")
     for t, student in zip(TEACHERS, STUDENTS):
@@ -480,7 +561,7 @@ def debias_retrains():
     spans = checkpoints.mask_artifacts.get().output.spans
     with open(spans) as fh:
         rows = {line.split("\t", 1)[0] for line in list(fh)[1:] if line.strip()}
-    with open(R("encode/index.tsv")) as fh:
+    with open(S("encode/index.tsv")) as fh:
         n = sum(1 for line in fh) - 1
     return len(rows) >= config["debias"]["min_share"] * max(n, 1) and len(rows) > 0
 
@@ -488,7 +569,7 @@ def debias_retrains():
 def debias_training_input():
     """Training inputs of the debiased model: neutralised, or the originals (penalty)."""
     if config["debias"]["method"] == "penalty":
-        return R("encode/onehot.npy")
+        return S("encode/onehot.npy")
     return R("debias/onehot.npy")
 
 

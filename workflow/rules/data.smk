@@ -2,9 +2,9 @@ rule simulate_demo:
     input:
         motifs=config["demo"]["motifs"],
     output:
-        fasta=R("demo/sequences.fa"),
-        targets=R("demo/targets.tsv"),
-        truth=R("demo/truth.tsv"),
+        fasta=S("demo/sequences.fa"),
+        targets=S("demo/targets.tsv"),
+        truth=S("demo/truth.tsv"),
     params:
         options=options("simulate"),
     threads: 1
@@ -27,8 +27,8 @@ rule encode_sequences:
     input:
         unpack(encode_inputs),
     output:
-        onehot=R("encode/onehot.npy"),
-        index=R("encode/index.tsv"),
+        onehot=S("encode/onehot.npy"),
+        index=S("encode/index.tsv"),
     params:
         source=encode_source(),
         options=options("encode"),

@@ -3,8 +3,8 @@ if DEBIAS:
 
     checkpoint mask_artifacts:
         input:
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
             constant=R("annotate/constant.tsv"),
             artifacts=config["annotate"]["artifacts"],
         output:
@@ -33,10 +33,10 @@ if DEBIAS:
     use rule train_model as train_debiased with:
         input:
             onehot=debias_training_input(),
-            index=R("encode/index.tsv"),
+            index=S("encode/index.tsv"),
             targets=targets_input(),
             spans=R("debias/artifact_spans.tsv"),
-            original=R("encode/onehot.npy"),
+            original=S("encode/onehot.npy"),
             feedback=feedback_input(),
         output:
             model=R("debias/model.json"),
@@ -55,8 +55,8 @@ if DEBIAS:
     use rule attribute_sequences as attribute_debiased with:
         input:
             model=R("debias/model.json"),
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
         output:
             attributions=R("debias/attributions.npy"),
             predictions=R("debias/predictions.tsv"),
@@ -73,14 +73,14 @@ if DEBIAS:
     rule compare_debias:
         input:
             spans=R("debias/artifact_spans.tsv"),
-            index=R("encode/index.tsv"),
+            index=S("encode/index.tsv"),
             before=R("attribute/attributions.npy"),
             predictions_before=R("attribute/predictions.tsv"),
             after=R("debias/attributions.npy"),
             predictions_after=R("debias/predictions.tsv"),
             targets=targets_input(),
-            onehot=R("encode/onehot.npy"),
-            model_before=R("train/model.json"),
+            onehot=S("encode/onehot.npy"),
+            model_before=S("train/model.json"),
             model_after=R("debias/model.json"),
         output:
             comparison=report(

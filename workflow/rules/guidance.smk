@@ -10,8 +10,8 @@ if COMPARE_TRAINING:
 
         rule make_feedback_bed:
             input:
-                onehot=R("encode/onehot.npy"),
-                index=R("encode/index.tsv"),
+                onehot=S("encode/onehot.npy"),
+                index=S("encode/index.tsv"),
                 constant=R("annotate/constant.tsv"),
                 artifacts=config["annotate"]["artifacts"],
             output:
@@ -35,8 +35,8 @@ if COMPARE_TRAINING:
     # the same training as train_model, with the variant's option on (its flags last)
     use rule train_model as train_variant with:
         input:
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
             targets=targets_input(),
             feedback=variant_feedback_input,
         output:
@@ -55,8 +55,8 @@ if COMPARE_TRAINING:
     rule distill_model:
         input:
             teacher=teacher_model,
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
         output:
             model=R("variants/distill_{teacher}/model.json"),
             weights=R("variants/distill_{teacher}/model.safetensors"),
@@ -84,8 +84,8 @@ if COMPARE_TRAINING:
     rule compare_training:
         input:
             unpack(compare_training_inputs),
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
             targets=targets_input(),
         output:
             table=report(

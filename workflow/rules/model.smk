@@ -2,21 +2,21 @@ if not LOAD_MODEL:
 
     rule train_model:
         input:
-            onehot=R("encode/onehot.npy"),
-            index=R("encode/index.tsv"),
+            onehot=S("encode/onehot.npy"),
+            index=S("encode/index.tsv"),
             targets=targets_input(),
             feedback=feedback_input(),
         output:
-            model=R("train/model.json"),
-            weights=R("train/model.safetensors"),
+            model=S("train/model.json"),
+            weights=S("train/model.safetensors"),
             metrics=report(
-                R("train/metrics.tsv"),
+                S("train/metrics.tsv"),
                 caption="../report/training.rst",
                 category="Model",
             ),
-            history=R("train/history.tsv"),
+            history=S("train/history.tsv"),
             curve=report(
-                R("train/learning_curve.png"),
+                S("train/learning_curve.png"),
                 caption="../report/training.rst",
                 category="Model",
             ),

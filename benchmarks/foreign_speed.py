@@ -1,0 +1,191 @@
+"""Attribution speed on three architectures users bring, against tangermeme and captum.
+
+    python benchmarks/foreign_speed.py [--n 256] [--reps 5] [--ism-n 2] [--models ...]
+
+Models (random weights, eval mode, fp32):
+
+- ``seqcnn``: seqlantern's default ``SeqCNN`` (200 bp);
+- ``bpnet``: bpnet-lite's ``BPNet`` at its published size (64 filters, 8 dilated
+  layers, 2,114-bp input, trimming to 1,000 bp), counts head (``model.output:
+  {select: 1}``, seqlantern's ``OutputHead``);
+- ``deepstarr``: a DeepSTARR-style CNN at the paper's size (convolutions of 256/60/60/120
+  filters with BatchNorm, max pooling, dense 256/256, two outputs; 249 bp).
+
+For each: gradient x input (seqlantern ``gradient_x_input``, no mean correction) against
+``tangermeme.saliency.saliency`` (``gradient_correction=False``) and captum
+``InputXGradient``, same batch size, best of ``--reps`` after one warm-up; the maps are
+checked equal to tangermeme's (rtol 1e-4, atol 1e-6 of the largest value). ISM on
+``--ism-n`` sequences: seqlantern ``methods.ism`` against
+``tangermeme.saturation_mutagenesis`` (its ``fast`` default), maps compared on the
+observed bases (tangermeme returns the centred differences there). The roofline: the
+machine's measured fp32 matmul rate (best of 5 square matmuls), and each model's FLOPs
+per gradient x input (2 x MACs of every Conv1d and Linear, forward plus the input-
+gradient backward, which costs about the same again; weight gradients are not needed)
+divided by the measured time. Needs the dev extras (tangermeme, captum, bpnet-lite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class DeepSTARR(nn.Module):
+    """DeepSTARR (de Almeida et al. 2022) as users write it: 4 conv blocks with BatchNorm
+    and max pooling, two dense layers, Dev and Hk outputs."""
+
+    def __init__(self, length: int = 249) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 4
+        for f, k in zip((256, 60, 60, 120), (7, 3, 5, 3), strict=True):
+            layers += [nn.Conv1d(c, f, k, padding="same"), nn.BatchNorm1d(f), nn.ReLU(),
+                       nn.MaxPool1d(2)]  # fmt: skip
+            c = f
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(c * (length // 16), 256), nn.BatchNorm1d(256), nn.ReLU(),
+            nn.Dropout(0.4), nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(),
+            nn.Dropout(0.4), nn.Linear(256, 2))  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def _models() -> dict[str, tuple[nn.Module, int]]:
+    from seqlantern.models import OutputHead, SeqCNN
+
+    torch.manual_seed(0)
+    out: dict[str, tuple[nn.Module, int]] = {"seqcnn": (SeqCNN(1, length=200), 200)}
+    try:
+        from bpnetlite.bpnet import BPNet
+
+        bp = BPNet(n_filters=64, n_layers=8, n_outputs=2, n_control_tracks=0, trimming=557,
+                   verbose=False)  # fmt: skip
+        out["bpnet"] = (OutputHead(bp, {"select": 1}), 2114)
+    except ImportError:
+        print("bpnet-lite not installed: BPNet skipped")
+    ds = DeepSTARR()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, as in a trained model
+        for m in ds.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    out["deepstarr"] = (ds, 249)
+    return {k: (m.eval(), length) for k, (m, length) in out.items()}
+
+
+def _best(fn: Callable[[], Any], reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _macs(model: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of every Conv1d and Linear in one forward pass of ``x``."""
+    total = 0
+
+    def hook(m: nn.Module, inp: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(m, nn.Conv1d):
+            total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0]
+        else:
+            total += out.numel() * m.in_features  # type: ignore[operator]
+
+    hs = [m.register_forward_hook(hook) for m in model.modules()
+          if isinstance(m, (nn.Conv1d, nn.Linear))]  # fmt: skip
+    with torch.no_grad():
+        model(x)
+    for h in hs:
+        h.remove()
+    return total
+
+
+def _peak_gflops(reps: int = 5) -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    t = _best(lambda: a @ b, reps)
+    return 2 * 2048**3 / t / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=256, help="sequences per gradient x input run")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--ism-n", type=int, default=2)
+    ap.add_argument("--models", nargs="+", default=["seqcnn", "bpnet", "deepstarr"])
+    a = ap.parse_args()
+    from captum.attr import InputXGradient
+    from tangermeme.saliency import saliency as tm_saliency
+    from tangermeme.saturation_mutagenesis import saturation_mutagenesis
+
+    from seqlantern.attribute import gradient_x_input
+    from seqlantern.methods import ism
+
+    peak = _peak_gflops()
+    print(f"CPU, {torch.get_num_threads()} threads, fp32; measured matmul peak "
+          f"{peak:.1f} GFLOP/s; {a.n} sequences, batch {a.batch}, best of {a.reps}\n")  # fmt: skip
+    rows = []
+    for name, (model, length) in _models().items():
+        if name not in a.models:
+            continue
+        rng = np.random.default_rng(0)
+        x = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (a.n, length))]
+                             .transpose(0, 2, 1).copy())  # fmt: skip
+
+        def ours(model: nn.Module = model, x: torch.Tensor = x) -> torch.Tensor:
+            return torch.cat([gradient_x_input(model, x[i : i + a.batch], correct=False)[0]
+                              for i in range(0, len(x), a.batch)])  # fmt: skip
+
+        def tm(model: nn.Module = model, x: torch.Tensor = x) -> torch.Tensor:
+            return tm_saliency(model, x, batch_size=a.batch, device="cpu",
+                               gradient_correction=False, verbose=False)  # fmt: skip
+
+        ixg = InputXGradient(model)
+
+        def cap(x: torch.Tensor = x, ixg: InputXGradient = ixg) -> torch.Tensor:
+            return torch.cat([ixg.attribute(x[i : i + a.batch].clone().requires_grad_(True),
+                                            target=0).detach()
+                              for i in range(0, len(x), a.batch)])  # fmt: skip
+
+        m_ours, m_tm, m_cap = ours(), tm(), cap()
+        scale = float(m_tm.abs().max())
+        equal = bool(torch.allclose(m_ours, m_tm, rtol=1e-4, atol=1e-6 * scale)
+                     and torch.allclose(m_ours, m_cap, rtol=1e-4, atol=1e-6 * scale))  # fmt: skip
+        t_ours, t_tm, t_cap = (_best(f, a.reps) for f in (ours, tm, cap))
+        flops = 2 * 2 * _macs(model, x[:1]) * a.n
+        xi = x[: a.ism_n]
+        i_ours = ism(model, xi)
+        i_tm = saturation_mutagenesis(model, xi, batch_size=a.batch, device="cpu",
+                                      verbose=False)  # fmt: skip
+        # tangermeme returns the centred differences on the observed bases
+        i_scale = float(i_tm.abs().max())
+        i_equal = bool(torch.allclose(i_ours * xi, i_tm, rtol=1e-3, atol=1e-5 * i_scale))
+        t_ism = _best(lambda xi=xi, model=model: ism(model, xi), max(1, a.reps // 2))
+        t_ism_tm = _best(lambda xi=xi, model=model: saturation_mutagenesis(
+            model, xi, batch_size=a.batch, device="cpu", verbose=False),
+            max(1, a.reps // 2))  # fmt: skip
+        rows.append((name, length, t_ours, t_tm, t_cap, equal, flops, t_ism, t_ism_tm, i_equal))
+    print("| model | bp | grad x input (s) | tangermeme (s) | captum (s) | vs tangermeme | "
+          "vs captum | maps equal | GFLOP/s | of peak | ISM (s) | tangermeme ISM (s) | "
+          "ISM speed-up | ISM maps equal |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, length, t_o, t_t, t_c, eq, fl, t_i, t_it, ieq in rows:
+        rate = fl / t_o / 1e9
+        print(f"| {name} | {length} | {t_o:.3f} | {t_t:.3f} | {t_c:.3f} | {t_t / t_o:.2f}x | "
+              f"{t_c / t_o:.2f}x | {eq} | {rate:.1f} | {rate / peak:.0%} | {t_i:.3f} | "
+              f"{t_it:.3f} | {t_it / t_i:.2f}x | {ieq} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
