@@ -62,6 +62,10 @@ def test_resolve_target() -> None:
         resolve_target("c", ["a", "b"], 2)
     with pytest.raises(SeqlanternError, match="out of range"):
         resolve_target(5, None, 2)
+    # "all" is the workflow's (one sub-run per target); a stage takes one target
+    with pytest.raises(SeqlanternError, match="the workflow runs one sub-run per target"):
+        resolve_target("all", ["a", "b"], 2)
+    assert resolve_target("all", ["x", "all"], 2) == 1  # a target really named "all"
 
 
 def test_attribute_streams_rows_in_order(demo_small: dict[str, Path], trained_small: Path,

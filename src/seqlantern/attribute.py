@@ -36,6 +36,11 @@ from seqlantern.io import (
 def resolve_target(target: int | str, names: list[str] | None, n_outputs: int) -> int:
     """Turn a target given by index or name into an output column index."""
     if isinstance(target, str) and not target.lstrip("-").isdigit():
+        if target == "all" and (not names or "all" not in names):
+            raise SeqlanternError(
+                "target all: the workflow runs one sub-run per target (attribution.target: "
+                f"all); a seqlantern command takes one target, by name or index: {names}"
+            )
         if not names or target not in names:
             raise SeqlanternError(
                 f"attribution target {target!r} is not a model target; known: {names}"
