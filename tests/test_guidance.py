@@ -68,6 +68,31 @@ def test_consistency_is_zero_for_an_rc_symmetric_model() -> None:
         consistency_penalty(sym, x, ["flip"], rng=rng)
 
 
+def test_consistency_cannot_be_lowered_by_shrinking_the_model() -> None:
+    """The penalty is a ratio of the maps' difference to their size: scaling the model's
+    output leaves it unchanged and its gradient along the output scale is zero. (With a
+    detached denominator, shrinking every gradient lowered the penalty, and on the demo
+    the network collapsed to a constant output instead of learning.)"""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(4, 3, 5)
+    scale = torch.tensor(1.0, requires_grad=True)
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        return scale * torch.exp(conv(x)).mean(dim=(1, 2))[:, None]
+
+    x = _x()
+    for t in (["rc"], ["shift"]):
+        pen = consistency_penalty(model, x, t, rng=np.random.default_rng(0))
+        (d_scale,) = torch.autograd.grad(pen, scale)
+        assert float(pen.detach()) > 1e-3 and abs(float(d_scale)) < 1e-5 * float(pen.detach())
+        with torch.no_grad():
+            scale.fill_(0.01)
+        small = consistency_penalty(model, x, t, rng=np.random.default_rng(0))
+        assert float(small.detach()) == pytest.approx(float(pen.detach()), rel=1e-4)
+        with torch.no_grad():
+            scale.fill_(1.0)
+
+
 def test_feedback_penalty_has_no_gradient_outside_the_masks() -> None:
     x = _x(2, 20)
     grad = torch.randn(2, 4, 20, requires_grad=True)
