@@ -178,3 +178,18 @@ def test_shuffled_null_without_controls_is_one_line(tmp_path: Any, capsys: Any) 
     err = capsys.readouterr().err.strip()
     assert code == 1 and "--control-attributions" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "s.tsv").exists()
+
+
+def test_repeated_list_flags_add_up() -> None:
+    """`--teacher-of a=b --teacher-of c=d` keeps both pairs (argparse's default kept only
+    the last, so a second distilled student lost its teacher in the comparison table)."""
+    p = build_parser()
+    ns = p.parse_args(["compare-training", "--variant", "plain=p.json", "--variant",
+                       "distill_plain=d.json", "--teacher-of", "distill_plain=plain",
+                       "--teacher-of", "distill_consistency=consistency", "--onehot", "x",
+                       "--index", "i", "--targets", "t", "--column", "c", "--out", "o"])  # fmt: skip
+    assert ns.variant == ["plain=p.json", "distill_plain=d.json"]
+    assert ns.teacher_of == ["distill_plain=plain", "distill_consistency=consistency"]
+    ns = p.parse_args(["compare-training", "--variant", "plain=p.json", "--onehot", "x",
+                       "--index", "i", "--targets", "t", "--column", "c", "--out", "o"])  # fmt: skip
+    assert ns.teacher_of == []

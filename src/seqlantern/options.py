@@ -1510,6 +1510,10 @@ def add_arg(parser: argparse.ArgumentParser, a: Arg) -> None:
             kwargs["default"] = a.default
         if a.nargs:
             kwargs["nargs"] = a.nargs
+            if a.nargs in ("*", "+"):
+                # A repeated flag adds to the list: with argparse's default "store" the
+                # last one silently replaced the others (two --teacher-of, one kept).
+                kwargs["action"] = "extend"
         parser.add_argument(a.flag, **kwargs)
 
 
