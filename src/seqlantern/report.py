@@ -767,8 +767,12 @@ def _patterns_html(
 
 def _training_html(path: str | Path) -> str:
     """The training variants side by side (seqlantern compare-training)."""
-    t = read_tsv(path, what="training comparison")
-    from seqlantern.guidance import teacher_summary
+    from seqlantern.guidance import TRAINING_COLUMNS, teacher_summary
+
+    with open(path) as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+    numeric = [c for c in TRAINING_COLUMNS if c in header and c not in ("variant", "teacher")]
+    t = read_tsv(path, what="training comparison", floats=numeric)
 
     lines = teacher_summary(t)
     students = ("<p><b>Distillation from more than one teacher.</b> " + " ".join(
