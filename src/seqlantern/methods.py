@@ -25,7 +25,11 @@ mutagenesis (ISM) measures the prediction change of every substitution directly.
   one-convolution models with a global max pool (the default architecture): the first
   layer's output is cached, each substitution changes only the ``kernel`` positions that
   see it, and the pooled maximum is updated from prefix/suffix maxima; it is exact
-  (checked against the naive loop in the tests).
+  (checked against the naive loop in the tests). Any other traceable network (BPNet,
+  DeepSTARR, residual or dilated CNNs, models behind ``model.output``) takes the windowed
+  recomputation of :mod:`seqlantern.fastism` (fastISM-style: each layer recomputes only
+  the positions a substitution can reach), checked against full forward passes on probe
+  mutants; the naive loop is the fallback.
 - ``ism_l2``: the L2 norm of the centred ISM effects over the four bases at each
   position (the reduction of Koo & Ploenzke 2021 and of tangermeme/kipoi comparisons):
   unsigned, how much the prediction moves when the position changes, whichever way; put
@@ -277,14 +281,23 @@ def ism(
 ) -> torch.Tensor:  # fmt: skip
     """Centred in-silico mutagenesis: f(x with b at p) - f(x), minus its mean over b.
 
-    The fast path (see the module docstring) is used when ``fast`` and the model is one
-    convolution + activation + global max pool followed by a head; otherwise every
-    substitution is predicted in batches.
+    With ``fast``: the incremental path (see the module docstring) when the model is one
+    convolution + activation + global max pool followed by a head; otherwise the
+    windowed recomputation of :mod:`seqlantern.fastism` (any traceable network: only
+    the positions a substitution can change are recomputed, layer by layer); the naive
+    loop (every substitution predicted in full, in batches) when neither applies.
     """
+    from seqlantern.fastism import ism_windowed
+
     model.eval()
     layers = _fast_ism_layers(model) if fast else None
-    d = (_ism_fast(model, x, target, output, layers) if layers is not None
-         else _ism_naive(model, x, target, output, batch_size))  # fmt: skip
+    d = None
+    if layers is not None:
+        d = _ism_fast(model, x, target, output, layers)
+    elif fast:
+        d = ism_windowed(model, x, target=target, output=output, batch_size=batch_size)
+    if d is None:
+        d = _ism_naive(model, x, target, output, batch_size)
     return d - d.mean(dim=1, keepdim=True)
 
 

@@ -686,7 +686,14 @@ class OutputHead(nn.Module):
         self.window = tuple(window) if window else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: Any = self.model(x)
+        return self.post(self.model(x))
+
+    def post(self, out: Any) -> torch.Tensor:
+        """The wrapped module's raw output turned into ``(N, T)`` (select, channels, reduce).
+
+        Separate from :meth:`forward` so that fast ISM can run the wrapped module its own
+        way and still apply the same head.
+        """
         if self.select is not None:
             try:
                 out = out[self.select]
