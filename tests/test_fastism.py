@@ -100,7 +100,13 @@ def test_windowed_ism_equals_naive_on_mixed_local_layers() -> None:
 def test_windowed_ism_equals_naive_on_deepstarr_shape() -> None:
     torch.manual_seed(0)
     m = _randomize_bn(DeepSTARRLike(80))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
     _check(m, _x(3, 80), target=1)
+    # batch norm is folded into copies of the convolutions: the user's model is untouched
+    after = m.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert sum(isinstance(mod, nn.BatchNorm1d) for mod in m.modules()) == 4
     # and the public entry point takes this path and centres the result
     d = ism(m, _x(3, 80), target=1)
     torch.testing.assert_close(d.sum(dim=1), torch.zeros(3, 80), rtol=0, atol=1e-5)
@@ -133,6 +139,33 @@ def test_windowed_ism_on_bpnet_heads() -> None:
     _check(OutputHead(net, {"select": 0, "reduce": "profile"}), x)
     _check(OutputHead(net, {"select": 0, "reduce": "window", "window": [20, 40]}), x,
            target=1)  # fmt: skip
+
+
+class GlobalPools(nn.Module):
+    """Global max, mean and sum over positions (method, module and function forms), after
+    a trim: the length reductions the windowed path corrects instead of recomputing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 7, padding=3)
+        self.conv2 = nn.Conv1d(6, 6, 5, dilation=2, padding=4)
+        self.avg = nn.AdaptiveAvgPool1d(1)
+        self.max = nn.AdaptiveMaxPool1d(1)
+        self.dense = nn.Linear(30, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(x))
+        h = h + torch.tanh(self.conv2(h))
+        t = h[:, :, 5:-5]
+        feats = [t.amax(dim=-1), self.avg(h).squeeze(-1), self.max(t)[:, :, 0],
+                 torch.sum(t, 2), torch.mean(h, dim=-1)]  # fmt: skip
+        return self.dense(torch.cat(feats, dim=1))
+
+
+def test_windowed_ism_with_global_reductions() -> None:
+    torch.manual_seed(0)
+    _check(GlobalPools(), _x(3, 50))
+    _check(GlobalPools(), _x(2, 50, seed=7), target=1)
 
 
 class Untraceable(nn.Module):

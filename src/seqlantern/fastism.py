@@ -75,6 +75,15 @@ class _Win:
         return int(self.vals.shape[-1])
 
 
+@dataclass
+class _Flat:
+    """A windowed value flattened to ``(B, C * L)`` (``x.flatten(1)``, ``nn.Flatten``,
+    ``x.view(len(x), -1)``), kept windowed so that a dense layer can take only the
+    columns of the window (see :func:`_linear_flat`)."""
+
+    win: _Win
+
+
 def _span(v: _Win, s: torch.Tensor, width: int, fill: float | None) -> torch.Tensor:
     """Each mutant's values on ``[s, s + width)``; positions outside ``[0, L)`` are
     ``fill`` (a convolution's zero padding, a max pool's -inf).
@@ -85,6 +94,17 @@ def _span(v: _Win, s: torch.Tensor, width: int, fill: float | None) -> torch.Ten
     columns, which are dropped.
     """
     b, c, w = v.vals.shape
+    if w == width and torch.equal(v.start, s):  # the window itself (a residual sum's)
+        return v.vals
+    q0 = v.start - s
+    o = int(q0[0])
+    if 0 <= o and o + w <= width and bool((q0 == o).all()):
+        # every window at the same offset inside its span (all but the sequence ends): a
+        # contiguous span and a slice assignment instead of the scatter
+        refp = F.pad(v.ref[0], (width, width), value=0.0 if fill is None else fill)
+        out = refp.unfold(1, width, 1).permute(1, 0, 2).index_select(0, s + width)
+        out[:, :, o : o + w] = v.vals
+        return out
     refp = F.pad(v.ref[0], (width + 1, width + 1), value=0.0 if fill is None else fill)
     out = refp.unfold(1, width + 2, 1).permute(1, 0, 2).index_select(0, s + width)
     q = ((v.start - s + 1)[:, None] + torch.arange(w, device=s.device)).clamp(0, width + 1)
@@ -97,6 +117,8 @@ def _materialize(a: Any) -> Any:
     lists, tuples and dicts: a ``torch.return_types`` tuple keeps its type)."""
     if isinstance(a, _Win):
         return _full(a)
+    if isinstance(a, _Flat):
+        return _full(a.win).flatten(1)
     if type(a) in (tuple, list):
         return type(a)(_materialize(e) for e in a)
     if type(a) is dict:
@@ -161,6 +183,106 @@ def _module(m: nn.Module, v: _Win, ref_out: torch.Tensor) -> _Win | None:
         return _local(v, ref_out, extent=k, stride=s, pad=p, fill=0.0,
                       fn=lambda x: F.avg_pool1d(x, k, s, 0))  # fmt: skip
     return None
+
+
+def _is_flatten(node: fx.Node, m: nn.Module | None, args: tuple[Any, ...],
+                kwargs: dict[str, Any], ref_out: torch.Tensor) -> bool:  # fmt: skip
+    """Whether the node turns a windowed (B, C, L) value into (B, C * L)."""
+    v = args[0] if args else None
+    if not isinstance(v, _Win) or v.ref.ndim != 3 or ref_out.ndim != 2:
+        return False
+    if tuple(ref_out.shape) != (1, v.ref.shape[1] * v.length):
+        return False
+    if isinstance(m, nn.Flatten):
+        return m.start_dim == 1 and m.end_dim in (-1, 2)
+    target = node.target
+    if target is torch.flatten or target == "flatten":
+        start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
+        end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
+        return start == 1 and end in (-1, 2)
+    # a view/reshape of (B, C, L) whose reference is (1, C * L) is flatten(1)
+    return target in ("view", "reshape") or target is torch.reshape
+
+
+def _linear_flat(m: nn.Linear, f: _Flat, ref_out: torch.Tensor, max_groups: int = 64) -> Any:
+    """A dense layer on a flattened windowed value: the reference's output plus the
+    window's change times the weight columns it touches.
+
+    Why: after the last pooling a dense layer reads every position, so the windowed
+    path would otherwise rebuild the full flattened input for every mutant and multiply
+    all of it; only ``C x width`` of its ``C x L`` columns change. Mutants are grouped by
+    window start (few distinct starts after pooling); ``None`` (full computation) when
+    the starts are too many for grouping to pay.
+    """
+    v = f.win
+    b, c, w = v.vals.shape
+    starts, inv = torch.unique(v.start, return_inverse=True)
+    if len(starts) > max_groups:
+        return None
+    w3 = m.weight.reshape(m.out_features, c, v.length)
+    out = ref_out.expand(b, -1).clone()
+    for k, s in enumerate(starts.tolist()):
+        sel = (inv == k).nonzero()[:, 0]
+        d = (v.vals[sel] - v.ref[:, :, s : s + w]).reshape(len(sel), -1)
+        out[sel] += d @ w3[:, :, s : s + w].reshape(m.out_features, -1).T
+    return out
+
+
+_REDUCTIONS = {torch.mean: "mean", torch.sum: "sum", torch.amax: "amax", "mean": "mean",
+               "sum": "sum", "amax": "amax"}  # fmt: skip
+
+
+def _reduction(
+    node: fx.Node, m: nn.Module | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str | None:
+    """``mean``/``sum``/``amax`` when the node reduces a windowed (B, C, L) value over its
+    length axis only (``x.mean(dim=-1)``, ``torch.sum(x, 2, keepdim=True)``, a global
+    ``AdaptiveAvgPool1d(1)``/``AdaptiveMaxPool1d(1)``), else ``None``."""
+    v = args[0] if args else None
+    if not isinstance(v, _Win) or v.ref.ndim != 3:
+        return None
+    if m is not None:
+        if len(args) != 1 or kwargs:
+            return None
+        size = getattr(m, "output_size", None)
+        if size not in (1, (1,)):
+            return None
+        if isinstance(m, nn.AdaptiveAvgPool1d):
+            return "mean"
+        if isinstance(m, nn.AdaptiveMaxPool1d) and not m.return_indices:
+            return "amax"
+        return None
+    if node.op not in ("call_function", "call_method"):
+        return None
+    kind = _REDUCTIONS.get(node.target) if isinstance(node.target, str) or callable(
+        node.target) else None  # fmt: skip
+    if kind is None or set(kwargs) - {"dim", "keepdim"} or len(args) > 3:
+        return None
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    dims = list(dim) if isinstance(dim, (list, tuple)) else [dim]
+    if len(dims) != 1 or not isinstance(dims[0], int) or dims[0] % 3 != 2:
+        return None
+    return kind
+
+
+def _reduce(v: _Win, kind: str, ref_out: torch.Tensor) -> torch.Tensor:
+    """A length-axis reduction of a windowed value: the reference's result corrected by
+    the window (sum and mean: the window's change; max: the larger of the window's
+    maximum and the reference's maximum outside the window, from prefix and suffix
+    maxima). Returned full: (B, C) or (B, C, 1) as the reference's."""
+    b, c, w = v.vals.shape
+    ref = v.ref[0]
+    if kind == "amax":
+        pre = torch.cummax(ref, dim=1).values  # max of ref[:, :i + 1]
+        suf = torch.cummax(ref.flip(1), dim=1).values.flip(1)  # max of ref[:, i:]
+        low = F.pad(pre, (1, 0), value=-torch.inf).index_select(1, v.start)
+        high = F.pad(suf, (0, 1), value=-torch.inf).index_select(1, v.start + w)
+        res = torch.maximum(torch.maximum(low, high).T, v.vals.amax(dim=2))
+    else:
+        win = ref.unfold(1, w, 1).index_select(1, v.start)  # (C, B, w)
+        res = ref_out.reshape(1, c) + (v.vals.sum(dim=2) - win.sum(dim=2).T) / (
+            v.length if kind == "mean" else 1)  # fmt: skip
+    return res.reshape(b, *ref_out.shape[1:])
 
 
 def _length_free(t: Any) -> bool:
@@ -244,21 +366,85 @@ def trace(model: nn.Module) -> tuple[fx.GraphModule, Callable[[Any], Any]] | Non
         gm = fx.symbolic_trace(inner, concrete_args=concrete or None)
     except Exception:  # any tracing failure: the caller uses the naive loop
         return None
+    if isinstance(model, OutputHead) and model.select is not None:
+        _keep_selected(gm, model.select)
     gm.graph.eliminate_dead_code()
+    _fold_batchnorm(gm)
     gm.recompile()
     return gm, post
+
+
+def _keep_selected(gm: fx.GraphModule, select: Any) -> None:
+    """Replace the unselected parts of a tuple or dict output by ``None`` (tuples) or drop
+    them (dicts), so that dead-code elimination removes the layers only they need (the
+    profile head of BPNet when its counts are attributed). The output keeps its type and
+    positions, so ``OutputHead.post`` selects as before."""
+    out = next(n for n in gm.graph.nodes if n.op == "output")
+    value = out.args[0]
+    if type(value) in (tuple, list) and isinstance(select, int) and -len(value) <= select < len(
+            value):  # fmt: skip
+        keep = select % len(value)
+        new: Any = type(value)(e if i == keep else None for i, e in enumerate(value))
+    elif type(value) is dict and select in value:
+        new = {select: value[select]}
+    else:
+        return
+    out.args = (new,)
+
+
+def _fold_batchnorm(gm: fx.GraphModule) -> None:
+    """Fold every eval-mode ``BatchNorm1d`` that reads only a ``Conv1d`` into a copy of
+    that convolution (the user's modules are left untouched).
+
+    Why: in eval mode batch norm is a per-channel affine map, so conv + BN is one
+    convolution with rescaled weights and bias; on the small windows of fast ISM the
+    separate normalisation pass costs as much as a convolution.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for i, node in enumerate(list(gm.graph.nodes)):
+        if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
+            continue
+        bn = gm.get_submodule(str(node.target))
+        prev = node.args[0]
+        if (not isinstance(bn, nn.BatchNorm1d) or bn.training or bn.running_mean is None
+                or not isinstance(prev, fx.Node) or prev.op != "call_module"
+                or len(prev.users) != 1):  # fmt: skip
+            continue
+        conv = gm.get_submodule(str(prev.target))
+        if not isinstance(conv, nn.Conv1d) or conv.training:
+            continue
+        name = f"_seqlantern_folded_{i}"
+        gm.add_submodule(name, fuse_conv_bn_eval(conv, bn))
+        with gm.graph.inserting_after(node):
+            folded = gm.graph.call_module(name, prev.args, prev.kwargs)
+        node.replace_all_uses_with(folded)
+        gm.graph.erase_node(node)
+        gm.graph.erase_node(prev)
 
 
 def _load(a: Any, env: dict[str, Any]) -> Any:
     return fx.node.map_aggregate(a, lambda n: env[n.name] if isinstance(n, fx.Node) else n)
 
 
+def _per_item(v: Any) -> int:
+    """Elements one sequence (or one mutant) holds of a value."""
+    if isinstance(v, _Flat):
+        v = v.win
+    if isinstance(v, _Win):
+        return int(v.vals[0].numel())
+    if isinstance(v, torch.Tensor) and v.ndim:
+        return int(v[0].numel())
+    return 0
+
+
 def run(
-    gm: fx.GraphModule, x: Any, ref_env: dict[str, Any] | None = None
-) -> tuple[Any, dict[str, Any]]:
+    gm: fx.GraphModule, x: Any, ref_env: dict[str, Any] | None = None,
+    sizes: list[int] | None = None,
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """Run the graph on ``x`` (a tensor: the reference; a :class:`_Win`: mutants, with the
     reference's values ``ref_env``). Returns the output and, for the reference, every
-    node's value."""
+    node's value; ``sizes`` (when given) receives each value's elements per item."""
     env: dict[str, Any] = {}
     last: dict[str, int] = {}
     nodes = list(gm.graph.nodes)
@@ -276,13 +462,15 @@ def run(
         args, kwargs = _load(node.args, env), _load(node.kwargs, env)
         ref_out = ref_env[node.name] if ref_env is not None else None
         res: Any = None
-        wins = any(isinstance(a, _Win) for a in list(args) + list(kwargs.values()))
+        wins = any(isinstance(a, (_Win, _Flat)) for a in list(args) + list(kwargs.values()))
         if wins and isinstance(ref_out, torch.Tensor):
             res = _windowed(gm, node, args, kwargs, ref_out)
         elif wins and node.op in ("call_function", "call_method") and node.target in (
-                getattr, "size", "dim") and isinstance(args[0], _Win):  # fmt: skip
-            w = args[0]
+                getattr, "size", "dim") and isinstance(args[0], (_Win, _Flat)):  # fmt: skip
+            w = args[0].win if isinstance(args[0], _Flat) else args[0]
             shape = torch.Size([len(w.vals), *w.ref.shape[1:]])
+            if isinstance(args[0], _Flat):
+                shape = torch.Size([len(w.vals), w.ref.shape[1] * w.length])
             if node.target == "dim":
                 res = len(shape)
             elif node.target == "size":
@@ -302,6 +490,8 @@ def run(
             else:
                 res = getattr(args[0], str(node.target))(*args[1:], **kwargs)
         env[node.name] = res
+        if sizes is not None:
+            sizes.append(_per_item(res))
         if not keep:
             for u in node.all_input_nodes:
                 if last.get(u.name) == i and u.op != "get_attr":
@@ -312,12 +502,21 @@ def run(
 def _windowed(
     gm: fx.GraphModule, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any],
     ref_out: torch.Tensor,
-) -> _Win | None:  # fmt: skip
-    """The windowed result of one node, or ``None`` to compute it on full tensors."""
+) -> Any:  # fmt: skip
+    """The windowed result of one node (a :class:`_Win`, a :class:`_Flat` or, for a dense
+    layer on a flattened window, the full output), or ``None`` to compute it on full
+    tensors."""
+    m = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+    if node.op != "get_attr" and _is_flatten(node, m, args, kwargs, ref_out):
+        return _Flat(args[0])
+    if isinstance(m, nn.Linear) and len(args) == 1 and isinstance(args[0], _Flat):
+        return _linear_flat(m, args[0], ref_out)
+    kind = _reduction(node, m, args, kwargs)
+    if kind is not None:
+        return _reduce(args[0], kind, ref_out)
     if ref_out.ndim != 3:
         return None
-    if node.op == "call_module":
-        m = gm.get_submodule(str(node.target))
+    if m is not None:
         if len(args) == 1 and not kwargs and isinstance(args[0], _Win):
             return _module(m, args[0], ref_out)
         return None
@@ -367,12 +566,14 @@ def ism_windowed(
 
     n, _, length = x.shape
     out = torch.zeros_like(x)
+    ref_sizes: list[int] = []
+    step = batch_size
     eye = torch.eye(4, dtype=x.dtype, device=x.device)
     with torch.no_grad():
         for i in range(n):
             xi = x[i : i + 1]
             try:
-                y_ref, ref_env = run(gm, xi)
+                y_ref, ref_env = run(gm, xi, sizes=ref_sizes if i == 0 else None)
                 ref = select(y_ref)
             except Exception:
                 if os.environ.get("SEQLANTERN_DEBUG"):
@@ -385,15 +586,22 @@ def ism_windowed(
             todo = ~(has[pos] & (base == obs[pos]))
             pos, base = pos[todo], base[todo]
             preds = torch.empty(len(pos), dtype=x.dtype, device=x.device)
-            for j in range(0, len(pos), batch_size):
-                p, b = pos[j : j + batch_size], base[j : j + batch_size]
+            j = 0
+            while j < len(pos):
+                p, b = pos[j : j + step], base[j : j + step]
                 w = _Win(xi, p, eye[b][:, :, None])
+                sizes: list[int] | None = [] if i == 0 and j == 0 else None
                 try:
-                    preds[j : j + batch_size] = select(run(gm, w, ref_env)[0])
+                    preds[j : j + step] = select(run(gm, w, ref_env, sizes)[0])
                 except Exception:
                     if os.environ.get("SEQLANTERN_DEBUG"):
                         raise
                     return None
+                j += len(p)
+                if sizes:
+                    # a mutant holds only windows: take as many as fit in the memory of
+                    # batch_size full forward passes (at most 16x as many)
+                    step = batch_size * max(1, min(16, max(ref_sizes) // max(max(sizes), 1)))
             if i == 0:
                 full = pick(model(xi))
                 probe = torch.linspace(0, len(pos) - 1, min(probes, len(pos))).long()
