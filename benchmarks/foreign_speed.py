@@ -23,7 +23,9 @@ centred differences there). Ours is the windowed recomputation of
 machine's measured fp32 matmul rate (best of 5 square matmuls), and each model's FLOPs
 per gradient x input (2 x MACs of every Conv1d and Linear, forward plus the input-
 gradient backward, which costs about the same again; weight gradients are not needed)
-divided by the measured time. Needs the dev extras (tangermeme, captum, bpnet-lite).
+divided by the measured time. bf16: our gradient x input under bfloat16 autocast
+(``attribution.precision: bf16``), its time and the Pearson correlation of its
+observed-base map with the fp32 one. Needs the dev extras (tangermeme, captum, bpnet-lite).
 """
 
 from __future__ import annotations
@@ -165,6 +167,13 @@ def main() -> None:
         equal = bool(torch.allclose(m_ours, m_tm, rtol=1e-4, atol=1e-6 * scale)
                      and torch.allclose(m_ours, m_cap, rtol=1e-4, atol=1e-6 * scale))  # fmt: skip
         t_ours, t_tm, t_cap = (_best(f, a.reps) for f in (ours, tm, cap))
+
+        def bf16(ours: Callable[[], torch.Tensor] = ours) -> torch.Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16):  # attribution.precision: bf16
+                return ours().float()
+
+        t_bf = _best(bf16, a.reps)
+        r_bf = float(np.corrcoef((bf16() * x).ravel().numpy(), (m_ours * x).ravel().numpy())[0, 1])
         flops = 2 * 2 * _macs(model, x[:1]) * a.n
         xi = x[: a.ism_n]
         i_ours = ism(model, xi)
@@ -184,16 +193,19 @@ def main() -> None:
         t_ism_tm = _best(lambda xi=xi, model=model: saturation_mutagenesis(
             model, xi, batch_size=a.batch, device="cpu", target=0, verbose=False),
             max(1, a.reps // 2))  # fmt: skip
-        rows.append((name, length, t_ours, t_tm, t_cap, equal, flops, t_ism, t_ism_tm, i_equal))
+        rows.append((name, length, t_ours, t_tm, t_cap, equal, flops, t_ism, t_ism_tm, i_equal,
+                     t_bf, r_bf))  # fmt: skip
     print("| model | bp | grad x input (s) | tangermeme (s) | captum (s) | vs tangermeme | "
           "vs captum | maps equal | GFLOP/s | of peak | ISM (s) | tangermeme ISM (s) | "
-          "ISM speed-up | ISM maps equal |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, length, t_o, t_t, t_c, eq, fl, t_i, t_it, ieq in rows:
+          "ISM speed-up | ISM maps equal | bf16 grad x input (s) | bf16 speed-up | "
+          "bf16 vs fp32 Pearson |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, length, t_o, t_t, t_c, eq, fl, t_i, t_it, ieq, t_b, r_b in rows:
         rate = fl / t_o / 1e9
         print(f"| {name} | {length} | {t_o:.3f} | {t_t:.3f} | {t_c:.3f} | {t_t / t_o:.2f}x | "
               f"{t_c / t_o:.2f}x | {eq} | {rate:.1f} | {rate / peak:.0%} | {t_i:.3f} | "
-              f"{t_it:.3f} | {t_it / t_i:.2f}x | {ieq} |")  # fmt: skip
+              f"{t_it:.3f} | {t_it / t_i:.2f}x | {ieq} | {t_b:.3f} | {t_o / t_b:.2f}x | "
+              f"{r_b:.4f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -92,3 +92,37 @@ def test_cuda_matches_cpu() -> None:
     cpu, _ = gradient_x_input(model, x)
     gpu, _ = gradient_x_input(model.cuda(), x.cuda())
     assert torch.allclose(cpu, gpu.cpu(), rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["gradient_x_input", "integrated_gradients"])
+def test_bf16_precision_is_checked_against_fp32(
+    tmp_path: Path, method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bf16 maps are close to fp32 maps (not equal), the first batch's agreement is
+    logged, and the predictions stay fp32."""
+    model, x = _model(), _x(12)
+    rows, names = np.arange(12), [f"s{i}" for i in range(12)]
+    for p in ("fp32", "bf16"):
+        attribute(model, x.numpy(), rows, names, tmp_path / f"{p}.npy", tmp_path / f"{p}.tsv",
+                  method=method, steps=8, batch_size=5, precision=p, check=False)  # fmt: skip
+    full, low = np.load(tmp_path / "fp32.npy"), np.load(tmp_path / "bf16.npy")
+    assert not np.array_equal(full, low)  # bf16 did run
+    assert np.corrcoef(full.ravel(), low.ravel())[0, 1] > 0.9
+    log = capsys.readouterr().out
+    r = float(log.split("bf16 check (first batch against fp32): Pearson ")[1].split(",")[0])
+    first = full[:5].ravel()  # the first batch
+    assert r == pytest.approx(np.corrcoef(first, low[:5].ravel())[0, 1], abs=1e-4)
+    assert ("WARNING: bf16 maps agree" in log) == (r < 0.99)
+    pf, pb = (
+        pd.read_csv(tmp_path / "fp32.tsv", sep="\t"),
+        pd.read_csv(tmp_path / "bf16.tsv", sep="\t"),
+    )
+    pd.testing.assert_frame_equal(pf, pb)
+
+
+def test_bf16_ism_is_one_line_error(tmp_path: Path) -> None:
+    model, x = _model(), _x(3)
+    with pytest.raises(SeqlanternError, match="precision bf16 with method ism"):
+        attribute(model, x.numpy(), np.arange(3), ["a", "b", "c"], tmp_path / "a.npy",
+                  tmp_path / "p.tsv", method="ism", precision="bf16")  # fmt: skip
+    assert not list(tmp_path.iterdir())

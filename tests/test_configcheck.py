@@ -80,3 +80,14 @@ def test_schema_violations_are_one_line_naming_the_key(tmp_path: Path) -> None:
     assert f"{f}: seqlets.fdr: 1.5 is greater than the maximum of 1" in lines
     assert any(line.startswith(f"{ROOT / 'config/config.yaml'}: device: 'tpu'") for line in lines)
     assert all("\n" not in line for line in lines)
+
+
+def test_bf16_with_ism_is_one_line() -> None:
+    cfg = _default()
+    cfg["attribution"].update(precision="bf16", method="ism")
+    lines = check_config(cfg, SCHEMA)
+    assert (
+        len(lines) == 1 and "attribution.precision: bf16 cannot be used with method ism" in lines[0]
+    )
+    cfg["attribution"]["method"] = "gradient_x_input"
+    assert check_config(cfg, SCHEMA) == []

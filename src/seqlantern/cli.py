@@ -173,7 +173,7 @@ def cmd_attribute(a: argparse.Namespace) -> None:
                "correct": a.correction, "batch_size": a.batch_size,
                "device": resolve_device(a.device), "method": a.method, "steps": a.steps,
                "references": a.references, "baseline": a.baseline,
-               "rc_average": a.rc_average}  # fmt: skip
+               "rc_average": a.rc_average, "precision": a.precision}  # fmt: skip
     if not a.shuffles:
         options["check"] = a.check
     lo, hi = _shard(a, len(rows))

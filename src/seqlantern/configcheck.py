@@ -124,4 +124,10 @@ def check_config(
             continue  # reported above with a suggestion
         path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         lines.append(f"{key_source(path, files)}: {path}: {err.message}")
+    attr = config.get("attribution")
+    if isinstance(attr, Mapping) and attr.get("precision") == "bf16" and attr.get(
+            "method") in ("ism", "ism_l2"):  # fmt: skip
+        lines.append(f"{key_source('attribution.precision', files)}: attribution.precision: "
+                     f"bf16 cannot be used with method {attr['method']} (ISM effects are "
+                     "differences of outputs that bf16 rounds away); set it to fp32")  # fmt: skip
     return lines

@@ -435,10 +435,12 @@ class Attribution:
         "tangermeme's `saliency` is gradient × input, our `gradient_x_input`), "
         "`integrated_gradients`, `expected_gradients` (integrated gradients averaged over "
         "`references` dinucleotide-shuffled references, DeepLIFT-SHAP-style), `ism` "
-        "(in-silico mutagenesis, centred over the four bases; exact incremental fast path for "
-        "the default architecture), `ism_l2` (the L2 norm of those four effects per "
-        "position, unsigned: the reduction Koo & Ploenzke 2021 scored) or `grad_cam` "
-        "(1-D Grad-CAM on the first convolution block, a coarse region map). "
+        "(in-silico mutagenesis, centred over the four bases; an incremental fast path for "
+        "the default architecture and, for any other traceable network, a fastISM-style "
+        "windowed recomputation that recomputes only the positions each substitution "
+        "reaches, checked against full forward passes), `ism_l2` (the L2 norm of those "
+        "four effects per position, unsigned: the reduction Koo & Ploenzke 2021 scored) "
+        "or `grad_cam` (1-D Grad-CAM on the first convolution block, a coarse region map). "
         "Every method writes the same files: observed-base map and hypothetical "
         "contributions (see `src/seqlantern/methods.py`). Integrated and expected "
         "gradients are checked for completeness (each map must add up to f(x) − "
@@ -468,6 +470,17 @@ class Attribution:
         doc="`all`, `train`, `valid`, `test`, or a path to a file with one sequence name "
         "per line")  # fmt: skip
     batch_size: int = opt(128, "sequences per forward/backward batch", minimum=1)
+    precision: str = opt(
+        "fp32", "arithmetic of the gradient methods: fp32, or bf16 autocast (faster, ~2 digits)",
+        choices=("fp32", "bf16"),
+        doc="`fp32` (default), or `bf16`: the gradient methods run under bfloat16 autocast, "
+        "about 1.8x faster on CPUs with bf16 units (AVX512-BF16/AMX) and on GPUs, with maps "
+        "to about 2–3 significant digits. Every run checks it: the first batch is also "
+        "attributed in fp32 and the log gives the Pearson correlation of the two maps and "
+        "their largest difference, with a warning below 0.99 (measured: "
+        "`benchmarks/README.md`, \"bf16 attributions\"). Predictions stay fp32. Not for "
+        "`ism`/`ism_l2` (their effects are differences of outputs that bf16 rounds away: a "
+        "one-line error)")  # fmt: skip
 
 
 @section("compare-methods")
