@@ -17,9 +17,12 @@ For each: gradient x input (seqlantern ``gradient_x_input``, no mean correction)
 checked equal to tangermeme's (rtol 1e-4, atol 1e-6 of the largest value). ISM on
 ``--ism-n`` sequences: seqlantern ``methods.ism`` against
 ``tangermeme.saturation_mutagenesis`` (output 0, as for gradient x input; by default it
-averages all outputs), maps compared on the observed bases (tangermeme returns the
-centred differences there). Ours is the windowed recomputation of
-``seqlantern.fastism`` on BPNet and DeepSTARR, the incremental path on ``seqcnn``. The roofline: the
+averages all outputs; tangermeme >= 1.6 runs its own torch.export fastISM when the job
+would take over 30 s, else its naive loop), and once against its naive loop
+(``fast=False``, what tangermeme did before fastISM); maps compared on the observed
+bases (tangermeme returns the centred differences there). Ours is the windowed
+recomputation of ``seqlantern.fastism`` on BPNet and DeepSTARR, the incremental path on
+``seqcnn``; both sides get ``--batch``. The roofline: the
 machine's measured fp32 matmul rate (best of 5 square matmuls), and each model's FLOPs
 per gradient x input (2 x MACs of every Conv1d and Linear, forward plus the input-
 gradient backward, which costs about the same again; weight gradients are not needed)
@@ -176,7 +179,7 @@ def main() -> None:
         r_bf = float(np.corrcoef((bf16() * x).ravel().numpy(), (m_ours * x).ravel().numpy())[0, 1])
         flops = 2 * 2 * _macs(model, x[:1]) * a.n
         xi = x[: a.ism_n]
-        i_ours = ism(model, xi)
+        i_ours = ism(model, xi, batch_size=a.batch)
         i_tm = saturation_mutagenesis(model, xi, batch_size=a.batch, device="cpu", target=0,
                                       verbose=False)  # fmt: skip
         # tangermeme returns the centred differences on the observed bases
@@ -189,22 +192,30 @@ def main() -> None:
                 i_ours * xi, i_tm, rtol=1e-3, atol=1e-5 * i_scale + 1e-6 * max(o_scale, 1.0)
             )
         )
-        t_ism = _best(lambda xi=xi, model=model: ism(model, xi), max(1, a.reps // 2))
+        t_ism = _best(lambda xi=xi, model=model: ism(model, xi, batch_size=a.batch),
+                      max(1, a.reps // 2))  # fmt: skip
         t_ism_tm = _best(lambda xi=xi, model=model: saturation_mutagenesis(
             model, xi, batch_size=a.batch, device="cpu", target=0, verbose=False),
             max(1, a.reps // 2))  # fmt: skip
+        # tangermeme's naive loop (fast=False), timed once: what ISM costs without fastISM
+        t0 = time.perf_counter()
+        saturation_mutagenesis(model, xi, batch_size=a.batch, device="cpu", target=0,
+                               verbose=False, fast=False)  # fmt: skip
+        t_naive = time.perf_counter() - t0
         rows.append((name, length, t_ours, t_tm, t_cap, equal, flops, t_ism, t_ism_tm, i_equal,
-                     t_bf, r_bf))  # fmt: skip
+                     t_bf, r_bf, t_naive))  # fmt: skip
     print("| model | bp | grad x input (s) | tangermeme (s) | captum (s) | vs tangermeme | "
           "vs captum | maps equal | GFLOP/s | of peak | ISM (s) | tangermeme ISM (s) | "
-          "ISM speed-up | ISM maps equal | bf16 grad x input (s) | bf16 speed-up | "
-          "bf16 vs fp32 Pearson |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, length, t_o, t_t, t_c, eq, fl, t_i, t_it, ieq, t_b, r_b in rows:
+          "ISM speed-up | ISM maps equal | tangermeme ISM fast=False (s) | speed-up vs "
+          "fast=False | bf16 grad x input (s) | bf16 speed-up | bf16 vs fp32 Pearson |"
+          )  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, length, t_o, t_t, t_c, eq, fl, t_i, t_it, ieq, t_b, r_b, t_n in rows:
         rate = fl / t_o / 1e9
         print(f"| {name} | {length} | {t_o:.3f} | {t_t:.3f} | {t_c:.3f} | {t_t / t_o:.2f}x | "
               f"{t_c / t_o:.2f}x | {eq} | {rate:.1f} | {rate / peak:.0%} | {t_i:.3f} | "
-              f"{t_it:.3f} | {t_it / t_i:.2f}x | {ieq} | {t_b:.3f} | {t_o / t_b:.2f}x | "
+              f"{t_it:.3f} | {t_it / t_i:.2f}x | {ieq} | {t_n:.3f} | {t_n / t_i:.2f}x | "
+              f"{t_b:.3f} | {t_o / t_b:.2f}x | "
               f"{r_b:.4f} |")  # fmt: skip
 
 
