@@ -474,13 +474,14 @@ class Attribution:
         "fp32", "arithmetic of the gradient methods: fp32, or bf16 autocast (faster, ~2 digits)",
         choices=("fp32", "bf16"),
         doc="`fp32` (default), or `bf16`: the gradient methods run under bfloat16 autocast, "
-        "about 1.8x faster on CPUs with bf16 units (AVX512-BF16/AMX) and on GPUs, with maps "
-        "to about 2–3 significant digits. Every run checks it: the first batch is also "
-        "attributed in fp32 and the log gives the Pearson correlation of the two maps and "
-        "their largest difference, with a warning below 0.99 (measured: "
-        "`benchmarks/README.md`, \"bf16 attributions\"). Predictions stay fp32. Not for "
-        "`ism`/`ism_l2` (their effects are differences of outputs that bf16 rounds away: a "
-        "one-line error)")  # fmt: skip
+        "1.2–3.3x faster on a CPU with bf16 units (AVX512-BF16; measured on SeqCNN, "
+        "DeepSTARR and BPNet) and usually on GPUs, with maps to about 2–3 significant "
+        "digits. Every run checks it: the first batch is also attributed in fp32 and the "
+        "log gives the Pearson correlation of the two maps and their largest difference, "
+        "with a warning below 0.99 (measured: `benchmarks/README.md`, \"Attribution speed "
+        "on models users bring\"). Predictions stay fp32. Not for `ism`/`ism_l2` (their "
+        "effects are differences of outputs that bf16 rounds away: a one-line "
+        "error)")  # fmt: skip
 
 
 @section("compare-methods")
