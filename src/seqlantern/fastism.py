@@ -84,6 +84,19 @@ class _Flat:
     win: _Win
 
 
+def _windows(ref: torch.Tensor, starts: torch.Tensor, width: int) -> torch.Tensor:
+    """``ref[:, starts[b] : starts[b] + width]`` for every b, as a new (B, C, width) tensor.
+
+    Mutants come three per position, so the strided gather from the sliding-window
+    view is done once per run of equal starts and then copied row by row (contiguous):
+    2.4x faster than gathering every mutant's window from the view (measured on
+    DeepSTARR's first layer).
+    """
+    uniq, inv = torch.unique_consecutive(starts, return_inverse=True)
+    base = ref.unfold(1, width, 1).permute(1, 0, 2).index_select(0, uniq)
+    return base if len(uniq) == len(starts) else base.index_select(0, inv)
+
+
 def _span(v: _Win, s: torch.Tensor, width: int, fill: float | None) -> torch.Tensor:
     """Each mutant's values on ``[s, s + width)``; positions outside ``[0, L)`` are
     ``fill`` (a convolution's zero padding, a max pool's -inf).
@@ -102,11 +115,11 @@ def _span(v: _Win, s: torch.Tensor, width: int, fill: float | None) -> torch.Ten
         # every window at the same offset inside its span (all but the sequence ends): a
         # contiguous span and a slice assignment instead of the scatter
         refp = F.pad(v.ref[0], (width, width), value=0.0 if fill is None else fill)
-        out = refp.unfold(1, width, 1).permute(1, 0, 2).index_select(0, s + width)
+        out = _windows(refp, s + width, width)
         out[:, :, o : o + w] = v.vals
         return out
     refp = F.pad(v.ref[0], (width + 1, width + 1), value=0.0 if fill is None else fill)
-    out = refp.unfold(1, width + 2, 1).permute(1, 0, 2).index_select(0, s + width)
+    out = _windows(refp, s + width, width + 2)
     q = ((v.start - s + 1)[:, None] + torch.arange(w, device=s.device)).clamp(0, width + 1)
     out.scatter_(2, q[:, None, :].expand(b, c, w), v.vals)
     return out[:, :, 1 : width + 1]
@@ -204,27 +217,35 @@ def _is_flatten(node: fx.Node, m: nn.Module | None, args: tuple[Any, ...],
     return target in ("view", "reshape") or target is torch.reshape
 
 
-def _linear_flat(m: nn.Linear, f: _Flat, ref_out: torch.Tensor, max_groups: int = 64) -> Any:
+def _linear_flat(
+    m: nn.Linear, f: _Flat, ref_out: torch.Tensor, cache: dict[int, torch.Tensor],
+    max_groups: int = 64,
+) -> Any:  # fmt: skip
     """A dense layer on a flattened windowed value: the reference's output plus the
     window's change times the weight columns it touches.
 
     Why: after the last pooling a dense layer reads every position, so the windowed
     path would otherwise rebuild the full flattened input for every mutant and multiply
-    all of it; only ``C x width`` of its ``C x L`` columns change. Mutants are grouped by
-    window start (few distinct starts after pooling); ``None`` (full computation) when
-    the starts are too many for grouping to pay.
+    all of it; only ``C x width`` of its ``C x L`` columns change. The weight is kept
+    position-major (``cache``, once per model) so a window's columns are one contiguous
+    block; mutants come sorted by position, so each run of equal window starts is one
+    matrix product. ``None`` (full computation) when the runs are too many to pay.
     """
     v = f.win
     b, c, w = v.vals.shape
-    starts, inv = torch.unique(v.start, return_inverse=True)
+    starts, counts = torch.unique_consecutive(v.start, return_counts=True)
     if len(starts) > max_groups:
         return None
-    w3 = m.weight.reshape(m.out_features, c, v.length)
+    wl = cache.get(id(m))
+    if wl is None:  # (L, C, out): the columns of positions [s, s + w) are wl[s : s + w]
+        wl = m.weight.reshape(m.out_features, c, v.length).permute(2, 1, 0).contiguous()
+        cache[id(m)] = wl
     out = ref_out.expand(b, -1).clone()
-    for k, s in enumerate(starts.tolist()):
-        sel = (inv == k).nonzero()[:, 0]
-        d = (v.vals[sel] - v.ref[:, :, s : s + w]).reshape(len(sel), -1)
-        out[sel] += d @ w3[:, :, s : s + w].reshape(m.out_features, -1).T
+    lo = 0
+    for s, k in zip(starts.tolist(), counts.tolist(), strict=True):
+        d = (v.vals[lo : lo + k] - v.ref[:, :, s : s + w]).transpose(1, 2).reshape(k, -1)
+        out[lo : lo + k] += d @ wl[s : s + w].reshape(-1, m.out_features)
+        lo += k
     return out
 
 
@@ -510,7 +531,7 @@ def _windowed(
     if node.op != "get_attr" and _is_flatten(node, m, args, kwargs, ref_out):
         return _Flat(args[0])
     if isinstance(m, nn.Linear) and len(args) == 1 and isinstance(args[0], _Flat):
-        return _linear_flat(m, args[0], ref_out)
+        return _linear_flat(m, args[0], ref_out, gm.__dict__.setdefault("_seqlantern_dense", {}))
     kind = _reduction(node, m, args, kwargs)
     if kind is not None:
         return _reduce(args[0], kind, ref_out)
