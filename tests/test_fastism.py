@@ -214,3 +214,20 @@ class GlobalMix(nn.Module):
 def test_unknown_module_gets_the_full_tensor() -> None:
     torch.manual_seed(0)
     _check(GlobalMix(), _x(2, 30))
+
+
+def test_windowed_ism_on_the_shipped_blend() -> None:
+    """The CNN + k-mer blend that training ships on small libraries (the real examples)
+    is traced and takes the windowed path (its k-mer part in full)."""
+    from seqlantern.models import Blend
+
+    torch.manual_seed(0)
+    m = Blend(1, filters=[8], kernel_sizes=[7], length=40, dense=8, ks=(1, 2, 3, 4))
+    with torch.no_grad():
+        for k in (1, 2, 3, 4):
+            getattr(m.kmer, f"w{k}").normal_()
+        m.kmer.intercept.fill_(0.3)
+        m.kmer_weight.fill_(0.8)
+        m.network_weight.fill_(0.5)
+    assert trace(m) is not None
+    _check(m.eval(), _x(3, 40))

@@ -323,7 +323,7 @@ class KmerLinear(nn.Module):
         ind = {m: _indicators(x, m) for m in range(1, min(max(self.ks), 3) + 1)}
         valid = x.detach().sum(dim=1)  # 1 at a base, 0 at N or padding
         icpt: torch.Tensor = self.intercept  # type: ignore[assignment]
-        out = icpt[None, :].expand(x.shape[0], -1)
+        out = icpt[None, :]  # (1, T): broadcast by the first sum (traceable by torch.fx)
         for k in self.ks:
             a = k // 2 if k > 1 else 1
             b = k - a
