@@ -270,10 +270,11 @@ def attribute(
         the predictions table (``completeness_error``) and a summary to the log, with a
         warning when any sequence is off by more than :data:`COMPLETENESS_WARN`.
     precision
-        ``fp32``, or ``bf16``: the gradient methods run under bfloat16 autocast (about
-        twice as fast on processors with bf16 units; maps to about 2-3 significant
-        digits). The first batch is also attributed in fp32 and the agreement (Pearson
-        of the observed-base maps, largest difference) is logged, with a warning below
+        ``fp32``, or ``bf16``: the gradient methods run under bfloat16 autocast
+        (1.2-3.3x faster on a CPU with bf16 units, measured in ``benchmarks/README.md``;
+        maps to about 2-3 significant digits). The first batch is also attributed in
+        fp32 and the agreement (Pearson of the observed-base maps, largest difference)
+        is logged, with a warning below
         :data:`BF16_WARN`; predictions are always fp32. ISM is refused: its effects are
         differences of outputs that bf16 cannot resolve.
     """
