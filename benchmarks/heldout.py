@@ -10,6 +10,10 @@ a library that differs from it the way a user's data would:
 - another length (250 bp) and background (a GC-richer first-order chain);
 - a weaker signal (smaller effects, more measurement noise), so the model is weaker.
 
+``--like-issue`` keeps the demo's effect sizes, noise, site rates and background and
+changes only what the issue's held-out simulation changed (the factors, the adapter and
+the length): the library the issue describes, next to the harsher default one.
+
 It generates the library (seeded, nothing committed), writes a config that changes only
 the data paths, the length and the truth table, runs ``snakemake`` in a work folder of
 its own, and prints the recall figures of ``results/evaluate/evaluation.tsv`` with the
@@ -41,9 +45,27 @@ GC_RICH = (
 )
 
 
-def grammar():  # type: ignore[no-untyped-def]
+def grammar(*, like_issue: bool = False):  # type: ignore[no-untyped-def]
     """The held-out grammar (JASPAR 2026 ids from the shipped vertebrate file)."""
     from seqlantern.simulate import Grammar
+
+    if like_issue:  # the demo's strengths, noise and background; other factors and adapter
+        effects = {
+            "MA0035.5": 1.0,  # GATA1
+            "MA0047.4": 0.8,  # FOXA2
+            "MA0143.5": 0.9,  # SOX2
+            "MA0095.4": 0.8,  # YY1
+            "MA0497.2": 0.8,  # MEF2C
+            "MA0090.4": 0.8,  # TEAD1
+            "MA0088.3": 0.7,  # ZNF143 (cooperative with NRF1)
+            "MA0506.3": 0.7,  # NRF1
+            "MA0039.5": -1.0,  # KLF4 (repressor)
+            "MA0144.3": 0.0,  # STAT3 (decoy)
+        }
+        return Grammar(effects=effects, cooperative=("MA0088.3", "MA0506.3", 0.8),
+                       decoys=("MA0144.3",), adapter=NEXTERA,
+                       adapter_name="nextera_3prime_readthrough",
+                       adapter_label="Nextera read-through")  # fmt: skip
 
     effects = {
         "MA0035.5": 0.7,  # GATA1
@@ -83,12 +105,17 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=250)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument(
+        "--like-issue",
+        action="store_true",
+        help="the demo's strengths and background (see the docstring)",
+    )
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
     a = ap.parse_args()
     work = a.work.resolve()
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
-    g = grammar()
+    g = grammar(like_issue=a.like_issue)
     motifs = [m for m in read_motifs(ROOT / "resources/motifs/JASPAR2026_CORE_vertebrates.meme")
               if m.id in g.effects]  # fmt: skip
     write_meme(motifs, data / "motifs.meme")
@@ -96,7 +123,7 @@ def main() -> None:
     if not fasta.is_file():
         write_demo(data / "motifs.meme", fasta, targets, truth, n=a.n, length=a.length,
                    seed=a.seed, grammar=g)  # fmt: skip
-    for item in ("Snakefile", "workflow", "config", "resources"):
+    for item in ("Snakefile", "workflow", "config", "resources", "src"):
         link = work / item
         if not link.exists():
             link.symlink_to(ROOT / item)
