@@ -45,45 +45,35 @@ GC_RICH = (
 )
 
 
+# (factor, JASPAR 2026 id, effect in the default library, effect with --like-issue)
+FACTORS = (
+    ("GATA1", "MA0035.5", 0.7, 1.0),
+    ("FOXA2", "MA0047.4", 0.6, 0.8),
+    ("SOX2", "MA0143.5", 0.6, 0.9),
+    ("YY1", "MA0095.4", 0.7, 0.8),
+    ("MEF2C", "MA0497.2", 0.6, 0.8),
+    ("TEAD1", "MA0090.4", 0.6, 0.8),
+    ("ZNF143", "MA0088.3", 0.5, 0.7),  # cooperative with NRF1
+    ("NRF1", "MA0506.3", 0.5, 0.7),
+    ("KLF4", "MA0039.5", -0.8, -1.0),  # repressor
+    ("STAT3", "MA0144.3", 0.0, 0.0),  # decoy: planted without effect
+)
+
+
 def grammar(*, like_issue: bool = False):  # type: ignore[no-untyped-def]
     """The held-out grammar (JASPAR 2026 ids from the shipped vertebrate file)."""
     from seqlantern.simulate import Grammar
 
-    if like_issue:  # the demo's strengths, noise and background; other factors and adapter
-        effects = {
-            "MA0035.5": 1.0,  # GATA1
-            "MA0047.4": 0.8,  # FOXA2
-            "MA0143.5": 0.9,  # SOX2
-            "MA0095.4": 0.8,  # YY1
-            "MA0497.2": 0.8,  # MEF2C
-            "MA0090.4": 0.8,  # TEAD1
-            "MA0088.3": 0.7,  # ZNF143 (cooperative with NRF1)
-            "MA0506.3": 0.7,  # NRF1
-            "MA0039.5": -1.0,  # KLF4 (repressor)
-            "MA0144.3": 0.0,  # STAT3 (decoy)
-        }
-        return Grammar(effects=effects, cooperative=("MA0088.3", "MA0506.3", 0.8),
-                       decoys=("MA0144.3",), adapter=NEXTERA,
-                       adapter_name="nextera_3prime_readthrough",
-                       adapter_label="Nextera read-through")  # fmt: skip
-
-    effects = {
-        "MA0035.5": 0.7,  # GATA1
-        "MA0047.4": 0.6,  # FOXA2
-        "MA0143.5": 0.6,  # SOX2
-        "MA0095.4": 0.7,  # YY1
-        "MA0497.2": 0.6,  # MEF2C
-        "MA0090.4": 0.6,  # TEAD1
-        "MA0088.3": 0.5,  # ZNF143 (cooperative with NRF1)
-        "MA0506.3": 0.5,  # NRF1
-        "MA0039.5": -0.8,  # KLF4 (repressor)
-        "MA0144.3": 0.0,  # STAT3 (decoy)
-    }
+    effects = {mid: (issue if like_issue else harsh) for _, mid, harsh, issue in FACTORS}
+    shared = {"decoys": ("MA0144.3",), "adapter": NEXTERA,
+              "adapter_name": "nextera_3prime_readthrough",
+              "adapter_label": "Nextera read-through"}  # fmt: skip
+    if like_issue:  # the demo's strengths, noise, site rates and background
+        return Grammar(effects=effects, cooperative=("MA0088.3", "MA0506.3", 0.8), **shared)
     return Grammar(effects=effects, cooperative=("MA0088.3", "MA0506.3", 0.6),
-                   decoys=("MA0144.3",), site_probability=0.22, adapter_probability=0.12,
-                   adapter_min=16, adapter_max=30, adapter_effect=1.2, noise_sd=0.45,
-                   adapter=NEXTERA, adapter_name="nextera_3prime_readthrough",
-                   adapter_label="Nextera read-through", transitions=GC_RICH)  # fmt: skip
+                   site_probability=0.22, adapter_probability=0.12, adapter_min=16,
+                   adapter_max=30, adapter_effect=1.2, noise_sd=0.45, transitions=GC_RICH,
+                   **shared)  # fmt: skip
 
 
 def _set(cfg: dict, dotted: str) -> None:
