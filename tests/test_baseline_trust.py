@@ -370,6 +370,14 @@ def test_calls_check_says_when_most_signal_is_below_the_cutoff() -> None:
     assert c.level == "caution" and "~500 candidates with signal" in c.message
     cal.loc[0, "calls"] = 400
     assert calls_check(cal, fdr=0.05, n_calls=400)[0].level == "ok"
+    # the cut-off merge-seqlets raised (seqlets.extend_fdr) is the row reported
+    cal = pd.DataFrame({"fdr_level": [0.05, 0.12, 1.0], "calls": [50, 700, 1000],
+                        "control_calls_per_copy": [2.0, 80.0, 500.0],
+                        "estimated_fdr": [0.04, 0.114, 0.5], "candidates": 1000,
+                        "chosen": ["", "yes", ""]})  # fmt: skip
+    (c,) = calls_check(cal, fdr=0.05, n_calls=700)
+    assert c.message.startswith("700 seqlets pass q <= 0.12 (seqlets.fdr 0.05 raised")
+    assert "11.4% false" in c.message
 
 
 def test_small_libraries_get_the_reference_step_budget() -> None:

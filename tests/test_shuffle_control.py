@@ -12,7 +12,13 @@ from conftest import random_dna
 from seqlantern.attribute import attribute_controls
 from seqlantern.encode import decode, one_hot
 from seqlantern.models import load_checkpoint
-from seqlantern.seqlets import SeqletParams, call_with_control, control_statistics
+from seqlantern.seqlets import (
+    SeqletParams,
+    calibration_table,
+    call_with_control,
+    control_statistics,
+    cutoff_level,
+)
 from seqlantern.shuffle import dinucleotide_shuffle, shuffle_onehot
 
 
@@ -78,6 +84,44 @@ def test_control_statistics_bh() -> None:
     assert np.allclose(p[:4], [1 / 9, 1 / 9, 3 / 9, 5 / 9])
     assert np.allclose(q[:4], [4 / 18, 4 / 18, 4 / 9, 5 / 9])
     assert np.isclose(p[4], 2 / 3) and (q >= p - 1e-12).all()
+
+
+def _cut(t_real, r_pos, t_ctrl, c_pos, shuffles, **kw):  # type: ignore[no-untyped-def]
+    from seqlantern.seqlets import _control_pq
+
+    _, q = _control_pq(t_real, r_pos, t_ctrl, c_pos, shuffles)
+    return q, cutoff_level(t_real, r_pos, q, t_ctrl, c_pos, shuffles, **kw)
+
+
+def test_cutoff_extends_over_a_flat_q_plateau() -> None:
+    # a weaker model: every positive call is ~1/8 chance match at every strength, so
+    # its q-values sit flat at ~0.125, just above fdr 0.1; 50 negative calls are clean
+    t_pos = np.linspace(1, 10, 800)
+    t_neg = np.linspace(5, 10, 50)
+    t_real = np.concatenate([t_pos, t_neg])
+    r_pos = np.r_[np.ones(800, bool), np.zeros(50, bool)]
+    t_ctrl = np.repeat(t_pos[::8], 2) + 1e-9  # 2 shuffles, 1 in 8 of the real rate
+    c_pos = np.ones(len(t_ctrl), bool)
+    q, fixed = _cut(t_real, r_pos, t_ctrl, c_pos, 2, fdr=0.1)
+    assert fixed == 0.1 and (q[r_pos] <= fixed).sum() < 20 and (q[~r_pos] <= fixed).all()
+    q, level = _cut(t_real, r_pos, t_ctrl, c_pos, 2, fdr=0.1, extend_fdr=0.15)
+    assert 0.1 < level <= 0.15 and (q <= level).sum() == 850
+    cal = calibration_table(t_real, r_pos, q, t_ctrl, c_pos, 2, chosen=level)
+    row = cal[cal["chosen"] == "yes"]
+    assert len(row) == 1 and int(row["calls"].iloc[0]) == 850
+    assert float(row["estimated_fdr"].iloc[0]) <= 0.15
+
+
+def test_cutoff_stays_when_the_calls_beyond_fdr_are_false() -> None:
+    # a strong model: 100 clean calls, then 100 weak ones the controls match one for one
+    weak = np.linspace(1, 5, 100)
+    t_real = np.concatenate([np.linspace(10, 20, 100), weak])
+    r_pos = np.ones(200, bool)
+    t_ctrl, c_pos = weak.copy(), np.ones(100, bool)
+    q, level = _cut(t_real, r_pos, t_ctrl, c_pos, 1, fdr=0.1, extend_fdr=0.15)
+    assert level == 0.1 and (q <= level).sum() == (q <= 0.1).sum() < 120
+    # extend_fdr <= fdr: off
+    assert _cut(t_real, r_pos, t_ctrl, c_pos, 1, fdr=0.1, extend_fdr=0.05)[1] == 0.1
 
 
 def test_controls_end_to_end(demo_small: dict[str, Path], trained_small: Path,

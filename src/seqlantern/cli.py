@@ -263,7 +263,9 @@ def cmd_call_seqlets(a: argparse.Namespace) -> None:
         print(f"{n_calls} candidate seqlets in {attr.shape[0]} sequences")
         return
     if control is not None:
-        df = call_with_control(attr, names, rows, control, params, fdr=a.fdr)
+        df = call_with_control(
+            attr, names, rows, control, params, fdr=a.fdr, extend_fdr=a.extend_fdr
+        )
     else:
         df = call_seqlets(attr, names, rows, params)
     write_seqlets(df, a.out)
@@ -312,7 +314,8 @@ def cmd_merge_seqlets(a: argparse.Namespace) -> None:
             "strength files; give one of each per shard, in shard order"
         )
     n = merge_files(a.candidates, a.control_strengths or None, a.out, shuffles=a.shuffles,
-                    fdr=a.fdr, calibration=a.calibration)  # fmt: skip
+                    fdr=a.fdr, extend_fdr=a.extend_fdr,
+                    calibration=a.calibration)  # fmt: skip
     print(f"{n} seqlets from {len(a.candidates)} shard(s)")
     if a.calibration:
         from seqlantern.io import read_tsv

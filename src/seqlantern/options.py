@@ -537,6 +537,19 @@ class Seqlets:
         "12 %. On the demo 0.1 gives 5,022 calls, 0.97 of the functional sites, 9.7 % on "
         "no planted site (0.05: 4,611, 0.93, 5.9 %). `results/seqlets/calibration.tsv` "
         "shows the calls at other levels; TF-MoDISco's seqlet default is 0.2")  # fmt: skip
+    extend_fdr: float = opt(
+        0.15, "raise the cut-off while the calls added beyond `fdr` are this clean (0: off)",
+        minimum=0, maximum=1, commands=("call-seqlets", "merge-seqlets"),
+        doc="ceiling for an adaptive cut-off (`shuffled` null): the q-value cut-off is "
+        "raised from `fdr` to the largest level ≤ this at which the calls it adds (those "
+        "with `fdr` < q ≤ level) are estimated by the controls to be at most this share "
+        "false on their own, so all kept calls stay ≤ this. Why: on a weaker model the "
+        "q-values of one sign can be flat just above `fdr` over thousands of calls (short "
+        "motifs recur in the shuffles), and a fixed 0.1 then keeps almost nothing; where "
+        "the calls beyond `fdr` are mostly false (a strong model) the cut-off stays at "
+        "`fdr`. The level used is the row marked `chosen` in "
+        "`results/seqlets/calibration.tsv`. 0 or ≤ `fdr`: a fixed cut-off at "
+        "`fdr`")  # fmt: skip
     signs: str = opt("both", "which peaks to call: both, positive or negative",
                      choices=("both", "positive", "negative"))  # fmt: skip
 

@@ -692,6 +692,81 @@ def _control_pq(
     return pvals, qvals
 
 
+def _expected_false(
+    t_real: np.ndarray,
+    r_pos: np.ndarray,
+    q: np.ndarray,
+    t_ctrl: np.ndarray,
+    c_pos: np.ndarray,
+    shuffles: int,
+    levels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calls with q <= each level and the false calls the controls predict among them.
+
+    Per sign, the calls at a level are the real seqlets at least as strong as the
+    weakest one with q <= level (q falls as the strength rises); the control calls at
+    least as strong as that weakest one, divided by ``shuffles``, are the expected false
+    ones (as in :func:`calibration_table`).
+    """
+    levels = np.asarray(levels, dtype=float)
+    calls = np.zeros(len(levels), dtype=np.int64)
+    false = np.zeros(len(levels))
+    for positive in (True, False):
+        sel = r_pos == positive
+        if not sel.any():
+            continue
+        order = np.argsort(q[sel], kind="stable")
+        qs, ts = q[sel][order], np.minimum.accumulate(t_real[sel][order])
+        c = np.sort(t_ctrl[c_pos == positive])
+        k = np.searchsorted(qs, levels, side="right")
+        tmin = ts[np.maximum(k - 1, 0)]
+        calls += k
+        false += np.where(k > 0, len(c) - np.searchsorted(c, tmin, side="left"), 0) / max(
+            shuffles, 1)  # fmt: skip
+    return calls, false
+
+
+def cutoff_level(
+    t_real: np.ndarray,
+    r_pos: np.ndarray,
+    q: np.ndarray,
+    t_ctrl: np.ndarray,
+    c_pos: np.ndarray,
+    shuffles: int,
+    *,
+    fdr: float,
+    extend_fdr: float = 0.0,
+) -> float:
+    """The q-value cut-off: ``fdr``, raised while the calls it adds are clean enough.
+
+    Why: the BH q-value of a call is the false share of *everything at least as strong*.
+    When a weaker model's strongest calls of one sign are chance motif matches as often
+    as its weaker ones (short AT-rich motifs recur in dinucleotide shuffles), q is flat
+    over thousands of calls, just above ``fdr``: a held-out library gave 500 calls at
+    q <= 0.1 and 3,792 at 0.15 (1 vs 9 of 9 planted factors), a cliff no single level
+    handles on every library. So the cut-off is raised from ``fdr`` to the largest level
+    L <= ``extend_fdr`` at which the calls added beyond ``fdr`` (the band
+    fdr < q <= L) have an estimated false share of at most ``extend_fdr`` on their own:
+    (false(L) - false(fdr)) / (calls(L) - calls(fdr)). Where the calls beyond ``fdr``
+    are mostly false (the demo: ~0.5 of them), the band fails and the cut-off stays
+    ``fdr``; where they are as clean as the ceiling, they are kept. The share of all
+    kept calls the controls estimate false stays <= ``extend_fdr`` (a mean of the
+    base's <= ``fdr`` and the band's <= ``extend_fdr``). ``extend_fdr <= fdr`` turns it
+    off.
+    """
+    if extend_fdr <= fdr or len(q) == 0:
+        return float(fdr)
+    levels = np.unique(q[(q > fdr) & (q <= extend_fdr)])
+    if levels.size == 0:
+        return float(fdr)
+    args = (t_real, r_pos, q, t_ctrl, c_pos, shuffles)
+    (n0,), (f0,) = _expected_false(*args, np.array([fdr]))
+    n, f = _expected_false(*args, levels)
+    band = (f - f0) / np.maximum(n - n0, 1)
+    ok = (n > n0) & (band <= extend_fdr)
+    return float(levels[ok].max()) if ok.any() else float(fdr)
+
+
 def call_with_control(
     attr: RowSource,
     names: list[str],
@@ -700,8 +775,11 @@ def call_with_control(
     params: SeqletParams,
     *,
     fdr: float = 0.1,
+    extend_fdr: float = 0.0,
 ) -> pd.DataFrame:
     """Call seqlets on real and shuffled-control maps with identical settings; keep q <= fdr.
+
+    (``fdr`` raised as :func:`cutoff_level` says when ``extend_fdr`` > ``fdr``.)
 
     The candidate threshold (``params.pvalue`` under the null fitted on the real maps)
     only limits how many candidates are considered; the reported ``pvalue`` and ``qvalue``
@@ -724,7 +802,10 @@ def call_with_control(
                         lambda: kind.fit(_span_sums(pp, lengths, draw)), threads, threshold,
                         pvalues=(True, False))  # fmt: skip
     p, q = control_statistics(ra, ca, shuffles=shuffles)
-    keep = q <= fdr
+    level = cutoff_level(_strength(ra), _positive(ra["sign"]), q, _strength(ca),
+                         _positive(ca["sign"]), shuffles, fdr=fdr,
+                         extend_fdr=extend_fdr)  # fmt: skip
+    keep = q <= level
     kept = {k: v[keep] for k, v in ra.items()}
     kept["null_pvalue"], kept["pvalue"], kept["qvalue"] = kept["pvalue"], p[keep], q[keep]
     return _frame(kept, names, rows)  # columns: SEQLET_COLUMNS, null_pvalue, qvalue
@@ -809,13 +890,14 @@ def merge_calls(
     *,
     shuffles: int = 1,
     fdr: float = 0.1,
+    extend_fdr: float = 0.0,
 ) -> pd.DataFrame:
     """Gather the shards' calls (:func:`call_shard`) into one table sorted by row and start.
 
     With control strengths, each candidate gets its empirical p-value and BH q-value
-    against the controls of all shards (:func:`control_statistics`) and only q <= ``fdr``
-    is kept: ``pvalue`` is then the empirical p-value, ``null_pvalue`` the nominal
-    candidate p-value.
+    against the controls of all shards (:func:`control_statistics`) and only q <= the
+    cut-off (:func:`cutoff_level` of ``fdr`` and ``extend_fdr``) is kept: ``pvalue`` is
+    then the empirical p-value, ``null_pvalue`` the nominal candidate p-value.
     """
     frames = [c for c in candidates if len(c)] or candidates[:1]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
@@ -826,8 +908,10 @@ def merge_calls(
     if control_strengths is None:
         return df
     ctrl = np.concatenate(control_strengths) if control_strengths else np.zeros(0)
-    p, q = _control_pq(_strength(df), _positive(df["sign"]), np.abs(ctrl), ctrl > 0, shuffles)
-    keep = q <= fdr
+    t_real, r_pos = _strength(df), _positive(df["sign"])
+    p, q = _control_pq(t_real, r_pos, np.abs(ctrl), ctrl > 0, shuffles)
+    keep = q <= cutoff_level(t_real, r_pos, q, np.abs(ctrl), ctrl > 0, shuffles, fdr=fdr,
+                             extend_fdr=extend_fdr)  # fmt: skip
     df = df[keep].reset_index(drop=True)
     df["null_pvalue"], df["pvalue"], df["qvalue"] = df["pvalue"], p[keep], q[keep]
     return df
@@ -845,8 +929,12 @@ def calibration_table(
     shuffles: int,
     *,
     levels: tuple[float, ...] = CALIBRATION_LEVELS,
+    chosen: float | None = None,
 ) -> pd.DataFrame:
     """Calls and estimated false calls at several FDR levels: the trade-off a user picks.
+
+    With ``chosen`` (the cut-off the calls used, :func:`cutoff_level`), that level is a
+    row too, and column ``chosen`` marks it ("yes"; the other rows "").
 
     For each level, ``calls`` is the number of real candidates with q <= level;
     ``control_calls`` the number of shuffled-control calls at least as strong as the
@@ -855,7 +943,9 @@ def calibration_table(
     (1.0) is every candidate: its ``estimated_fdr`` near 1 means the real maps are not
     distinguishable from the shuffled controls' at all.
     """
-    rows = []
+    rows: list[dict[str, object]] = []
+    if chosen is not None:
+        levels = tuple(sorted({*levels, chosen}))
     for level in levels:
         keep = q <= level
         expected = 0.0
@@ -865,11 +955,13 @@ def calibration_table(
                 tmin = float(t_real[sel].min())
                 expected += float((t_ctrl[c_pos == positive] >= tmin).sum()) / max(shuffles, 1)
         n = int(keep.sum())
-        rows.append({"fdr_level": level, "calls": n,
+        rows.append({"fdr_level": round(level, 4), "calls": n,
                      "control_calls_per_copy": round(expected, 3),
                      "estimated_fdr": round(min(expected / n, 1.0), 4) if n else float("nan"),
                      "candidates": len(q), "control_candidates_per_copy":
                      round(len(t_ctrl) / max(shuffles, 1), 3)})  # fmt: skip
+        if chosen is not None:
+            rows[-1]["chosen"] = "yes" if level == chosen else ""
     return pd.DataFrame(rows)
 
 
@@ -880,6 +972,7 @@ def merge_files(
     *,
     shuffles: int = 1,
     fdr: float = 0.1,
+    extend_fdr: float = 0.0,
     chunk: int = 200_000,
     calibration: str | Path | None = None,
 ) -> int:
@@ -903,9 +996,16 @@ def merge_files(
         ctrl = np.concatenate([np.load(c) for c in control_strengths] or [np.zeros(0)])
         t_real, r_pos = _strength(real), _positive(real["sign"])
         p, q = _control_pq(t_real, r_pos, np.abs(ctrl), ctrl > 0, shuffles)
-        keep = q <= fdr
+        level = cutoff_level(t_real, r_pos, q, np.abs(ctrl), ctrl > 0, shuffles, fdr=fdr,
+                             extend_fdr=extend_fdr)  # fmt: skip
+        keep = q <= level
+        if level > fdr:
+            print(f"q-value cut-off raised from fdr {fdr:g} to {level:.4g}: the "
+                  f"{int(keep.sum() - (q <= fdr).sum())} calls it adds have an estimated "
+                  f"false share <= extend_fdr {extend_fdr:g}")  # fmt: skip
         if calibration is not None:
-            cal = calibration_table(t_real, r_pos, q, np.abs(ctrl), ctrl > 0, shuffles)
+            cal = calibration_table(t_real, r_pos, q, np.abs(ctrl), ctrl > 0, shuffles,
+                                    chosen=level)  # fmt: skip
         del first, real, ctrl
     kept, offset = [], 0
     for c in candidates:

@@ -146,6 +146,13 @@ def calls_check(calibration: pd.DataFrame | None, *, fdr: float, n_calls: int) -
         ]
     lv = calibration["fdr_level"].to_numpy(dtype=float)
     row = calibration.iloc[int(np.argmin(np.abs(lv - fdr)))]
+    if "chosen" in calibration.columns and (calibration["chosen"] == "yes").any():
+        # the cut-off merge-seqlets used (seqlets.extend_fdr may have raised it)
+        row = calibration[calibration["chosen"] == "yes"].iloc[0]
+    cut = float(row["fdr_level"])
+    label = f"FDR {fdr:g}"
+    if cut > fdr:
+        label = f"q <= {cut:.3g} (seqlets.fdr {fdr:g} raised by seqlets.extend_fdr)"
     every = calibration.iloc[int(np.argmax(lv))]
     cand = int(every["candidates"])
     all_fdr = float(every["estimated_fdr"]) if cand else float("nan")
@@ -159,7 +166,7 @@ def calls_check(calibration: pd.DataFrame | None, *, fdr: float, n_calls: int) -
             Check(
                 "calls",
                 "fail",
-                f"no seqlet passes FDR {fdr:g}: the maps are not distinguishable from "
+                f"no seqlet passes {label}: the maps are not distinguishable from "
                 f"shuffled controls{ratio}. Try train.ensemble, more data, or "
                 "seqlets.null_model: laplace (calls without a false-discovery "
                 "guarantee)",
@@ -167,7 +174,7 @@ def calls_check(calibration: pd.DataFrame | None, *, fdr: float, n_calls: int) -
         ]
     est = float(row["estimated_fdr"])
     calls = int(row["calls"])
-    msg = f"{calls} seqlets pass FDR {fdr:g} (controls estimate {est:.1%} false){ratio}"
+    msg = f"{calls} seqlets pass {label} (controls estimate {est:.1%} false){ratio}"
     # candidates beyond what the controls explain: the signal the maps carry at all
     excess = cand - float(every["control_calls_per_copy"])
     level = "caution" if math.isfinite(all_fdr) and all_fdr > 0.8 else "ok"
@@ -359,7 +366,9 @@ def panel_html(
     if calibration is not None and not calibration.empty:
         details += (
             "<p>Seqlet calls at several false-discovery levels (the trade-off to pick "
-            "from: <code>seqlets.fdr</code>); <i>estimated_fdr</i> is the share of calls "
+            "from: <code>seqlets.fdr</code>, raised up to <code>seqlets.extend_fdr</code> "
+            "while the added calls are that clean; the row marked <i>chosen</i> is the "
+            "cut-off used); <i>estimated_fdr</i> is the share of calls "
             "the shuffled controls predict to be false.</p>"
             + calibration.to_html(index=False, classes="t", border=0, na_rep="-")
         )
