@@ -536,7 +536,9 @@ class Seqlets:
         "factors and 9 % of calls on no planted site; 0.1 gave 1,290 calls, 8 / 9 factors, "
         "12 %. On the demo 0.1 gives 5,022 calls, 0.97 of the functional sites, 9.7 % on "
         "no planted site (0.05: 4,611, 0.93, 5.9 %). `results/seqlets/calibration.tsv` "
-        "shows the calls at other levels; TF-MoDISco's seqlet default is 0.2")  # fmt: skip
+        "shows the calls at other levels; TF-MoDISco's seqlet default is 0.2. "
+        "`extend_fdr` may raise the cut-off above this (the level used is the "
+        "calibration table's `chosen` row)")  # fmt: skip
     extend_fdr: float = opt(
         0.15, "raise the cut-off while the calls added beyond `fdr` are this clean (0: off)",
         minimum=0, maximum=1, commands=("call-seqlets", "merge-seqlets"),
