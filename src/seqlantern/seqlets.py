@@ -946,15 +946,8 @@ def calibration_table(
     rows: list[dict[str, object]] = []
     if chosen is not None:
         levels = tuple(sorted({*levels, chosen}))
-    for level in levels:
-        keep = q <= level
-        expected = 0.0
-        for positive in (True, False):
-            sel = keep & (r_pos == positive)
-            if sel.any():
-                tmin = float(t_real[sel].min())
-                expected += float((t_ctrl[c_pos == positive] >= tmin).sum()) / max(shuffles, 1)
-        n = int(keep.sum())
+    calls, false = _expected_false(t_real, r_pos, q, t_ctrl, c_pos, shuffles, np.array(levels))
+    for level, n, expected in zip(levels, calls.tolist(), false.tolist(), strict=True):
         rows.append({"fdr_level": round(level, 4), "calls": n,
                      "control_calls_per_copy": round(expected, 3),
                      "estimated_fdr": round(min(expected / n, 1.0), 4) if n else float("nan"),
