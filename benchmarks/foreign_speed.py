@@ -11,9 +11,13 @@ Models (random weights, eval mode, fp32):
 - ``deepstarr``: a DeepSTARR-style CNN at the paper's size (convolutions of 256/60/60/120
   filters with BatchNorm, max pooling, dense 256/256, two outputs; 249 bp).
 
-For each: gradient x input (seqlantern ``gradient_x_input``, no mean correction) against
+For each: gradient x input (seqlantern ``gradient_x_input`` on the model
+``seqlantern attribute`` prepares, :mod:`seqlantern.fastgrad`: pruned to the attributed
+output, fast max-pool and batch-norm backward, cache-sized chunks; preparation timed
+apart; no mean correction) against
 ``tangermeme.saliency.saliency`` (``gradient_correction=False``) and captum
-``InputXGradient``, same batch size, best of ``--reps`` after one warm-up; the maps are
+``InputXGradient``, same batch size, best of ``--reps`` rounds that run the three in
+turn (after one warm-up each); the maps are
 checked equal to tangermeme's (rtol 1e-4, atol 1e-6 of the largest value). ISM on
 ``--ism-n`` sequences: seqlantern ``methods.ism`` against
 ``tangermeme.saturation_mutagenesis`` (output 0, as for gradient x input; by default it
@@ -26,8 +30,11 @@ recomputation of ``seqlantern.fastism`` on BPNet and DeepSTARR, the incremental 
 machine's measured fp32 matmul rate (best of 5 square matmuls), and each model's FLOPs
 per gradient x input (2 x MACs of every Conv1d and Linear, forward plus the input-
 gradient backward, which costs about the same again; weight gradients are not needed)
-divided by the measured time. bf16: our gradient x input under bfloat16 autocast
-(``attribution.precision: bf16``), its time and the Pearson correlation of its
+divided by the measured time (the layers the attributed output needs: BPNet's counts
+without its profile head). ``--peer-batches 16 64 256`` also times the peers at those
+batch sizes and prints their best (a user tuning theirs); ``--no-ism`` skips ISM.
+bf16: our gradient x input under bfloat16 autocast (``attribution.precision: bf16``, on
+the module as given, as the stage runs it), its time and the Pearson correlation of its
 observed-base map with the fp32 one. Needs the dev extras (tangermeme, captum, bpnet-lite).
 """
 
@@ -88,6 +95,20 @@ def _models() -> dict[str, tuple[nn.Module, int]]:
     return {k: (m.eval(), length) for k, (m, length) in out.items()}
 
 
+def _best_interleaved(fns: list[Callable[[], Any]], reps: int) -> list[float]:
+    """Best time of each function over ``reps`` rounds that run them in turn, so that a
+    shared machine's drifting speed hits all sides alike (ratios within a round count)."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(reps):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t)
+    return [min(t) for t in times]
+
+
 def _best(fn: Callable[[], Any], reps: int) -> float:
     fn()
     times = []
@@ -131,12 +152,20 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--ism-n", type=int, default=2)
     ap.add_argument("--models", nargs="+", default=["seqcnn", "bpnet", "deepstarr"])
+    ap.add_argument(
+        "--peer-batches",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time the peers at these batch sizes and report their best",
+    )
+    ap.add_argument("--no-ism", action="store_true", help="gradient x input only")
     a = ap.parse_args()
     from captum.attr import InputXGradient
     from tangermeme.saliency import saliency as tm_saliency
     from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
-    from seqlantern.attribute import gradient_x_input
+    from seqlantern.attribute import _gradient_model, gradient_x_input
     from seqlantern.methods import ism
 
     peak = _peak_gflops()
@@ -150,34 +179,55 @@ def main() -> None:
         x = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (a.n, length))]
                              .transpose(0, 2, 1).copy())  # fmt: skip
 
-        def ours(model: nn.Module = model, x: torch.Tensor = x) -> torch.Tensor:
+        # as `seqlantern attribute` does: the gradient model is prepared (and checked) once
+        t0 = time.perf_counter()
+        g_model = _gradient_model(model, x[: a.batch], "gradient_x_input", "fp32")
+        t_prep = time.perf_counter() - t0
+
+        def ours(model: nn.Module = g_model, x: torch.Tensor = x) -> torch.Tensor:
             return torch.cat([gradient_x_input(model, x[i : i + a.batch], correct=False)[0]
                               for i in range(0, len(x), a.batch)])  # fmt: skip
 
-        def tm(model: nn.Module = model, x: torch.Tensor = x) -> torch.Tensor:
-            return tm_saliency(model, x, batch_size=a.batch, device="cpu",
+        def tm(model: nn.Module = model, x: torch.Tensor = x, bs: int = a.batch) -> torch.Tensor:
+            return tm_saliency(model, x, batch_size=bs, device="cpu",
                                gradient_correction=False, verbose=False)  # fmt: skip
 
         ixg = InputXGradient(model)
 
-        def cap(x: torch.Tensor = x, ixg: InputXGradient = ixg) -> torch.Tensor:
-            return torch.cat([ixg.attribute(x[i : i + a.batch].clone().requires_grad_(True),
+        def cap(x: torch.Tensor = x, ixg: InputXGradient = ixg, bs: int = a.batch) -> torch.Tensor:
+            return torch.cat([ixg.attribute(x[i : i + bs].clone().requires_grad_(True),
                                             target=0).detach()
-                              for i in range(0, len(x), a.batch)])  # fmt: skip
+                              for i in range(0, len(x), bs)])  # fmt: skip
 
         m_ours, m_tm, m_cap = ours(), tm(), cap()
         scale = float(m_tm.abs().max())
         equal = bool(torch.allclose(m_ours, m_tm, rtol=1e-4, atol=1e-6 * scale)
                      and torch.allclose(m_ours, m_cap, rtol=1e-4, atol=1e-6 * scale))  # fmt: skip
-        t_ours, t_tm, t_cap = (_best(f, a.reps) for f in (ours, tm, cap))
+        t_ours, t_tm, t_cap = _best_interleaved([ours, tm, cap], a.reps)
+        # the peers at their best batch size (a user tuning theirs)
+        best_tm, best_cap = (t_tm, a.batch), (t_cap, a.batch)
+        for bs in a.peer_batches:
+            if bs != a.batch:
+                best_tm = min(best_tm, (_best(lambda bs=bs: tm(bs=bs), a.reps), bs))
+                best_cap = min(best_cap, (_best(lambda bs=bs: cap(bs=bs), a.reps), bs))
+        print(f"{name}: gradient path prepared in {t_prep:.2f} s: "
+              f"{getattr(g_model, 'summary', 'the module as given')}; peers' best batch: "
+              f"tangermeme {best_tm[1]} ({best_tm[0]:.3f} s, {best_tm[0] / t_ours:.2f}x), "
+              f"captum {best_cap[1]} ({best_cap[0]:.3f} s, {best_cap[0] / t_ours:.2f}x)",
+              flush=True)  # fmt: skip
 
-        def bf16(ours: Callable[[], torch.Tensor] = ours) -> torch.Tensor:
+        def bf16(model: nn.Module = model, x: torch.Tensor = x) -> torch.Tensor:
             with torch.autocast("cpu", dtype=torch.bfloat16):  # attribution.precision: bf16
-                return ours().float()
+                return torch.cat([gradient_x_input(model, x[i : i + a.batch], correct=False)[0]
+                                  for i in range(0, len(x), a.batch)]).float()  # fmt: skip
 
         t_bf = _best(bf16, a.reps)
         r_bf = float(np.corrcoef((bf16() * x).ravel().numpy(), (m_ours * x).ravel().numpy())[0, 1])
-        flops = 2 * 2 * _macs(model, x[:1]) * a.n
+        flops = 2 * 2 * _macs(g_model, x[:1]) * a.n  # the layers the attributed output needs
+        if a.no_ism:
+            rows.append((name, length, t_ours, t_tm, t_cap, equal, flops, float("nan"),
+                         float("nan"), False, t_bf, r_bf, float("nan")))  # fmt: skip
+            continue
         xi = x[: a.ism_n]
         i_ours = ism(model, xi, batch_size=a.batch)
         i_tm = saturation_mutagenesis(model, xi, batch_size=a.batch, device="cpu", target=0,

@@ -46,6 +46,24 @@ def test_every_method_on_cuda_matches_cpu() -> None:
             assert torch.allclose(cpu, gpu, rtol=1e-3, atol=1e-4 * scale), (name, model)
 
 
+def test_fast_gradient_path_on_cuda_matches_cpu() -> None:
+    """seqlantern.fastgrad on the GPU (pruned graph, block max pool, batch-norm and input
+    convolution backward kernels, one pass per batch) against the CPU autograd maps."""
+    from seqlantern.attribute import gradient_x_input
+    from seqlantern.fastgrad import GradientModel, prepare
+
+    torch.manual_seed(0)
+    deep = torch.nn.Sequential(
+        torch.nn.Conv1d(4, 16, 7, padding=3), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+        torch.nn.MaxPool1d(2), torch.nn.Flatten(), torch.nn.Linear(16 * 60, 2)).eval()  # fmt: skip
+    x = _x()
+    cpu, _ = gradient_x_input(deep, x, target=1)
+    fast = prepare(deep.cuda(), x.cuda())
+    assert isinstance(fast, GradientModel) and "one pass per batch" in fast.summary
+    gpu, _ = gradient_x_input(fast, x.cuda(), target=1)
+    assert torch.allclose(cpu, gpu.cpu(), rtol=1e-3, atol=1e-4 * float(cpu.abs().max()))
+
+
 def test_workflow_on_cuda(tmp_path: Path) -> None:
     """device: cuda end to end (train, attribute, controls, shortcuts, diagnostics) on a
     tiny demo; the maps of the CUDA-trained checkpoint match a CPU attribution of it."""

@@ -186,13 +186,19 @@ def gradient_x_input(
     if fast is not None:
         grad, out = fast
     else:
-        x = x.detach().clone().requires_grad_(True)
+        from seqlantern.fastgrad import chunks
+
+        outs, grads = [], []
         with frozen(model):
-            out = model(x)
-            y = out[:, target]
-            if output == "activation":
-                y = torch.sigmoid(y)
-            (grad,) = torch.autograd.grad(y.sum(), x)
+            for s in chunks(model, len(x)):
+                xi = x[s].detach().clone().requires_grad_(True)
+                out = model(xi)
+                y = out[:, target]
+                if output == "activation":
+                    y = torch.sigmoid(y)
+                grads.append(torch.autograd.grad(y.sum(), xi)[0])
+                outs.append(out.detach())
+        grad, out = torch.cat(grads), torch.cat(outs)
     if correct:
         grad = grad - grad.mean(dim=1, keepdim=True)
     if hypothetical:
@@ -294,13 +300,18 @@ def attribute(
     errors: list[np.ndarray] = []
     check = check and method in PATH_METHODS and not rc_average
 
+    fast: list[nn.Module] = []  # the gradient methods' model, prepared on the first batch
+
     def maps(xb: torch.Tensor, seed_i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Hypothetical contributions (fp32) and, when they come with it, the predictions."""
+        if not fast:
+            fast.append(_gradient_model(model, xb, method, precision))
+        m = fast[0]
         if method == "gradient_x_input" and not rc_average:
-            grad, pr = gradient_x_input(model, xb, target=target, output=output,
+            grad, pr = gradient_x_input(m, xb, target=target, output=output,
                                         correct=correct, hypothetical=True)  # fmt: skip
             return grad.float(), pr
-        grad = hypothetical(method, model, xb, target=target, output=output, correct=correct,
+        grad = hypothetical(method, m, xb, target=target, output=output, correct=correct,
                             steps=steps, references=references, seed=seed_i,
                             baseline=baseline, rc_average=rc_average)  # fmt: skip
         return grad.float(), torch.empty(0)
@@ -377,6 +388,29 @@ def attribute(
                 df.to_csv(fh, sep="\t", index=False, header=a == 0, float_format="%.6g")
     if check and errors:
         _report_completeness(np.concatenate(errors), method, steps)
+
+
+GRADIENT_METHODS = ("gradient_x_input", "saliency", "integrated_gradients", "expected_gradients")
+"""Methods computed from input gradients alone (they take :mod:`seqlantern.fastgrad`)."""
+
+
+def _gradient_model(model: nn.Module, x: torch.Tensor, method: str, precision: str) -> nn.Module:
+    """The model the gradient methods run on: :func:`seqlantern.fastgrad.prepare`'s
+    version (checked on the first sequences of ``x``) for fp32 gradient methods on
+    models without an exact closed-form gradient; ``model`` otherwise (ISM and Grad-CAM
+    read the module itself; bf16 autocast runs the module's own layers)."""
+    from seqlantern.fastgrad import GradientModel, prepare
+
+    if method not in GRADIENT_METHODS or precision != "fp32":
+        return model
+    if _fast_input_gradient(model, x[:1], 0, "logit") is not None:
+        return model
+    fast = prepare(model, x)
+    if isinstance(fast, GradientModel):
+        print(f"[attribute] gradient path: {fast.summary}", flush=True)
+    else:
+        print("[attribute] gradient path: the module as given (plain autograd)", flush=True)
+    return fast
 
 
 COMPLETENESS_WARN = 0.05  # relative error past which a path method's maps are not converged

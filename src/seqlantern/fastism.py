@@ -365,8 +365,14 @@ def _flip(v: _Win, dims: Any, ref_out: torch.Tensor) -> _Win | None:
     return _Win(ref_out, start, torch.flip(v.vals, dims))
 
 
-def trace(model: nn.Module) -> tuple[fx.GraphModule, Callable[[Any], Any]] | None:
+def trace(
+    model: nn.Module, *, fold_batchnorm: bool = True
+) -> tuple[fx.GraphModule, Callable[[Any], Any]] | None:
     """The traced graph of ``model`` and the function applied to its output.
+
+    ``fold_batchnorm`` folds eval-mode batch norm into the convolution before it (ISM's
+    windows; not for gradients, where the folded weights' rounding may flip near-tied
+    max-pool winners).
 
     A :class:`~seqlantern.models.OutputHead` is traced through to the wrapped module (its
     selection and reduction are applied to the graph's output). Arguments after the
@@ -390,7 +396,8 @@ def trace(model: nn.Module) -> tuple[fx.GraphModule, Callable[[Any], Any]] | Non
     if isinstance(model, OutputHead) and model.select is not None:
         _keep_selected(gm, model.select)
     gm.graph.eliminate_dead_code()
-    _fold_batchnorm(gm)
+    if fold_batchnorm:
+        _fold_batchnorm(gm)
     gm.recompile()
     return gm, post
 

@@ -36,6 +36,11 @@ mutagenesis (ISM) measures the prediction change of every substitution directly.
   on every base (its hypothetical contributions carry no base preference).
 - ``grad_cam``: 1-D Grad-CAM on the first convolution layer (Selvaraju et al. 2017), a
   coarse region map (non-negative, one value per position, spread on the observed base).
+
+The gradient methods take whatever module they are given; the attribution stage gives
+them :func:`seqlantern.fastgrad.prepare`'s version of a foreign model (pruned to the
+attributed output, faster backward kernels, cache-sized chunks; checked against plain
+autograd), whose chunks :func:`seqlantern.fastgrad.chunks` hands out here.
 """
 
 from __future__ import annotations
@@ -61,11 +66,14 @@ def _output(model: nn.Module, x: torch.Tensor, target: int, output: str) -> torc
 
 def _grad(model: nn.Module, x: torch.Tensor, target: int, output: str) -> torch.Tensor:
     from seqlantern.attribute import frozen
+    from seqlantern.fastgrad import chunks
 
-    x = x.detach().clone().requires_grad_(True)
+    grads = []
     with frozen(model):
-        (g,) = torch.autograd.grad(_output(model, x, target, output).sum(), x)
-    return g.detach()
+        for s in chunks(model, len(x)):
+            xi = x[s].detach().clone().requires_grad_(True)
+            grads.append(torch.autograd.grad(_output(model, xi, target, output).sum(), xi)[0])
+    return torch.cat(grads).detach()
 
 
 PATH_METHODS = ("integrated_gradients", "expected_gradients")
