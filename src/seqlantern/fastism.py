@@ -420,6 +420,29 @@ def _keep_selected(gm: fx.GraphModule, select: Any) -> None:
     out.args = (new,)
 
 
+def conv_batchnorm_pairs(
+    gm: fx.GraphModule,
+) -> list[tuple[int, fx.Node, fx.Node, nn.Conv1d, nn.BatchNorm1d]]:
+    """``(index, batch-norm node, convolution node, conv, bn)`` for every eval-mode
+    ``BatchNorm1d`` whose only input is an eval ``Conv1d`` called on one argument that
+    nothing else reads (the pairs that can be treated as one layer)."""
+    pairs = []
+    for i, node in enumerate(list(gm.graph.nodes)):
+        if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
+            continue
+        bn = gm.get_submodule(str(node.target))
+        prev = node.args[0]
+        if (not isinstance(bn, nn.BatchNorm1d) or bn.training or bn.running_mean is None
+                or bn.running_var is None or not isinstance(prev, fx.Node)
+                or prev.op != "call_module" or len(prev.users) != 1 or len(prev.args) != 1
+                or prev.kwargs):  # fmt: skip
+            continue
+        conv = gm.get_submodule(str(prev.target))
+        if isinstance(conv, nn.Conv1d) and not conv.training:
+            pairs.append((i, node, prev, conv, bn))
+    return pairs
+
+
 def _fold_batchnorm(gm: fx.GraphModule) -> None:
     """Fold every eval-mode ``BatchNorm1d`` that reads only a ``Conv1d`` into a copy of
     that convolution (the user's modules are left untouched).
@@ -430,18 +453,7 @@ def _fold_batchnorm(gm: fx.GraphModule) -> None:
     """
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    for i, node in enumerate(list(gm.graph.nodes)):
-        if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
-            continue
-        bn = gm.get_submodule(str(node.target))
-        prev = node.args[0]
-        if (not isinstance(bn, nn.BatchNorm1d) or bn.training or bn.running_mean is None
-                or not isinstance(prev, fx.Node) or prev.op != "call_module"
-                or len(prev.users) != 1):  # fmt: skip
-            continue
-        conv = gm.get_submodule(str(prev.target))
-        if not isinstance(conv, nn.Conv1d) or conv.training:
-            continue
+    for i, node, prev, conv, bn in conv_batchnorm_pairs(gm):
         name = f"_seqlantern_folded_{i}"
         gm.add_submodule(name, fuse_conv_bn_eval(conv, bn))
         with gm.graph.inserting_after(node):
