@@ -161,3 +161,18 @@ def test_attribute_takes_the_fast_path_and_writes_autograd_maps(tmp_path, capsys
     assert "gradient path: traced graph" in capsys.readouterr().out
     want = (_autograd(model.requires_grad_(False), x, 1) * x).numpy()
     np.testing.assert_allclose(np.load(out), want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
+
+
+def test_seqlantern_cnn_keeps_its_own_path() -> None:
+    """The workflow's own CNN (here the trained default: max+mean pooling, strands
+    averaged) is not swapped: its maps stay those of earlier runs."""
+    from seqlantern.attribute import _gradient_model
+    from seqlantern.models import TRAIN_CNN_OPTIONS, build_model
+
+    torch.manual_seed(0)
+    cnn = build_model("cnn", n_targets=1, length=60, **TRAIN_CNN_OPTIONS).eval()
+    assert _gradient_model(cnn, _x(4, 60), "gradient_x_input", "fp32") is cnn
+    deep = _randomize_bn(DeepSTARRLike(80))
+    assert isinstance(_gradient_model(deep, _x(4, 80), "saliency", "fp32"), GradientModel)
+    assert _gradient_model(deep, _x(4, 80), "ism", "fp32") is deep
+    assert _gradient_model(deep, _x(4, 80), "gradient_x_input", "bf16") is deep

@@ -359,9 +359,10 @@ def prepare(model: nn.Module, x: torch.Tensor, *, probes: int = 4) -> nn.Module:
     bases = torch.randint(0, 4, (probes, x.shape[-1]), generator=gen)
     xp = F.one_hot(bases, x.shape[1]).transpose(1, 2).to(device=x.device, dtype=x.dtype)
     used = {id(gm.get_submodule(str(n.target))) for n in gm.graph.nodes if n.op == "call_module"}
-    leaves = [name for name, m in model.named_modules() if not list(m.children())]
-    dropped = [name for name, m in model.named_modules()
-               if not list(m.children()) and id(m) not in used]  # fmt: skip
+    # the layers fx calls as modules (torch.nn's; the user's own are traced through)
+    leaves = [(name, m) for name, m in model.named_modules()
+              if not list(m.children()) and type(m).__module__.startswith("torch.nn")]  # fmt: skip
+    dropped = [name for name, m in leaves if id(m) not in used]
     try:
         with frozen(model):
             swapped = _rewrite(gm)
