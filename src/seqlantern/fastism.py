@@ -609,10 +609,17 @@ def ism_windowed(
 ) -> torch.Tensor | None:  # fmt: skip
     """Uncentred ISM ``f(x with b at p) - f(x)`` of every sequence, or ``None``.
 
-    ``None`` when the model cannot be traced or the windowed computation fails its
-    checks on the first sequence: the graph reproduces ``model(x)`` on the reference, and
-    ``probes`` mutants spread over the sequence predict as full forward passes do.
+    Sequences with a base at every position go through delta mode
+    (:mod:`seqlantern.deltaism`, the change of each layer only) when the graph allows
+    it, others (and every sequence when delta mode does not apply) through the windowed
+    values of this module. ``None`` when the model cannot be traced or the windowed
+    computation fails its checks: the graph reproduces ``model(x)`` on the first
+    reference, and on the first sequence each engine handles, ``probes`` mutants spread
+    over the sequence predict as full forward passes do. Setting
+    ``SEQLANTERN_NO_DELTA_ISM=1`` turns delta mode off (for comparisons).
     """
+    from seqlantern import deltaism
+
     traced = trace(model)
     if traced is None:
         return None
@@ -628,8 +635,14 @@ def ism_windowed(
     n, _, length = x.shape
     out = torch.zeros_like(x)
     ref_sizes: list[int] = []
-    step = min(batch_size, 64)  # the first batch measures a mutant's size
+    state: dict[str, Any] = {"step": min(batch_size, 64)}  # the first batch measures a mutant
     eye = torch.eye(4, dtype=x.dtype, device=x.device)
+    use_delta = os.environ.get("SEQLANTERN_NO_DELTA_ISM", "") in ("", "0")
+    checked: set[str] = set()
+    plan: dict[str, Any] | None = None
+    npos = 1
+    cache: dict[int, torch.Tensor] = {}
+    debug = bool(os.environ.get("SEQLANTERN_DEBUG"))
     with torch.no_grad():
         for i in range(n):
             xi = x[i : i + 1]
@@ -637,40 +650,86 @@ def ism_windowed(
                 y_ref, ref_env = run(gm, xi, sizes=ref_sizes if i == 0 else None)
                 ref = select(y_ref)
             except Exception:
-                if os.environ.get("SEQLANTERN_DEBUG"):
+                if debug:
                     raise
                 return None
+            if i == 0:
+                full = pick(model(xi))
+                scale = float(full.abs().max()) + 1e-12
+                if not torch.allclose(ref, full, rtol=1e-4, atol=1e-4 * scale):
+                    return None
+                if use_delta:
+                    plan = deltaism.plan(gm, ref_env)
+                    if plan is not None:
+                        npos = deltaism.positions_per_batch(plan, ref_env, x, batch_size)
             obs = xi[0].argmax(dim=0)
             has = xi[0].sum(dim=0) > 0
             pos = torch.arange(length, device=x.device).repeat_interleave(4)
             base = torch.arange(4, device=x.device).repeat(length)
             todo = ~(has[pos] & (base == obs[pos]))
             pos, base = pos[todo], base[todo]
-            preds = torch.empty(len(pos), dtype=x.dtype, device=x.device)
-            j = 0
-            while j < len(pos):
-                p, b = pos[j : j + step], base[j : j + step]
-                w = _Win(xi, p, eye[b][:, :, None])
-                sizes: list[int] | None = [] if i == 0 and j == 0 else None
+            preds = None
+            if plan is not None and bool(has.all()):
                 try:
-                    preds[j : j + step] = select(run(gm, w, ref_env, sizes)[0])
+                    preds = deltaism.ism_sequence(gm, plan, ref_env, xi, select, npos, cache)
+                except deltaism.Unsupported:
+                    if debug:
+                        raise
+                    plan = None
+                if preds is not None and "delta" not in checked:
+                    if not _probes_agree(model, xi, pick, pos, base, preds, probes):
+                        preds, plan = None, None
+                    checked.add("delta")
+            if preds is None:
+                try:
+                    preds = _windowed_sequence(gm, xi, ref_env, select, pos, base, eye, state,
+                                               batch_size, ref_sizes, x)  # fmt: skip
                 except Exception:
-                    if os.environ.get("SEQLANTERN_DEBUG"):
+                    if debug:
                         raise
                     return None
-                j += len(p)
-                if sizes:
-                    step = _step(batch_size, max(ref_sizes), max(max(sizes), 1), x)
-            if i == 0:
-                full = pick(model(xi))
-                probe = torch.linspace(0, len(pos) - 1, min(probes, len(pos))).long()
-                muts = xi.repeat(len(probe), 1, 1)
-                muts[torch.arange(len(probe)), :, pos[probe]] = eye[base[probe]]
-                want = pick(model(muts))
-                scale = float(torch.cat([want, full]).abs().max()) + 1e-12
-                tol = 1e-4 * scale
-                same = torch.allclose(ref, full, rtol=1e-4, atol=tol)
-                if not same or not torch.allclose(preds[probe], want, rtol=1e-4, atol=tol):
-                    return None
+                if "window" not in checked:
+                    if not _probes_agree(model, xi, pick, pos, base, preds, probes):
+                        return None
+                    checked.add("window")
             out[i, base, pos] = preds - ref[0]
     return out
+
+
+def _windowed_sequence(
+    gm: fx.GraphModule, xi: torch.Tensor, ref_env: dict[str, Any],
+    select: Callable[[Any], torch.Tensor], pos: torch.Tensor, base: torch.Tensor,
+    eye: torch.Tensor, state: dict[str, Any], batch_size: int, ref_sizes: list[int],
+    x: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    """Predictions of one sequence's mutants ``(pos, base)`` by windowed values; the
+    first batch ever run measures a mutant's size and sets ``state["step"]``."""
+    preds = torch.empty(len(pos), dtype=xi.dtype, device=xi.device)
+    j = 0
+    while j < len(pos):
+        step = state["step"]
+        p, b = pos[j : j + step], base[j : j + step]
+        w = _Win(xi, p, eye[b][:, :, None])
+        sizes: list[int] | None = [] if "sized" not in state else None
+        preds[j : j + step] = select(run(gm, w, ref_env, sizes)[0])
+        j += len(p)
+        if sizes:
+            state["sized"] = True
+            state["step"] = _step(batch_size, max(ref_sizes), max(max(sizes), 1), x)
+    return preds
+
+
+def _probes_agree(
+    model: nn.Module, xi: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor],
+    pos: torch.Tensor, base: torch.Tensor, preds: torch.Tensor, probes: int,
+) -> bool:  # fmt: skip
+    """Whether ``probes`` mutants spread over the sequence predict as full forward
+    passes of ``model`` do (rtol 1e-4, atol 1e-4 of the largest output)."""
+    eye = torch.eye(4, dtype=xi.dtype, device=xi.device)
+    full = pick(model(xi))
+    probe = torch.linspace(0, len(pos) - 1, min(probes, len(pos))).long().to(pos.device)
+    muts = xi.repeat(len(probe), 1, 1)
+    muts[torch.arange(len(probe)), :, pos[probe]] = eye[base[probe]]
+    want = pick(model(muts))
+    tol = 1e-4 * (float(torch.cat([want, full]).abs().max()) + 1e-12)
+    return torch.allclose(preds[probe], want, rtol=1e-4, atol=tol)
