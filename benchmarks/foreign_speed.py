@@ -24,9 +24,9 @@ checked equal to tangermeme's (rtol 1e-4, atol 1e-6 of the largest value). ISM o
 averages all outputs; tangermeme >= 1.6 runs its own torch.export fastISM when the job
 would take over 30 s, else its naive loop), and once against its naive loop
 (``fast=False``, what tangermeme did before fastISM); maps compared on the observed
-bases (tangermeme returns the centred differences there). Ours is the windowed
-recomputation of ``seqlantern.fastism`` on BPNet and DeepSTARR, the incremental path on
-``seqcnn``; both sides get ``--batch``. The roofline: the
+bases (tangermeme returns the centred differences there). Ours is delta mode
+(``seqlantern.deltaism``) on BPNet, the windowed recomputation of ``seqlantern.fastism``
+on DeepSTARR, the incremental path on ``seqcnn``; both sides get ``--batch``. The roofline: the
 machine's measured fp32 matmul rate (best of 5 square matmuls), and each model's FLOPs
 per gradient x input (2 x MACs of every Conv1d and Linear, forward plus the input-
 gradient backward, which costs about the same again; weight gradients are not needed)

@@ -202,3 +202,23 @@ def test_need_ranges_follow_the_trim() -> None:
     assert need[last] == (3, 197)
     assert need["rconvs_2"] == (3, 197)  # read by the last residual sum only
     assert need["irelu"][0] < need["rconvs_2"][0]
+
+
+def test_delta_ism_on_chrombpnet(engines: dict[str, int]) -> None:
+    """ChromBPNet (a bias BPNet and an accessibility BPNet whose counts are combined by
+    logsumexp): the change runs through both stacks; the combination is on full values."""
+    pytest.importorskip("bpnetlite")
+    from bpnetlite.bpnet import BPNet
+    from bpnetlite.chrombpnet import ChromBPNet
+
+    torch.manual_seed(0)
+    bias = BPNet(n_filters=8, n_layers=2, n_outputs=1, n_control_tracks=0, trimming=30,
+                 verbose=False)  # fmt: skip
+    acc = BPNet(n_filters=8, n_layers=4, n_outputs=1, n_control_tracks=0, trimming=30,
+                verbose=False)  # fmt: skip
+    head = OutputHead(ChromBPNet(bias, acc, name="test"), {"select": 1}).eval()
+    x = _x(2, 150)
+    fast = ism_windowed(head, x, target=0, output="raw", batch_size=64)
+    assert fast is not None
+    _close(fast, head, x, 0)
+    assert engines == {"delta": 2, "window": 0}

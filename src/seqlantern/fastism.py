@@ -16,6 +16,11 @@ tensor: the reference with the window written in. So the result is the naive ISM
 to float rounding, and no architecture is assumed: an unknown operation only costs
 speed.
 
+On networks whose every layer after the input is linear in the change or element-wise
+(stride-1 convolutions, activations, residual sums, trims, means over positions: BPNet,
+ChromBPNet), :mod:`seqlantern.deltaism` goes further and carries only each mutant's
+*change* (no reference context read at all); :func:`ism_windowed` uses it first.
+
 A model that cannot be traced (data-dependent control flow), or whose traced graph does
 not reproduce the module's own output on the reference, or whose windowed predictions
 for a few probe mutants differ from full forward passes, is reported as not handled

@@ -290,10 +290,12 @@ def ism(
     """Centred in-silico mutagenesis: f(x with b at p) - f(x), minus its mean over b.
 
     With ``fast``: the incremental path (see the module docstring) when the model is one
-    convolution + activation + global max pool followed by a head; otherwise the
-    windowed recomputation of :mod:`seqlantern.fastism` (any traceable network: only
-    the positions a substitution can change are recomputed, layer by layer); the naive
-    loop (every substitution predicted in full, in batches) when neither applies.
+    convolution + activation + global max pool followed by a head; otherwise
+    :func:`seqlantern.fastism.ism_windowed`: the change of each layer only
+    (:mod:`seqlantern.deltaism`) on stacks of stride-1 convolutions, activations and
+    residual sums, else windowed values (any traceable network: only the positions a
+    substitution can change are recomputed, layer by layer); the naive loop (every
+    substitution predicted in full, in batches) when neither applies.
     """
     from seqlantern.fastism import ism_windowed
 
