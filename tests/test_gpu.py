@@ -64,6 +64,48 @@ def test_fast_gradient_path_on_cuda_matches_cpu() -> None:
     assert torch.allclose(cpu, gpu.cpu(), rtol=1e-3, atol=1e-4 * float(cpu.abs().max()))
 
 
+def test_delta_ism_on_cuda_matches_cpu() -> None:
+    """Delta-mode ISM (seqlantern.deltaism) on the GPU: a residual dilated stack and
+    BPNet's counts head, against the CPU's values (batches of batch_size / 3 positions)."""
+    from seqlantern import deltaism
+    from seqlantern.fastism import ism_windowed
+
+    class Stack(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = torch.nn.Conv1d(4, 16, 9, padding=4)
+            self.convs = torch.nn.ModuleList(
+                [torch.nn.Conv1d(16, 16, 3, padding=d, dilation=d) for d in (2, 4, 8)]
+            )
+            self.dense = torch.nn.Linear(16, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = torch.relu(self.first(x))
+            for conv in self.convs:
+                h = h + torch.relu(conv(h))
+            return self.dense(h[:, :, 10:-10].mean(dim=-1))
+
+    torch.manual_seed(0)
+    x = _x()
+    used = []
+    original = deltaism.ism_sequence
+
+    def count(*a: object, **k: object) -> torch.Tensor:
+        used.append(1)
+        return original(*a, **k)  # type: ignore[arg-type]
+
+    deltaism.ism_sequence = count  # type: ignore[assignment]
+    try:
+        model = Stack().eval()
+        cpu = ism_windowed(model, x, target=1, output="raw", batch_size=64)
+        gpu = ism_windowed(model.cuda(), x.cuda(), target=1, output="raw", batch_size=64)
+    finally:
+        deltaism.ism_sequence = original  # type: ignore[assignment]
+    assert cpu is not None and gpu is not None
+    assert len(used) == 2 * len(x)
+    assert torch.allclose(cpu, gpu.cpu(), rtol=1e-3, atol=1e-4 * float(cpu.abs().max()))
+
+
 def test_workflow_on_cuda(tmp_path: Path) -> None:
     """device: cuda end to end (train, attribute, controls, shortcuts, diagnostics) on a
     tiny demo; the maps of the CUDA-trained checkpoint match a CPU attribution of it."""
