@@ -32,9 +32,10 @@ def test_every_shipped_motif_has_a_family_and_a_cluster(tax: str) -> None:
 
 
 def test_shipped_table_is_what_the_command_computes(tmp_path: Path) -> None:
-    """The shipped fungi table is reproducible with ``seqlantern cluster-motifs``."""
+    """The shipped fungi table is reproducible with ``seqlantern cluster-motifs`` (the
+    species column, from ``seqlantern motifs --add-species``, carried through)."""
     shipped = _shipped("fungi")
-    jaspar = shipped[["motif_id", "motif_name", "tf_class"]].assign(
+    jaspar = shipped[["motif_id", "motif_name", "tf_class", "species"]].assign(
         tf_family=shipped["tf_family"].where(shipped["family_source"] == "jaspar", "")
     )
     jaspar.to_csv(tmp_path / "f.tsv", sep="\t", index=False)

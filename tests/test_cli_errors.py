@@ -410,3 +410,25 @@ def test_activation_typo_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert rc == 1 and len(err) == 1
     assert "first_activation 'tahn'" in err[0] and "did you mean tanh?" in err[0]
     assert not (tmp_path / "m.json").exists()
+
+
+def test_select_motifs_writes_the_species_and_rejects_unknown_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import ROOT
+
+    meme = str(ROOT / "resources/motifs/JASPAR2026_CORE_fungi.meme")
+    fam = str(ROOT / "resources/motifs/JASPAR2026_CORE_fungi.families.tsv")
+    out = tmp_path / "sel.meme"
+    args = ["select-motifs", "--motifs", meme, "--families", fam, "--out", str(out)]
+    code, err = _run([*args, "--species", "Saccharomyces cerevisiae"], capsys)
+    assert code == 0, err
+    text = out.read_text()
+    assert "RSC30" in text and "toe1" not in text
+    out.unlink()
+    code, err = _run([*args, "--species", "Saccharomyces cerevisae"], capsys)
+    _check(code, err, "annotate.species", "cerevisae", "Saccharomyces cerevisiae")
+    assert not out.exists()
+    code, err = _run(args, capsys)
+    _check(code, err, "--species")
+    assert not out.exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import DEMO_MOTIFS, JASPAR
@@ -97,3 +98,47 @@ def test_site_scanner_exact_pvalues() -> None:
     for a in (0.01, 0.1):
         assert abs(np.mean(ps < a) - (1 - (1 - a) ** 2)) < 0.35 * a + 0.005
     assert scanner.best_site(m, one_hot("ACGT")) is None
+
+
+def test_species_selection_on_the_shipped_fungi() -> None:
+    """annotate.species keeps the motifs of that species (a strain counts for it) and
+    drops the other fungi: S. pombe's toe1 and Neurospora's nit-4 leave a yeast run."""
+    from conftest import ROOT
+    from seqlantern.motifs import read_motifs, select_species
+
+    meme = ROOT / "resources/motifs/JASPAR2026_CORE_fungi.meme"
+    fam = ROOT / "resources/motifs/JASPAR2026_CORE_fungi.families.tsv"
+    motifs = read_motifs(meme)
+    table = pd.read_csv(fam, sep="\t", dtype=str, keep_default_na=False)
+    keep = select_species(motifs, fam, ["saccharomyces cerevisiae"])
+    ids = {m.id for m in keep}
+    want = set(table.loc[table["species"].str.startswith("Saccharomyces cerevisiae"), "motif_id"])
+    assert ids == want and 0 < len(ids) < len(motifs)
+    names = {m.name for m in keep}
+    assert "toe1" not in names and "nit-4" not in names and "RSC30" in names
+    assert [m.id for m in keep] == [m.id for m in motifs if m.id in ids]  # file order kept
+    with pytest.raises(SeqlanternError, match="Saccharomyces cerevisiae"):
+        select_species(motifs, fam, ["Sacharomyces"])
+
+
+def test_species_selection_needs_a_species_column(tmp_path: Path) -> None:
+    from conftest import ROOT
+    from seqlantern.motifs import read_motifs, select_species
+
+    fam = tmp_path / "f.tsv"
+    fam.write_text("motif_id\ttf_family\nMA0271.1\tMADS\n")
+    motifs = read_motifs(ROOT / "resources/motifs/JASPAR2026_CORE_fungi.meme")
+    with pytest.raises(SeqlanternError, match="no species column"):
+        select_species(motifs, fam, ["Saccharomyces cerevisiae"])
+
+
+def test_shipped_tables_give_species() -> None:
+    """Every shipped table has the species column; every fungal and insect motif has a
+    species (JASPAR gives none for one vertebrate matrix, TBP's)."""
+    from conftest import ROOT
+
+    for taxon in ("fungi", "insects", "vertebrates"):
+        t = pd.read_csv(ROOT / f"resources/motifs/JASPAR2026_CORE_{taxon}.families.tsv",
+                        sep="\t", dtype=str, keep_default_na=False)  # fmt: skip
+        missing = t.loc[t["species"] == "", "motif_name"].tolist()
+        assert missing == ([] if taxon != "vertebrates" else ["TBP"]), taxon

@@ -301,3 +301,19 @@ def test_workflow_every_target_in_one_run(tmp_path: Path) -> None:
     out = _snakemake(tmp_path, bad, "-n")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "compare_training.enabled: not available with attribution.target: all" in out.stderr
+
+
+def test_species_selects_the_motifs_every_matching_step_reads(tmp_path: Path) -> None:
+    """annotate.species adds select_motifs; annotation, grouping, patterns and the report
+    read its output instead of the whole collection."""
+    cfg = _config(tmp_path, annotate={
+        "motifs": str(ROOT / "resources/motifs/JASPAR2026_CORE_fungi.meme"),
+        "families": str(ROOT / "resources/motifs/JASPAR2026_CORE_fungi.families.tsv"),
+        "species": ["Saccharomyces cerevisiae"]})  # fmt: skip
+    run = _snakemake(tmp_path, cfg, "-n", "-p")
+    out = run.stderr + run.stdout
+    assert run.returncode == 0, out[-2000:]
+    assert "seqlantern select-motifs" in out and "--species 'Saccharomyces cerevisiae'" in out
+    for command in ("seqlantern annotate", "seqlantern group-elements", "seqlantern report"):
+        lines = [ln for ln in out.splitlines() if command in ln]
+        assert lines and all("--motifs results/annotate/motifs.meme" in ln for ln in lines), command

@@ -114,7 +114,7 @@ def archetype_table(
     Returns
     -------
     ``motif_id motif_name tf_class tf_family family_source cluster cluster_name
-    cluster_size``.
+    cluster_size``, and ``species`` when ``families`` has it.
     """
     sim = motif_similarity(motifs)
     labels = cluster_motifs(sim, cut=cut)
@@ -151,13 +151,16 @@ def archetype_table(
         else:
             tf_family[i], source[i] = _stem(motifs[i].name), "name"
     sizes = Counter(labels.tolist())
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "motif_id": [m.id for m in motifs], "motif_name": [m.name for m in motifs],
         "tf_class": tf_class, "tf_family": tf_family, "family_source": source,
         "cluster": [f"C{int(c):03d}" for c in labels],
         "cluster_name": [cnames[int(c)] for c in labels],
         "cluster_size": [sizes[int(c)] for c in labels],
     })  # fmt: skip
+    if "species" in fam.columns:  # kept for annotate.species
+        table["species"] = [field(m.id, "species") for m in motifs]
+    return table
 
 
 def write_archetypes(

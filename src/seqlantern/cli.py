@@ -699,6 +699,14 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def cmd_motifs(a: argparse.Namespace) -> None:
     from seqlantern.motifs import export_jaspar, read_motifs, write_meme
 
+    if a.add_species:
+        from seqlantern.motifs import add_species
+
+        n = add_species(a.add_species, release=a.release)
+        print(f"species of {n} motifs ({a.release}) added to {a.add_species}")
+        return
+    if not a.out:
+        raise SeqlanternError("motifs: --out is required (unless --add-species)")
     if a.convert:
         motifs = read_motifs(a.convert)
         write_meme(motifs, a.out)
@@ -707,6 +715,19 @@ def cmd_motifs(a: argparse.Namespace) -> None:
         n = export_jaspar(a.out, release=a.release, collection=a.collection,
                           tax_groups=a.tax_group or None, families_out=a.families)  # fmt: skip
         print(f"{n} motifs of {a.release} {a.collection} written to {a.out}")
+
+
+def cmd_select_motifs(a: argparse.Namespace) -> None:
+    from seqlantern.motifs import read_motifs, select_species, write_meme
+
+    if not a.species:
+        raise SeqlanternError("select-motifs: give --species (annotate.species), e.g. "
+                              "--species 'Saccharomyces cerevisiae'")  # fmt: skip
+    motifs = read_motifs(a.motifs)
+    keep = select_species(motifs, a.families, a.species)
+    write_meme(keep, a.out)
+    print(f"{len(keep)} of {len(motifs)} motifs are of {', '.join(a.species)}; written to "
+          f"{a.out}")  # fmt: skip
 
 
 def cmd_cluster_motifs(a: argparse.Namespace) -> None:

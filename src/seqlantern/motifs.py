@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -257,15 +258,95 @@ def export_jaspar(
         motifs.append(Motif(m.matrix_id, m.name, counts / counts.sum(axis=1, keepdims=True)))
     write_meme(motifs, out)
     if families_out:
+        names = _tax_names(db)
         table = pd.DataFrame({
             "motif_id": [m.matrix_id for m in found], "motif_name": [m.name for m in found],
             "tf_class": [";".join(m.tf_class or []) for m in found],
             "tf_family": [";".join(m.tf_family or []) for m in found],
+            "species": [";".join(names.get(str(t), str(t)) for t in (m.species or []))
+                        for m in found],
         })  # fmt: skip
         from seqlantern.io import write_tsv
 
         write_tsv(table, families_out)
     return len(motifs)
+
+
+def _tax_names(db: Any) -> dict[str, str]:
+    """NCBI taxonomy id -> species name, from pyjaspar's bundled database."""
+    try:
+        return {str(t): str(n) for t, n in db.conn.execute("SELECT TAX_ID, SPECIES FROM TAX")}
+    except Exception:  # an older database layout: ids stay ids
+        return {}
+
+
+def add_species(table_path: str | Path, *, release: str = "JASPAR2026") -> int:
+    """Add (or refresh) the ``species`` column of a families table from pyjaspar's
+    bundled database (offline): the species each matrix was derived from, by name,
+    ``;``-separated. Returns the number of motifs given a species."""
+    try:
+        from pyjaspar import jaspardb
+    except ImportError:
+        raise SeqlanternError(
+            "adding species needs pyjaspar: pip install 'seqlantern[jaspar]'"
+        ) from None
+    from seqlantern.io import read_tsv, write_tsv
+
+    db = jaspardb(release=release)
+    names = _tax_names(db)
+    table = read_tsv(table_path, what="motif families")
+    if "motif_id" not in table.columns:
+        raise SeqlanternError(f"{table_path}: no motif_id column; expected a families table")
+    species = []
+    for mid in table["motif_id"].astype(str):
+        try:
+            m = db.fetch_motif_by_id(mid)
+        except Exception:
+            m = None
+        tax = (m.species or []) if m is not None else []
+        species.append(";".join(names.get(str(t), str(t)) for t in tax))
+    table["species"] = species
+    write_tsv(table, table_path)
+    return sum(1 for v in species if v)
+
+
+def select_species(motifs: list[Motif], families: str | Path, species: list[str]) -> list[Motif]:
+    """The motifs derived from one of ``species`` (names as JASPAR gives them,
+    case-insensitive; a strain such as "Saccharomyces cerevisiae S288C" counts for its
+    species), by the families table's ``species`` column.
+
+    Why: a taxon collection still mixes species (JASPAR's fungi: *S. cerevisiae*, *S.
+    pombe*, *Neurospora*...), and one yeast signal then takes the names of orthologous
+    factors of other species (the yeast GCGCG signal named after S. pombe's toe1 and
+    Neurospora's nit-4). Motifs without a species are dropped too.
+    """
+    table = pd.read_csv(families, sep="\t", dtype=str, keep_default_na=False)
+    if "species" not in table.columns or "motif_id" not in table.columns:
+        raise SeqlanternError(
+            f"{families}: no species column; add it with `seqlantern motifs --add-species "
+            f"{families}` (pyjaspar) or leave annotate.species empty"
+        )
+    wanted = {s.strip().lower() for s in species if s.strip()}
+    of = {str(r.motif_id): {v.strip().lower() for v in str(r.species).split(";") if v.strip()}
+          for r in table.itertuples(index=False)}  # fmt: skip
+
+    def hit(have: set[str]) -> bool:  # a strain or subspecies counts for its species
+        return any(h == w or h.startswith(w + " ") for h in have for w in wanted)
+
+    unknown = sorted(w for w in wanted if not any(
+        h == w or h.startswith(w + " ") for vs in of.values() for h in vs))  # fmt: skip
+    if unknown:
+        shown = [v.strip() for v in "; ".join(table["species"]).split(";") if v.strip()]
+        common = pd.Series(shown).value_counts().index[:5]
+        raise SeqlanternError(
+            f"annotate.species: {', '.join(species)} matches no motif in {families}; "
+            f"species there include: {', '.join(common)}"
+        )
+    keep = [m for m in motifs if hit(of.get(m.id, set()))]
+    if not keep:
+        raise SeqlanternError(f"annotate.species: no motif of {sorted(wanted)} in the motif "
+                              f"file (by {families})")  # fmt: skip
+    return keep
 
 
 def write_meme(motifs: list[Motif], path: str | Path, *, nsites: list[int] | None = None) -> None:

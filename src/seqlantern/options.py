@@ -588,6 +588,16 @@ class Annotate:
         "that taxon (sets `motifs` and `families`), so a yeast run matches fungal motifs "
         "and a fly run insect ones. Empty: `motifs`/`families` as given. Setting both "
         "`taxon` and a non-default `motifs` is an error")  # fmt: skip
+    species: list[str] = opt(
+        [], "match only motifs of these species (e.g. Saccharomyces cerevisiae)",
+        commands=("select-motifs",),
+        doc="species names as JASPAR gives them (the families table's `species` column): "
+        "only motifs derived from one of them are matched (rule `select_motifs` writes "
+        "them to `results/annotate/motifs.meme`, which every later rule reads). A taxon "
+        "collection mixes species: in the yeast example, JASPAR's fungi named one yeast "
+        "GCGCG signal after *S. pombe*'s toe1 and *Neurospora*'s nit-4 as well as yeast's "
+        "RSC3/RSC30/PDR3. Empty: every motif of the file. A name that no motif has is an "
+        "error that lists the table's commonest species")  # fmt: skip
     artifacts: list[str] = opt(
         ["resources/artifacts/artifacts.fa"], "artifact FASTA files", workflow=False,
         commands=(), min_items=1,
@@ -1459,7 +1469,13 @@ COMMANDS: dict[str, Command] = {
         Arg("--release", "pyjaspar release, e.g. JASPAR2024", default="JASPAR2026"),
         Arg("--collection", "JASPAR collection (CORE, UNVALIDATED, ...)", default="CORE"),
         Arg("--tax-group", "e.g. vertebrates,insects", kind="strlist", default=[]),
-        Arg("--families", "also write the TF class/family table (TSV)"),
+        Arg("--families", "also write the TF class/family/species table (TSV)"),
+        Arg("--add-species", "instead: add the species column to this families table"),
+        Arg("--out", "output MEME file (not with --add-species)"))),
+    "select-motifs": Command("the motifs of annotate.species only", "before annotate, "
+                             "when annotate.species is set", (
+        _req("--motifs", "motif database (MEME, JASPAR, HOMER)"),
+        _req("--families", "families table with a species column"),
         _out("output MEME file"))),
     "cluster-motifs": Command("offline: archetype clusters and a family for every motif",
                               "offline, before a run: makes annotate.families", (

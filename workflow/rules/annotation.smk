@@ -24,6 +24,32 @@ rule find_constant:
         " --out {output.regions} --fasta {output.fasta} > {log} 2>&1"
 
 
+if SPECIES:
+
+    rule select_motifs:
+        input:
+            motifs=config["annotate"]["motifs"],
+            families=config["annotate"]["families"],
+        output:
+            motifs=R("annotate/motifs.meme"),
+        params:
+            options=options("select-motifs"),
+        threads: 1
+        log:
+            L("select_motifs/select_motifs.log"),
+        benchmark:
+            B("select_motifs/select_motifs.tsv")
+        resources:
+            mem_mb=1000,
+            runtime=10,
+            gpu=0,
+        conda:
+            ENV
+        shell:
+            "seqlantern select-motifs --motifs {input.motifs} --families {input.families}"
+            " {params.options} --out {output.motifs} > {log} 2>&1"
+
+
 rule annotate_seqlets:
     input:
         constant=R("annotate/constant.tsv"),
@@ -33,7 +59,7 @@ rule annotate_seqlets:
         hypothetical=R("attribute/shards/{shard}/hypothetical.npy"),
         predictions=R("attribute/shards/{shard}/predictions.tsv"),
         index=S("encode/index.tsv"),
-        motifs=config["annotate"]["motifs"],
+        motifs=motif_db(),
         artifacts=config["annotate"]["artifacts"],
     output:
         elements=R("annotate/shards/{shard}/elements.tsv"),
@@ -66,7 +92,7 @@ rule group_elements:
         elements=shard_files(R("annotate/shards/{shard}/elements.tsv")),
         onehot=S("encode/onehot.npy"),
         index=S("encode/index.tsv"),
-        motifs=config["annotate"]["motifs"],
+        motifs=motif_db(),
     output:
         elements=R("annotate/elements.tsv"),
         groups=R("annotate/groups.tsv"),
@@ -145,7 +171,7 @@ if PATTERNS:
             attributions=R("attribute/attributions.npy"),
             predictions=R("attribute/predictions.tsv"),
             hypothetical=shard_files(R("attribute/shards/{shard}/hypothetical.npy")),
-            motifs=config["annotate"]["motifs"],
+            motifs=motif_db(),
         output:
             meme=R("patterns/patterns.meme"),
             patterns=report(
@@ -280,7 +306,7 @@ if HAS_TRUTH:
             elements=R("shortcuts/elements.tsv"),
             truth=truth_input(),
             predictions=R("attribute/predictions.tsv"),
-            motifs=config["annotate"]["motifs"],
+            motifs=motif_db(),
         output:
             evaluation=report(
                 R("evaluate/evaluation.tsv"),

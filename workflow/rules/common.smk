@@ -163,6 +163,18 @@ def S(path):
     return f"{SHARED}/{path}"
 
 
+SPECIES = list(config["annotate"].get("species") or [])
+if SPECIES and not config["annotate"].get("families"):
+    sys.exit("config: annotate.species needs annotate.families (a table with a species "
+             "column, e.g. the shipped JASPAR tables); set it or leave species empty")
+
+
+def motif_db():
+    """The motif file that motif matching reads (annotate.motifs; with annotate.species,
+    the motifs of those species, written by select_motifs)."""
+    return R("annotate/motifs.meme") if SPECIES else config["annotate"]["motifs"]
+
+
 # attribution.target: all -> this run encodes and trains once; every target gets its own
 # sub-run (the same workflow as a Snakemake module) in <results_dir>/targets/<target>/.
 PER_TARGET = str(config["attribution"]["target"]) == "all"
@@ -376,7 +388,7 @@ def report_inputs(wildcards):
         "onehot": S("encode/onehot.npy"),
         "attributions": R("attribute/attributions.npy"),
         "predictions": R("attribute/predictions.tsv"),
-        "motifs": config["annotate"]["motifs"],
+        "motifs": motif_db(),
         "calibration": R("seqlets/calibration.tsv"),
         "artifacts": config["annotate"]["artifacts"],
         "constant": R("annotate/constant.tsv"),
