@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from seqlantern.fastism import call_node
+
 _POINTWISE_MODULES: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid,
     nn.Tanh, nn.Softplus, nn.Softsign, nn.LeakyReLU, nn.Hardtanh, nn.Hardswish,
@@ -435,14 +437,7 @@ def run_batch(
         rng = need.get(node.name)
         res: Any
         if not deltas:
-            if node.op == "get_attr":
-                res = ref_env[node.name]
-            elif node.op == "call_module":
-                res = gm.get_submodule(str(node.target))(*args, **kwargs)
-            elif node.op == "call_function":
-                res = node.target(*args, **kwargs)
-            else:
-                res = getattr(args[0], str(node.target))(*args[1:], **kwargs)
+            res = call_node(gm, node, args, kwargs)
         else:
             spec = specs.get(node.name)
             if spec is None:

@@ -483,6 +483,20 @@ def _per_item(v: Any) -> int:
     return 0
 
 
+def call_node(gm: fx.GraphModule, node: fx.Node, args: Any, kwargs: Any) -> Any:
+    """What one graph node computes on plain values (as ``gm`` itself would)."""
+    if node.op == "get_attr":
+        res: Any = gm
+        for part in str(node.target).split("."):
+            res = getattr(res, part)
+        return res
+    if node.op == "call_module":
+        return gm.get_submodule(str(node.target))(*args, **kwargs)
+    if node.op == "call_function":
+        return node.target(*args, **kwargs)  # type: ignore[operator]
+    return getattr(args[0], str(node.target))(*args[1:], **kwargs)
+
+
 def run(
     gm: fx.GraphModule, x: Any, ref_env: dict[str, Any] | None = None,
     sizes: list[int] | None = None,
@@ -523,17 +537,7 @@ def run(
             elif args[1] == "shape":
                 res = shape
         if res is None:
-            args, kwargs = _materialize(args), _materialize(kwargs)
-            if node.op == "get_attr":
-                res = gm
-                for part in str(node.target).split("."):
-                    res = getattr(res, part)
-            elif node.op == "call_module":
-                res = gm.get_submodule(str(node.target))(*args, **kwargs)
-            elif node.op == "call_function":
-                res = node.target(*args, **kwargs)
-            else:
-                res = getattr(args[0], str(node.target))(*args[1:], **kwargs)
+            res = call_node(gm, node, _materialize(args), _materialize(kwargs))
         env[node.name] = res
         if sizes is not None:
             sizes.append(_per_item(res))
