@@ -222,3 +222,32 @@ def test_delta_ism_on_chrombpnet(engines: dict[str, int]) -> None:
     assert fast is not None
     _close(fast, head, x, 0)
     assert engines == {"delta": 2, "window": 0}
+
+
+class InPlace(nn.Module):
+    """In-place activations, as many users' models have them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv1d(4, 6, 7, padding=3)
+        self.act = nn.ReLU(inplace=True)
+        self.conv = nn.Conv1d(6, 6, 3, padding=2, dilation=2)
+        self.dense = nn.Linear(6, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.first(x))
+        h = h + nn.functional.relu(self.conv(h), inplace=True)
+        return self.dense(h.mean(dim=-1))
+
+
+def test_in_place_activations_keep_delta_mode(engines: dict[str, int]) -> None:
+    """The reference pass keeps every layer's input: in-place activations are made out
+    of place in the traced copy (the user's modules keep inplace=True)."""
+    torch.manual_seed(0)
+    m = InPlace().eval()
+    x = _x(2, 40)
+    fast = ism_windowed(m, x, target=0, output="raw", batch_size=16)
+    assert fast is not None
+    _close(fast, m, x, 0)
+    assert engines == {"delta": 2, "window": 0}
+    assert m.act.inplace

@@ -401,10 +401,34 @@ def trace(
     if isinstance(model, OutputHead) and model.select is not None:
         _keep_selected(gm, model.select)
     gm.graph.eliminate_dead_code()
+    _out_of_place(gm)
     if fold_batchnorm:
         _fold_batchnorm(gm)
     gm.recompile()
     return gm, post
+
+
+def _out_of_place(gm: fx.GraphModule) -> None:
+    """Make in-place activations (``nn.ReLU(inplace=True)``, ``F.relu(x, inplace=True)``)
+    out of place in the traced graph (the user's modules are left untouched).
+
+    Why: the reference pass keeps every intermediate; an in-place activation would
+    overwrite its input's kept value with the activated one, and the engines that read
+    a layer's input reference (delta mode's ``f(r + d) - f(r)``) would read the wrong
+    one. Values are the same either way."""
+    import copy
+
+    for i, node in enumerate(list(gm.graph.nodes)):
+        if node.op == "call_module":
+            m = gm.get_submodule(str(node.target))
+            if getattr(m, "inplace", False) is True:
+                name = f"_seqlantern_out_of_place_{i}"
+                twin: Any = copy.copy(m)
+                twin.inplace = False
+                gm.add_submodule(name, twin)
+                node.target = name
+        elif node.op == "call_function" and node.kwargs.get("inplace") is True:
+            node.kwargs = {**node.kwargs, "inplace": False}
 
 
 def _keep_selected(gm: fx.GraphModule, select: Any) -> None:
