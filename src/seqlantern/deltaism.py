@@ -533,16 +533,16 @@ def positions_per_batch(pl: dict[str, Any], ref_env: dict[str, Any], x: torch.Te
                         batch_size: int) -> int:  # fmt: skip
     """Positions per batch (3 mutants each), from shapes only (reproducible).
 
-    On the CPU the batch's widest change is kept near 16 MB (its needed columns x
-    channels x 3 substitutions per position; BPNet: ~20 positions). Batches of 2-64
-    positions ran within noise of each other on BPNet (2 cores); fewer pay Python's
-    per-node cost more often. On a GPU ``batch_size`` mutants."""
+    On the CPU the batch's widest change is kept near 32 MB (its needed columns x
+    channels x 3 substitutions per position; BPNet: 20 positions). On BPNet (2 cores)
+    20 positions beat 10 by 4-11% in three paired runs, 32-48 were no faster, 1-2
+    slower (Python's per-node cost). On a GPU ``batch_size`` mutants."""
     if x.device.type != "cpu":
         return max(1, batch_size // 3)
     widest = max((int(v.shape[1]) * (need[1] - need[0]) for name, need in pl["need"].items()
                   if _is3d(v := ref_env[name])), default=1)  # fmt: skip
     per_pos = 3 * widest * x.element_size()
-    return max(1, min(64, (16 << 20) // per_pos))
+    return max(1, min(64, (32 << 20) // per_pos))
 
 
 @torch.no_grad()
