@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -15,12 +14,8 @@ from seqlantern import deltaism, fastism
 from seqlantern.fastism import ism_windowed, trace
 from seqlantern.methods import _ism_naive
 from seqlantern.models import OutputHead
-
-
-def _x(n: int, length: int, seed: int = 1) -> torch.Tensor:
-    rng = np.random.default_rng(seed)
-    return torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
-                            .transpose(0, 2, 1).copy())  # fmt: skip
+from test_fastism import _randomize_bn as _randomize_stats
+from test_fastism import _x
 
 
 class Residual(nn.Module):
@@ -58,13 +53,12 @@ class Residual(nn.Module):
 
 
 def _randomize_bn(m: nn.Module) -> nn.Module:
-    torch.manual_seed(3)
+    """Batch-norm statistics as test_fastism's, and scales other than 1."""
+    m = _randomize_stats(m)
     for mod in m.modules():
         if isinstance(mod, nn.BatchNorm1d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
             mod.weight.data.uniform_(0.5, 1.5)
-    return m.eval()
+    return m
 
 
 def _close(fast: torch.Tensor, model: nn.Module, x: torch.Tensor, target: int,
