@@ -12,7 +12,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlantern.attribute import attribute, gradient_x_input
-from seqlantern.fastgrad import GradientModel, _BlockMaxFn, _InputConvFn, prepare
+from seqlantern.fastgrad import (
+    GradientModel,
+    _BlockMaxFn,
+    _ColumnConv,
+    _im2col_conv,
+    _InputConvFn,
+    prepare,
+)
 from seqlantern.methods import hypothetical
 from seqlantern.models import OutputHead
 from test_fastism import DeepSTARRLike, Untraceable, _randomize_bn, _x
@@ -32,6 +39,9 @@ def _same_gradients(model: nn.Module, x: torch.Tensor) -> GradientModel:
     assert isinstance(fast, GradientModel), "the fast path declined a model it handles"
     with torch.no_grad():
         assert torch.equal(fast(x), model(x))
+        want_out = model(x)
+    # with an input gradient the rewritten steps run: still the module's values, bit for bit
+    assert torch.equal(fast(x.clone().requires_grad_(True)).detach(), want_out)
     for t in range(model(x).shape[1]):
         want = _autograd(model, x, t)
         got = _autograd(fast, x, t)
@@ -65,8 +75,9 @@ class OddPools(nn.Module):
 def test_deepstarr_shape_matches_autograd() -> None:
     torch.manual_seed(0)
     fast = _same_gradients(_randomize_bn(DeepSTARRLike(81)), _x(9, 81))
-    assert "3 Conv1d+BatchNorm1d" in fast.summary and "1 BatchNorm1d" in fast.summary
-    assert "3 MaxPool1d" in fast.summary and "3 ReLU after MaxPool1d" in fast.summary
+    # its convolutions have few input channels: each block is one fused step
+    assert "3 few-channel Conv1d+BatchNorm1d+MaxPool1d" in fast.summary
+    assert "1 BatchNorm1d" in fast.summary and "3 ReLU after MaxPool1d" in fast.summary
 
 
 def test_odd_lengths_and_windows_match_autograd() -> None:
@@ -75,6 +86,8 @@ def test_odd_lengths_and_windows_match_autograd() -> None:
     # the even 'same' kernel pads unevenly: its batch norm is not fused
     assert "3 ReLU after MaxPool1d" in fast.summary and "2 BatchNorm1d" in fast.summary
     assert "Conv1d+BatchNorm1d" not in fast.summary
+    # pools of 3 and 4 after few-channel convolutions (one dilated) are fused steps
+    assert "2 few-channel Conv1d+MaxPool1d" in fast.summary
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])
@@ -108,8 +121,14 @@ def test_input_convolution_gradient(kernel: int, padding: object, dilation: int)
     (want,) = torch.autograd.grad(out, x, g)
     left = {"same": dilation * (kernel - 1) // 2, "valid": 0}.get(padding, padding)  # type: ignore[call-overload]
     xf = x.detach().clone().requires_grad_(True)
-    got_out = _InputConvFn.apply(xf, conv, left)
+    column = _ColumnConv(conv, left)
+    got_out = _InputConvFn.apply(xf, column, left)
+    # the column product is used only where it is bit-identical to the module's kernel
     assert torch.equal(got_out, out.detach())
+    assert len(column.exact) == 1
+    # the columns themselves (padding, dilation, tap order) agree on any machine
+    torch.testing.assert_close(_im2col_conv(x.detach(), conv, left), out.detach(),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
     (got,) = torch.autograd.grad(got_out, xf, g)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
@@ -176,3 +195,22 @@ def test_seqlantern_cnn_keeps_its_own_path() -> None:
     assert isinstance(_gradient_model(deep, _x(4, 80), "saliency", "fp32"), GradientModel)
     assert _gradient_model(deep, _x(4, 80), "ism", "fp32") is deep
     assert _gradient_model(deep, _x(4, 80), "gradient_x_input", "bf16") is deep
+
+
+def test_column_convolution_falls_back_where_it_rounds_differently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the column product does not give the kernel's values bit for bit (another
+    library or CPU), the module's own convolution runs: the forward never changes."""
+    import seqlantern.fastgrad as fg
+
+    real = fg._im2col_conv
+    monkeypatch.setattr(fg, "_im2col_conv", lambda x, conv, left: real(x, conv, left) * (1 + 1e-6))
+    torch.manual_seed(0)
+    conv = nn.Conv1d(4, 16, 7, padding="same").requires_grad_(False)
+    column = _ColumnConv(conv, 3)
+    x = _x(5, 60)
+    assert torch.equal(column(x), conv(x))
+    assert list(column.exact.values()) == [False]
+    fast = _same_gradients(_randomize_bn(DeepSTARRLike(81)), _x(9, 81))
+    assert "few-channel Conv1d+BatchNorm1d+MaxPool1d" in fast.summary

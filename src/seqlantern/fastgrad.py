@@ -24,9 +24,14 @@ and one input-gradient backward per sequence. Run as peers run it (``model(x)``,
   batch norm after a convolution is folded into that convolution's *backward* weights
   (not its forward: that would round differently and could move max-pool winners), a
   lone one gets a per-channel scale as backward; a convolution on the one-hot input
-  (at most :data:`INPUT_CONV_CHANNELS` channels) takes its input gradient as one matrix
-  product and ``kernel`` shifted sums (2-3x faster than autograd's on 4 -> 256
-  channels). Input gradients of wide convolutions as transposed convolutions were
+  (at most :data:`INPUT_CONV_CHANNELS` channels) runs as one matrix product over its
+  ``kernel x channels`` columns where that is bit-identical to the kernel (checked per
+  shape) and takes its input gradient as one matrix product and ``kernel`` shifted sums
+  (2-3x faster than autograd's on 4 -> 256 channels). When a block max pool alone reads
+  it (DeepSTARR's first block: convolution, batch norm, ReLU, pool), the block is one
+  step that keeps only each window's first-maximum offset and sends the pooled gradient
+  through the taps per offset, so the layer's full-length output is never written back
+  in the backward. Input gradients of wide convolutions as transposed convolutions were
   measured and were no faster; autograd's are kept.
 
 The forward values are the module's own (the same layers' calls; the max over a window
@@ -55,14 +60,76 @@ class _InputConvFn(torch.autograd.Function):
     is one matrix product and ``kernel`` shifted sums."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, conv: nn.Conv1d, left: int) -> torch.Tensor:
-        ctx.conv, ctx.left, ctx.length = conv, left, x.shape[-1]
+    def forward(ctx: Any, x: torch.Tensor, conv: _ColumnConv, left: int) -> torch.Tensor:
+        ctx.conv, ctx.left, ctx.length = conv.conv, left, x.shape[-1]
         return conv(x)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         c: nn.Conv1d = ctx.conv
-        return _taps_backward(g, c.weight, c.dilation[0], ctx.left, ctx.length), None, None
+        gx = _taps_backward(g, c.weight, c.dilation[0], ctx.left, ctx.length)
+        return gx, None, None, None
+
+
+def _im2col_conv(x: torch.Tensor, conv: nn.Conv1d, left: int) -> torch.Tensor:
+    """A stride-1 convolution on few input channels as one matrix product over the
+    ``kernel x channels`` columns of ``x`` (tap-major, channel-minor) and a last column
+    of ones that carries the bias.
+
+    Why: the convolution kernel on 4 -> 256 channels is slower than a matrix product
+    over the 28 columns, and the bias costs no extra pass over the (large) output
+    (DeepSTARR's gradient x input: 4-6% faster in paired runs). The terms are summed in
+    the kernel's own order (taps in turn, then the bias), which on the CPU gives
+    bit-identical values; :class:`_ColumnConv` checks that before it is used, because a
+    value that rounds differently can move a later max pool's winner.
+    """
+    w = conv.weight
+    out_c, in_c, k = w.shape
+    d, length = conv.dilation[0], x.shape[-1]
+    span = d * (k - 1)
+    if conv.padding == "same":
+        right = span - left
+    else:
+        right = 0 if conv.padding == "valid" else left
+    xp = F.pad(x, (left, right)) if left or right else x
+    out_len = length + left + right - span
+    taps = xp.unfold(-1, span + 1, 1)[..., ::d].permute(0, 3, 1, 2)  # (n, k, in_c, out_len)
+    weights = w.permute(0, 2, 1).reshape(out_c, k * in_c)
+    if conv.bias is None:
+        return torch.matmul(weights, taps.reshape(x.shape[0], k * in_c, out_len))
+    cols = x.new_empty((x.shape[0], k * in_c + 1, out_len))
+    cols[:, :-1].view(x.shape[0], k, in_c, out_len).copy_(taps)
+    cols[:, -1] = 1
+    return torch.matmul(torch.cat([weights, conv.bias[:, None]], 1), cols)
+
+
+class _ColumnConv:
+    """A convolution on few input channels that runs as :func:`_im2col_conv` for every
+    input shape, device and type on which that gives the module's values bit for bit
+    (checked once per shape on seeded dense random inputs: the kernel's summation order
+    depends on the library and the hardware; where it differs, the module's own call is
+    kept)."""
+
+    def __init__(self, conv: nn.Conv1d, left: int) -> None:
+        self.conv, self.left = conv, left
+        self.exact: dict[tuple[Any, ...], bool] = {}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        key = (tuple(x.shape[1:]), x.device, x.dtype, torch.is_autocast_enabled(x.device.type))
+        if key not in self.exact:
+            gen = torch.Generator().manual_seed(1)
+            probe = torch.randn((2, *x.shape[1:]), generator=gen).to(x.device, x.dtype)
+            with torch.no_grad():
+                try:
+                    same = torch.equal(_im2col_conv(probe, self.conv, self.left),
+                                       self.conv(probe))  # fmt: skip
+                except RuntimeError:
+                    same = False
+            self.exact[key] = bool(same)
+        if self.exact[key]:
+            return _im2col_conv(x, self.conv, self.left)
+        out: torch.Tensor = self.conv(x)
+        return out
 
 
 def _taps_backward(
@@ -132,11 +199,16 @@ class _ConvBatchNormFn(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, pad: int, taps: bool
+        ctx: Any,
+        x: torch.Tensor,
+        conv: nn.Conv1d,
+        bn: nn.BatchNorm1d,
+        pad: int,
+        taps: _ColumnConv | None,
     ) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.conv, ctx.bn, ctx.pad, ctx.taps = conv, bn, pad, taps
-        return bn(conv(x))
+        ctx.conv, ctx.bn, ctx.pad, ctx.taps = conv, bn, pad, taps is not None
+        return bn(conv(x) if taps is None else taps(x))
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
@@ -173,7 +245,7 @@ def _fuse_conv_batchnorm(gm: fx.GraphModule) -> int:
         if pad is None:
             continue
         name = f"_seqlantern_convbn_{i}"
-        taps = _input_conv_left(conv) is not None
+        taps = _ColumnConv(conv, pad) if _input_conv_left(conv) is not None else None
         plain = nn.Sequential(conv, bn)
         gm.add_submodule(name, _Swapped(plain, _ConvBatchNormFn, conv, bn, pad, taps))
         node.target = name
@@ -214,6 +286,107 @@ class _BlockMaxFn(torch.autograd.Function):
             g.unsqueeze(2), x.unsqueeze(2), [1, k], [1, k], [0, 0], [1, 1], False,
             full.unsqueeze(2))  # fmt: skip
         return gx.squeeze(2), None
+
+
+class _InputBlockFn(torch.autograd.Function):
+    """A convolution on the one-hot input (batch norm optional) then ``MaxPool1d(k)`` over
+    non-overlapping windows, as one step. Forward: the same calls as
+    :class:`_ConvBatchNormFn` and :class:`_BlockMaxFn`, keeping only each window's
+    first-maximum offset (one byte). Backward: for each offset ``j``, the pooled gradient
+    where the window's maximum sits at ``j`` goes through one matrix product with the
+    taps, and its rows are added at stride ``k`` into the input gradient.
+
+    Why: the layer's full-length output (DeepSTARR: 256 channels x 249 positions, 16 MB
+    per 64 sequences) was written three more times in the backward (zero fill, scatter,
+    then read by the taps' product) and its 8-byte indices once in the forward; on the
+    CPU these passes cost more than the products. The sums are the same terms as the
+    unfused backward; the forward is the modules' own values.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        column: _ColumnConv,
+        bn: nn.BatchNorm1d | None,
+        k: int,
+    ) -> torch.Tensor:
+        h = column(x)
+        if bn is not None:
+            h = bn(h)
+        v = F.max_pool1d(h, k)
+        m = v.shape[-1]
+        hs = h[..., : m * k].unflatten(-1, (m, k))
+        missed = hs[..., 0] != v
+        if k == 2:  # the offset is 1 exactly where offset 0 missed the maximum
+            offset = missed
+        else:
+            offset = missed.to(torch.uint8)
+            for j in range(1, k - 1):
+                missed &= hs[..., j] != v
+                offset += missed
+        ctx.save_for_backward(offset)
+        ctx.column, ctx.bn, ctx.k = column, bn, k
+        ctx.length, ctx.out_len = x.shape[-1], h.shape[-1]
+        return v
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        (offset,) = ctx.saved_tensors
+        conv: nn.Conv1d = ctx.column.conv
+        w = conv.weight if ctx.bn is None else conv.weight * _bn_scale(ctx.bn)[:, None, None]
+        out_c, in_c, kk = w.shape
+        d, k, left = conv.dilation[0], ctx.k, ctx.column.left
+        n, _, m = g.shape
+        taps = w.permute(2, 1, 0).reshape(kk * in_c, out_c)
+        buf = g.new_zeros((n, in_c, ctx.out_len + d * (kk - 1)))
+        if k == 2:  # g is g0 + g1 exactly: each entry goes to one of them, 0 to the other
+            g1 = g * offset
+            parts = [g - g1, g1]
+        else:
+            parts = [g * (offset == j) for j in range(k)]
+        for j, part in enumerate(parts):
+            # what the windows whose maximum sits at offset j send to their input
+            y = torch.matmul(taps, part).view(n, kk, in_c, m)
+            for t in range(kk):
+                start = j + t * d  # output position q * k + j reads input q * k + j + t * d
+                buf[:, :, start : start + k * m : k] += y[:, t]
+        return buf[:, :, left : left + ctx.length], None, None, None
+
+
+def _fuse_input_block(gm: fx.GraphModule) -> list[str]:
+    """Every block max pool that alone reads a convolution on the one-hot input (fused
+    with its batch norm or not) becomes one :class:`_InputBlockFn` step. Returns what
+    was fused."""
+    fused: list[str] = []
+    for i, node in enumerate(list(gm.graph.nodes)):
+        if node.op != "call_module" or len(node.users) != 1 or len(node.args) != 1:
+            continue
+        pool_node = next(iter(node.users))
+        if pool_node.op != "call_module" or pool_node.args != (node,) or pool_node.kwargs:
+            continue
+        pool = gm.get_submodule(str(pool_node.target))
+        if not isinstance(pool, nn.MaxPool1d) or (k := _block(pool)) is None:
+            continue
+        m = gm.get_submodule(str(node.target))
+        if isinstance(m, _Swapped) and m.fn is _ConvBatchNormFn and m.args[3] is not None:
+            conv, bn, column = m.args[0], m.args[1], m.args[3]
+        elif isinstance(m, nn.Conv1d) and (left := _input_conv_left(m)) is not None:
+            conv, bn, column = m, None, _ColumnConv(m, left)
+        else:
+            continue
+        plain = nn.Sequential(conv, pool) if bn is None else nn.Sequential(conv, bn, pool)
+        name = f"_seqlantern_block_{i}"
+        gm.add_submodule(name, _Swapped(plain, _InputBlockFn, column, bn, k))
+        pool_node.target = name
+        pool_node.args = node.args
+        gm.graph.erase_node(node)
+        fused.append(
+            "few-channel Conv1d+MaxPool1d"
+            if bn is None
+            else "few-channel Conv1d+BatchNorm1d+MaxPool1d"
+        )
+    return fused
 
 
 class _Swapped(nn.Module):
@@ -280,13 +453,18 @@ def _rewrite(gm: fx.GraphModule) -> list[str]:
     above (the user's modules are wrapped, not changed). Returns what was swapped."""
     done: list[str] = ["ReLU after MaxPool1d"] * _pool_before_relu(gm)
     done += ["Conv1d+BatchNorm1d"] * _fuse_conv_batchnorm(gm)
+    blocks = _fuse_input_block(gm)
+    for kind in blocks:  # a fused convolution and batch norm is now part of the block
+        if "BatchNorm1d" in kind:
+            done.remove("Conv1d+BatchNorm1d")
+    done += blocks
     for i, node in enumerate(list(gm.graph.nodes)):
         if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
             continue
         m = gm.get_submodule(str(node.target))
         new: nn.Module | None = None
         if isinstance(m, nn.Conv1d) and (left := _input_conv_left(m)) is not None:
-            new = _Swapped(m, _InputConvFn, m, left)
+            new = _Swapped(m, _InputConvFn, _ColumnConv(m, left), left)
         elif (isinstance(m, nn.BatchNorm1d) and not m.training and m.running_var is not None
               and m.running_mean is not None):  # fmt: skip
             new = _Swapped(m, _BatchNormFn, m, rank=None)
