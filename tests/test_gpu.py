@@ -48,7 +48,8 @@ def test_every_method_on_cuda_matches_cpu() -> None:
 
 def test_fast_gradient_path_on_cuda_matches_cpu() -> None:
     """seqlantern.fastgrad on the GPU (pruned graph, block max pool, batch-norm and input
-    convolution backward kernels, one pass per batch) against the CPU autograd maps."""
+    convolution backward kernels, fused input block, one pass per batch) against the CPU
+    autograd maps."""
     from seqlantern.attribute import gradient_x_input
     from seqlantern.fastgrad import GradientModel, prepare
 
@@ -60,6 +61,8 @@ def test_fast_gradient_path_on_cuda_matches_cpu() -> None:
     cpu, _ = gradient_x_input(deep, x, target=1)
     fast = prepare(deep.cuda(), x.cuda())
     assert isinstance(fast, GradientModel) and "one pass per batch" in fast.summary
+    # the input block is one fused step (its column product runs only where bit-identical)
+    assert "few-channel Conv1d+BatchNorm1d+MaxPool1d" in fast.summary
     gpu, _ = gradient_x_input(fast, x.cuda(), target=1)
     assert torch.allclose(cpu, gpu.cpu(), rtol=1e-3, atol=1e-4 * float(cpu.abs().max()))
 
