@@ -24,6 +24,8 @@ def _default() -> dict:
         "examples/deepstarr.yaml",
         "examples/lentimpra.yaml",
         "examples/yeast_dream.yaml",
+        "examples/deepstarr_own_model.yaml",
+        "examples/bpnet_tiles.yaml",
     ],
 )
 def test_shipped_configs_are_clean(name: str) -> None:

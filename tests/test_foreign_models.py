@@ -89,6 +89,51 @@ def test_deepstarr_from_a_user_file(tmp_path: Path) -> None:
     assert np.allclose(maps, want, rtol=1e-4, atol=1e-6)
 
 
+def _example_module(name: str):  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    from conftest import ROOT
+
+    s = importlib.util.spec_from_file_location(name, ROOT / "config/examples/models" / f"{name}.py")
+    mod = importlib.util.module_from_spec(s)  # type: ignore[arg-type]
+    s.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def test_example_deepstarr_model_file(tmp_path: Path) -> None:
+    """config/examples/models/deepstarr.py: the example's import_path, kwargs and targets
+    load and predict both targets; its weights script trains on no sequence of the
+    workflow's test split (either strand)."""
+    import yaml
+
+    from conftest import ROOT
+    from seqlantern.encode import SplitSpec, encode_fasta, reverse_complement
+    from seqlantern.io import read_fasta
+
+    cfg = yaml.safe_load((ROOT / "config/examples/deepstarr_own_model.yaml").read_text())
+    mod = _example_module("deepstarr")
+    torch.manual_seed(0)
+    torch.save(mod.DeepSTARR(**cfg["model"]["kwargs"]).state_dict(), tmp_path / "w.pt")
+    spec = {**cfg["model"], "import_path": str(ROOT / cfg["model"]["import_path"]),
+            "weights": str(tmp_path / "w.pt")}  # fmt: skip
+    model, meta = load_model(spec)
+    with torch.no_grad():
+        out = model(torch.zeros(3, 4, cfg["encode"]["length"]))
+    assert out.shape == (3, 2) and list(meta["targets"]) == cfg["model"]["targets"]
+    x, y = mod._training_data()
+    split = cfg["split"]
+    encode_fasta(mod.SAMPLE / "sequences.fa", tmp_path / "x.npy", tmp_path / "i.tsv",
+                 split=SplitSpec(valid_fraction=split["valid_fraction"],
+                                 test_fraction=split["test_fraction"], seed=0))  # fmt: skip
+    idx = pd.read_csv(tmp_path / "i.tsv", sep="\t")
+    test_names = set(idx.loc[idx["split"] == "test", "name"])
+    seqs = {r.name: r.sequence.upper() for r in read_fasta(mod.SAMPLE / "sequences.fa")}
+    test = {seqs[n] for n in test_names} | {reverse_complement(seqs[n]) for n in test_names}
+    onehot = x.numpy()
+    trained = {"".join("ACGT"[i] for i in row.argmax(0)) for row in onehot}
+    assert len(x) == len(y) > 2000 and not trained & test
+
+
 bpnetlite = pytest.importorskip("bpnetlite")
 
 
@@ -213,3 +258,19 @@ def test_input_length_mismatch_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SeqlanternError, match=r"fails on a \(1, 4, 200\) input.*200-bp"):
         n_outputs(model, 200)
     assert n_outputs(model, 249) == 2
+
+
+def test_example_chrombpnet_wrapper(tmp_path: Path) -> None:
+    """config/examples/models/bpnet.py: ChromBPNet wrapped in a file with no constructor
+    arguments loads from its state dict and its counts head is attributed as one output."""
+    from conftest import ROOT
+
+    mod = _example_module("bpnet")
+    torch.manual_seed(1)
+    torch.save(mod.ChromBPNetModel().state_dict(), tmp_path / "c.pt")
+    spec = {"import_path": str(ROOT / "config/examples/models/bpnet.py") + ":ChromBPNetModel",
+            "weights": str(tmp_path / "c.pt"), "output": {"select": 1}}  # fmt: skip
+    model, _ = load_model(spec)
+    with torch.no_grad():
+        assert model(torch.zeros(2, 4, 2114)).shape == (2, 1)
+    assert "n_filters" in mod.BPNET and mod.BPNET["trimming"] == 557
