@@ -32,11 +32,12 @@ if PER_TARGET:
 
         _prefix = target_rule_prefix(_target)
 
-        use rule * from _target exclude simulate_demo, encode_sequences, train_model, all as _prefix*
+        use rule * from _target exclude simulate_demo, encode_sequences, train_model, score_model, all as _prefix*
 
     rule all:
         input:
             [] if LOAD_MODEL else S("train/model.json"),
+            [S("score/metrics.tsv")] if SCORE_MODEL else [],
             [R(f"targets/{t}/report/report.html") for t in ALL_TARGETS],
             [R(f"targets/{t}/export/all_elements.bed") for t in ALL_TARGETS],
         default_target: True

@@ -386,3 +386,70 @@ def test_small_libraries_get_the_reference_step_budget() -> None:
     assert step_scale(16_000, 128) == 1.0 and step_scale(1_000_000, 128) == 1.0
     assert step_scale(2_000, 128) == pytest.approx(125 / 16)  # 16 batches vs 125
     assert step_scale(10, 128) == 125.0
+
+
+def test_a_loaded_model_is_scored_like_a_trained_one(
+    demo_small: dict[str, Path], trained_small: Path, tmp_path: Path
+) -> None:
+    """seqlantern score-model on a checkpoint gives the train stage's own test metrics
+    (same split, same predictions, same baseline fit), and the trust panel judges it."""
+    from seqlantern.cli import main
+    from seqlantern.score import MODEL_ROW
+
+    out = tmp_path / "score.tsv"
+    code = main(["score-model", "--onehot", str(demo_small["onehot"]), "--index",
+                 str(demo_small["index"]), "--targets", str(demo_small["targets"]),
+                 "--model", str(trained_small), "--metrics", str(out), "--threads", "1"])  # fmt: skip
+    assert code == 0
+    got = pd.read_csv(out, sep="\t")
+    want = pd.read_csv(trained_small.with_name("metrics.tsv"), sep="\t")
+    assert list(got["model"]) == [MODEL_ROW, "kmer_ridge_1-6"]
+    for mine, theirs in (("loaded_model", "cnn"), ("kmer_ridge_1-6", "kmer_ridge_1-6")):
+        g, w = got[got["model"] == mine].iloc[0], want[want["model"] == theirs].iloc[0]
+        assert g["target"] == w["target"] == "activity" and g["n"] == w["n"]
+        assert g["pearson"] == pytest.approx(w["pearson"], abs=1e-6)
+    checks = model_check(got)
+    assert [c.name for c in checks] == ["model"] and "activity" in checks[0].message
+
+
+def test_a_loaded_model_below_the_baseline_fails_the_trust_panel(
+    demo_small: dict[str, Path], tmp_path: Path
+) -> None:
+    """A model that predicts noise: scored far below the k-mer baseline, and the panel
+    says so with advice for a model you brought (not train.ensemble)."""
+    from seqlantern.score import score_model
+
+    class Noise(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            # a fixed function of the sequence that carries no signal: the base at one position
+            return x[:, :1, 7].clone()
+
+    m = score_model(demo_small["onehot"], demo_small["index"], demo_small["targets"], Noise(),
+                    {"targets": ["activity"]}, tmp_path / "m.tsv", seed=0)  # fmt: skip
+    model, base = m.iloc[0], m.iloc[1]
+    assert model["model"] == "loaded_model" and model["pearson"] < base["pearson"] - 0.2
+    (check,) = model_check(m)
+    assert check.level == "fail" and "model below baseline" in check.message
+    assert "A model you brought" in check.message and "train.ensemble" not in check.message
+
+
+def test_outputs_pair_with_target_columns_by_name_or_order(
+    demo_small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seqlantern.score import pair_outputs, score_model
+
+    assert pair_outputs(["hk", "dev"], 2, ["dev", "hk"]) == [(0, "hk"), (1, "dev")]
+    assert pair_outputs(["other", "dev"], 2, ["dev"]) == [(1, "dev")]
+    assert pair_outputs(None, 2, ["dev", "hk"]) == [(0, "dev"), (1, "hk")]
+    assert pair_outputs(None, 3, ["dev", "hk"]) == []
+    # nothing pairs: the header only, and the log says how to fix it
+    two = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    m = score_model(demo_small["onehot"], demo_small["index"], demo_small["targets"], two,
+                    {"targets": ["plus", "minus"]}, tmp_path / "m.tsv")  # fmt: skip
+    assert m.empty and (tmp_path / "m.tsv").read_text().startswith("model\tsplit\ttarget")
+    assert "matches a target column" in capsys.readouterr().out
+    (check,) = model_check(pd.read_csv(tmp_path / "m.tsv", sep="\t"))
+    assert check.level == "caution"
+    with pytest.raises(SeqlanternError, match="targets table not found"):
+        score_model(demo_small["onehot"], demo_small["index"], tmp_path / "none.tsv", two,
+                    {}, tmp_path / "x.tsv")  # fmt: skip

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -93,11 +94,18 @@ def test_workflow_demo_then_load_checkpoint(tmp_path: Path) -> None:
                                     attribution={"sequences": "valid"}), "-n")  # fmt: skip
     assert dry.returncode == 0 and "train_model" not in dry.stdout
     assert "train_debiased" not in dry.stdout  # debiasing needs the training data path
+    assert "score_model" in dry.stdout  # a loaded model is scored on the measured targets
     cfg = _config(other, model={"checkpoint": str(ckpt)}, shards=4)
     run = _snakemake(other, cfg)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (other / "results/report/report.html").is_file()
     assert not (other / "results/train").exists()
+    # the loaded model's test metrics are the ones its training run reported
+    score = pd.read_csv(other / "results/score/metrics.tsv", sep="\t")
+    trained = pd.read_csv(tmp_path / "results/train/metrics.tsv", sep="\t")
+    assert score["pearson"].iloc[0] == pytest.approx(trained["pearson"].iloc[0], abs=1e-6)
+    assert "The model was loaded, not trained" in (
+        other / "results/report/report.html").read_text()  # fmt: skip
     # every shard ran as its own job, and the outputs are those of the unsharded run
     sizes = [len((other / f"results/attribute/shards/{s}/predictions.tsv").read_text()
                  .splitlines()) - 1 for s in range(4)]  # fmt: skip
@@ -188,6 +196,7 @@ def test_tiling_needs_a_model(tmp_path: Path) -> None:
     dry = _snakemake(tmp_path, cfg, "-n", "-p")
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-2000:]
     assert "--tile-window 200 --tile-stride 100" in dry.stdout and "train_model" not in dry.stdout
+    assert "score_model" not in dry.stdout  # tiles have no measured targets
 
 
 def test_workflow_on_a_bpnet_profile_head(tmp_path: Path) -> None:

@@ -147,6 +147,18 @@ def _model_spec(a: argparse.Namespace) -> dict[str, Any]:
             "task": a.task}  # fmt: skip
 
 
+def cmd_score_model(a: argparse.Namespace) -> None:
+    from seqlantern.models import load_model
+    from seqlantern.score import score_model
+    from seqlantern.train import resolve_device
+
+    _threads(a.threads)
+    model, meta = load_model(_model_spec(a))
+    score_model(a.onehot, a.index, a.targets, model, meta, a.metrics,
+                name_column=a.name_column, task=a.task, seed=a.seed,
+                device=resolve_device(a.device))  # fmt: skip
+
+
 def cmd_attribute(a: argparse.Namespace) -> None:
     import torch
 

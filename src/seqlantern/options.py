@@ -45,7 +45,8 @@ MODEL_COMMANDS = ("attribute", "shortcuts", "compare-methods", "segment")
 TRAIN_LOOP = ("train", "distill")  # options of the training loop itself
 SEED_COMMANDS = ("simulate", "encode", "train", "attribute", "fit-null", "call-seqlets",
                  "mask-artifacts", "compare-debias", "compare-methods", "shortcuts",
-                 "segment", "erf-growth", "patterns", "distill", "compare-training")  # fmt: skip
+                 "segment", "erf-growth", "patterns", "distill", "compare-training",
+                 "score-model")  # fmt: skip
 
 
 def opt(
@@ -160,7 +161,8 @@ class Data:
                        commands=(), doc="TSV with a header: a name column + one column "
                        "per target")  # fmt: skip
     name_column: str = opt("name", "column of the targets table holding the record names",
-                           commands=("train", "compare-debias", "compare-training"))  # fmt: skip
+                           commands=("train", "compare-debias", "compare-training",
+                                     "score-model"))  # fmt: skip
     truth: str = opt("", "optional truth TSV (name start end strand motif motif_name kind)",
                      workflow=False, commands=(),
                      doc="optional truth TSV (`name start end strand motif motif_name kind` "
@@ -222,7 +224,7 @@ class Split:
                       min_length=1)  # fmt: skip
 
 
-@section(*MODEL_COMMANDS)
+@section(*MODEL_COMMANDS, "score-model")
 class Model:
     checkpoint: str = opt(
         "", "seqlantern checkpoint JSON: load instead of train", flag="--model",
@@ -317,7 +319,7 @@ class TrainFeedback:
 class Train:
     task: str = opt(
         "regression", "regression (MSE) or binary (logistic) outputs",
-        choices=("regression", "binary"), commands=("train", *MODEL_COMMANDS),
+        choices=("regression", "binary"), commands=("train", *MODEL_COMMANDS, "score-model"),
         doc="`regression` (MSE, Pearson/Spearman) or `binary` (BCE on logits, AUROC/AUPRC; "
         "targets must be 0/1)")  # fmt: skip
     targets: list[str] = opt(
@@ -943,7 +945,7 @@ class Config:
                     "seed, same outputs")  # fmt: skip
     device: str = opt(
         "auto", "auto (CUDA when available), cpu or cuda", choices=("auto", "cpu", "cuda"),
-        commands=("train", "attribute", "shortcuts", "segment", "distill"),
+        commands=("train", "attribute", "shortcuts", "segment", "distill", "score-model"),
         doc="`auto` (CUDA when available), `cpu` or `cuda`; `cuda` makes "
         "training/attribution rules request `gpu: 1`")  # fmt: skip
     threads: int = opt(
@@ -1270,6 +1272,13 @@ COMMANDS: dict[str, Command] = {
         _req("--out-model", "checkpoint JSON (weights beside it)"),
         _req("--metrics", "output test metrics TSV (model and k-mer baseline)"),
         _req("--curve", "output learning-curve PNG"))),
+    "score-model": Command("test metrics of a model you bring, beside the k-mer baseline",
+                           "after encode, with model.checkpoint or model.import_path and "
+                           "data.targets; read by report", (
+        ONEHOT, INDEX, _req("--targets", "targets TSV (name column + one column per target)"),
+        THREADS,
+        _req("--metrics", "output test metrics TSV (the loaded model and the k-mer "
+             "baseline), as train writes it"))),
     "attribute": Command("attribution maps for chosen sequences", "after train (or with your "
                          "own model); before call-seqlets", (
         ONEHOT, INDEX, WHICH, NAMES_FILE,

@@ -1069,7 +1069,12 @@ def _model_html(metrics: Any, curve: Any, evaluation: Any, idx: pd.DataFrame) ->
         mt = read_tsv(metrics)
         out += ("<p>Test metrics of the model and of the k-mer baseline fitted on the same "
                 "split (rows <code>kmer_*</code>).</p>" + _table(mt))  # fmt: skip
-        if "stopped" in mt.columns:
+        loaded = mt["model"].astype(str).eq("loaded_model")
+        if loaded.any():
+            out += ("<p>The model was loaded, not trained in this run: it is scored on this "
+                    "run's test split, and the baseline is fitted on its training and "
+                    "validation splits (<code>seqlantern score-model</code>).</p>")  # fmt: skip
+        elif "stopped" in mt.columns:
             cnn = mt[~mt["model"].astype(str).str.startswith("kmer")]
             if len(cnn):
                 why = str(cnn["stopped"].iloc[0])

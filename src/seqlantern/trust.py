@@ -64,7 +64,8 @@ def model_check(metrics: pd.DataFrame | None) -> list[Check]:
     if "model" not in metrics.columns:
         metrics = metrics.assign(model="cnn")
     score = "pearson" if "pearson" in metrics.columns else "auroc"
-    cnn = metrics[metrics["model"].astype(str).str.startswith("cnn")]
+    # the network trained in this run, or a model loaded and scored (seqlantern.score)
+    cnn = metrics[metrics["model"].astype(str).str.startswith(("cnn", "loaded_model"))]
     base = metrics[metrics["model"].astype(str).str.startswith("kmer")]
     out = []
     for r in cnn.itertuples(index=False):
@@ -90,8 +91,14 @@ def model_check(metrics: pd.DataFrame | None) -> list[Check]:
                     f"{t}: model below baseline ({split} {score} {v:.3f} vs "
                     f"{bv:.3f} for {b['model'].iloc[0]}): attributions are not "
                     "interpretable; they may show composition the baseline "
-                    "already explains. Try train.ensemble, more data, or another "
-                    "architecture",
+                    "already explains. "
+                    + (
+                        "A model you brought: check it was trained for this assay and "
+                        "these sequences, or train one here (no model.checkpoint/"
+                        "import_path)"
+                        if str(r.model) == "loaded_model"
+                        else "Try train.ensemble, more data, or another architecture"
+                    ),
                 )
             )
         elif score == "pearson" and v < WEAK_PEARSON:

@@ -56,6 +56,8 @@ HAS_TRUTH = DEMO or bool(config["data"].get("truth"))
 GPU = 1 if config["device"] == "cuda" else 0
 GPU_MODEL = config.get("gpu_model", "") if GPU else ""
 DEBIAS = (not LOAD_MODEL) and bool(config["debias"]["enabled"])
+# a model you bring is scored against the measured targets when the data has them
+SCORE_MODEL = LOAD_MODEL and (DEMO or (not TILING and bool(config["data"].get("targets"))))
 
 
 def _check_tiling():
@@ -407,6 +409,8 @@ def report_inputs(wildcards):
     if not LOAD_MODEL:
         out["metrics"] = S("train/metrics.tsv")
         out["curve"] = S("train/learning_curve.png")
+    elif SCORE_MODEL:
+        out["metrics"] = S("score/metrics.tsv")
     if HAS_TRUTH:
         out["evaluation"] = R("evaluate/evaluation.tsv")
     if COMPARE_TRAINING:
