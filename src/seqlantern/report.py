@@ -1086,7 +1086,8 @@ def _model_html(metrics: Any, curve: Any, evaluation: Any, idx: pd.DataFrame) ->
                 out += (f"<p>Training stopped after {html.escape(str(cnn['epochs'].iloc[0]))} "
                         f"epochs: {reason}.</p>")  # fmt: skip
     else:
-        out += "<p>Model loaded from a checkpoint: no training metrics in this run.</p>"
+        out += ("<p>Model loaded, not trained in this run, and not scored: no measured "
+                "targets (<code>data.targets</code>) for its outputs.</p>")  # fmt: skip
     if "duplicate_of" in idx.columns:
         n_dup = int((idx["duplicate_of"].fillna("").astype(str) != "").sum())
         if n_dup:

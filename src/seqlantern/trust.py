@@ -57,8 +57,9 @@ def model_check(metrics: pd.DataFrame | None) -> list[Check]:
             Check(
                 "model",
                 "caution",
-                "model loaded from a checkpoint: no test metrics "
-                "or baseline in this run, so its accuracy is not checked here",
+                "model loaded, not trained here, and not scored: no measured targets "
+                "(data.targets) for outputs it names (model.targets), so its accuracy "
+                "is not checked here",
             )
         ]
     if "model" not in metrics.columns:
