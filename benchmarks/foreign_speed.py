@@ -50,26 +50,19 @@ import torch
 from torch import nn
 
 
-class DeepSTARR(nn.Module):
-    """DeepSTARR (de Almeida et al. 2022) as users write it: 4 conv blocks with BatchNorm
-    and max pooling, two dense layers, Dev and Hk outputs."""
+def DeepSTARR(length: int = 249) -> nn.Module:
+    """DeepSTARR (de Almeida et al. 2022) as users write it: the class of the runnable
+    example ``config/examples/models/deepstarr.py`` (4 conv blocks with BatchNorm and max
+    pooling, two dense layers, Dev and Hk outputs)."""
+    import importlib.util
+    from pathlib import Path
 
-    def __init__(self, length: int = 249) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c = 4
-        for f, k in zip((256, 60, 60, 120), (7, 3, 5, 3), strict=True):
-            layers += [nn.Conv1d(c, f, k, padding="same"), nn.BatchNorm1d(f), nn.ReLU(),
-                       nn.MaxPool1d(2)]  # fmt: skip
-            c = f
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(c * (length // 16), 256), nn.BatchNorm1d(256), nn.ReLU(),
-            nn.Dropout(0.4), nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(),
-            nn.Dropout(0.4), nn.Linear(256, 2))  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
+    path = Path(__file__).resolve().parents[1] / "config/examples/models/deepstarr.py"
+    spec = importlib.util.spec_from_file_location("example_deepstarr", path)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    model: nn.Module = mod.DeepSTARR(length, 2)
+    return model
 
 
 def _models() -> dict[str, tuple[nn.Module, int]]:
