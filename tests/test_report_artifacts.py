@@ -13,7 +13,7 @@ from conftest import ARTIFACTS, DEMO_MOTIFS
 from seqlantern.constant import find_constant, read_constant, write_constant
 from seqlantern.encode import encode_fasta, read_index
 from seqlantern.io import load_npy, write_fasta
-from seqlantern.report import _span_matrix, render_report
+from seqlantern.report import _debias_skip, _span_matrix, render_report
 from seqlantern.shortcuts import ShortcutParams, constant_reliance
 from test_shortcuts import SpanWeights
 
@@ -192,3 +192,21 @@ def test_top_groups_are_largest_first_with_the_artifacts(tmp_path: Path) -> None
     order = [n for n in ("flank", "KLF", "POU", "ETS", "m0", "ASCL") if f">{n}<" in html]
     assert order == ["flank", "KLF", "POU", "ETS", "m0"]  # ASCL (9) is not in the top 8
     assert html.index(">flank<") < html.index(">KLF<") < html.index(">m0<")
+
+
+@pytest.mark.parametrize(
+    ("cfg", "reason"),
+    [
+        ({"model": {"checkpoint": "m.pt"}, "debias": {"enabled": True}}, "model was loaded"),
+        ({"debias": {"enabled": False}}, "debias.enabled is false"),
+        ({"results_dir": "r/targets/Dev", "shared_dir": "r", "debias": {"enabled": False}},
+         "one target of attribution.target: all"),
+    ],
+)  # fmt: skip
+def test_debias_skip_names_the_reason_that_applies(tmp_path: Path, cfg: dict, reason: str) -> None:
+    """The report says which one condition kept debias from running, not all of them."""
+    import yaml
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    line = _debias_skip(tmp_path / "c.yaml")
+    assert reason in line and line.count(";") <= 1

@@ -186,6 +186,32 @@ def _trust_section(
 DEBIAS_MIN_SEQUENCES = 10
 
 
+def _debias_skip(config: Any) -> str:
+    """Why the debias retraining did not run, read from the run's configuration copy.
+
+    The report names the one reason that applies (a loaded model, ``debias.enabled:
+    false``, a per-target sub-run) rather than listing every condition, so a user knows
+    which key to change, or that there is nothing to change.
+    """
+    import yaml
+
+    cfg: dict[str, Any] = {}
+    if config and Path(config).is_file():
+        loaded = yaml.safe_load(Path(config).read_text())
+        cfg = loaded if isinstance(loaded, dict) else {}
+    model = cfg.get("model") or {}
+    if model.get("checkpoint") or model.get("import_path"):
+        return ("the model was loaded (model.checkpoint / model.import_path); debias "
+                "retrains a model that this workflow trained.")  # fmt: skip
+    if cfg.get("shared_dir") and cfg.get("shared_dir") != cfg.get("results_dir"):
+        return ("this is one target of attribution.target: all; debias runs only in "
+                "single-target runs (attribution.target: <name>).")  # fmt: skip
+    if not (cfg.get("debias") or {}).get("enabled", True):
+        return "debias.enabled is false in the configuration."
+    return ("it needs a model trained by this workflow, debias.enabled and a single "
+            "attributed target (not attribution.target: all).")  # fmt: skip
+
+
 def _debias_html(table: pd.DataFrame) -> str:
     """The debias comparison, or one line saying why there was nothing to debias.
 
@@ -553,7 +579,7 @@ def render_report(
     sections.append(_section(
         "artifacts", "What the model relies on: artifacts and shortcuts",
         _artifact_html(el, gt, attr, attr_row, x, idx, n_seq, dataset, debias, debias_spans,
-                       debias_min_share, constant, constant_reliance, plt)))  # fmt: skip
+                       debias_min_share, constant, constant_reliance, plt, config)))  # fmt: skip
     if gt is not None:
         sections.append(_section(
             "groups", "All element groups",
@@ -851,6 +877,7 @@ def _artifact_html(
     constant: Any,
     constant_reliance: Any,
     plt: Any,
+    config: Any = None,
 ) -> str:
     parts = [_constant_html(constant, constant_reliance)]
     art = el[el["label"] == "artifact"]
@@ -883,10 +910,9 @@ def _artifact_html(
         print(f"[report] {line}", flush=True)
         parts.append(f"<p>{line}</p>")
     else:
-        parts.append("<p>Debias (retraining without the artifact spans) did not run: it needs "
-                     "a model trained by this workflow, <code>debias.enabled</code> and a "
-                     "single attributed target (not <code>attribution.target: all</code>)."
-                     "</p>")  # fmt: skip
+        line = f"Debias (retraining without the artifact spans) not run: {_debias_skip(config)}"
+        print(f"[report] {line}", flush=True)
+        parts.append(f"<p>{html.escape(line)}</p>")
     if art.empty:
         parts.append("<p>No element matched an artifact source.</p>")
         return "".join(parts)
