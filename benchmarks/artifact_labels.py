@@ -11,7 +11,8 @@ respect biology and that names do not scatter one signal:
 - the model's reliance on each constant region (``results/shortcuts/constant.tsv``);
 - for a sequence pattern (``--pattern``, a regular expression on the element's bases),
   the number of distinct motif names and archetype clusters among the motif-labelled
-  elements that carry it.
+  elements that carry it, and among those whose matched site itself carries it (a motif
+  matched beside the pattern, e.g. SUT1's CGCGGGG after a GCGCG, is another signal).
 
 Usage::
 
@@ -27,6 +28,7 @@ pass the default FDR on the small shipped samples.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,9 @@ def main() -> None:
     # a run folder (its results/) or a results_dir itself (results/examples/<name>)
     res = a.run / "results" if (a.run / "results" / "shortcuts").is_dir() else a.run
     e = pd.read_csv(res / "shortcuts/elements.tsv", sep="\t")
-    idx = pd.read_csv(res / "encode/index.tsv", sep="\t")
+    # a per-target sub-run (results_dir/targets/<name>) reads the run's shared encode/
+    enc = res / "encode" if (res / "encode").is_dir() else res.parent.parent / "encode"
+    idx = pd.read_csv(enc / "index.tsv", sep="\t")
     const = pd.read_csv(res / "annotate/constant.tsv", sep="\t")
     print(f"{len(e)} elements; labels {e['label'].value_counts().to_dict()}; "
           f"decisions {e['decision'].value_counts().to_dict()}")  # fmt: skip
@@ -80,6 +84,25 @@ def main() -> None:
         if "motif_cluster" in m:
             print("  clusters:", m["motif_cluster"].value_counts().to_dict())
         print("  names:", m["motif_name"].value_counts().to_dict())
+        # the matched site's own bases: a motif whose site lies beside the pattern (SUT1's
+        # CGCGGGG next to a GCGCG) names another signal, not the pattern's
+        x = np.load(enc / "onehot.npy", mmap_mode="r")
+        sites = []
+        for r in m.itertuples(index=False):
+            cols = np.asarray(x[int(r.row), :, int(r.site_start) : int(r.site_end)])
+            sites.append("".join("ACGT"[i] if c.max() > 0 else "N"
+                                 for i, c in zip(cols.argmax(0), cols.T, strict=True)))  # fmt: skip
+        carries = pd.Series([bool(re.search(a.pattern, q)) for q in sites], index=m.index)
+        on = m[carries]
+        print(f"  elements whose matched site carries the pattern: {len(on)}, "
+              f"{on['motif_cluster'].nunique()} clusters "
+              f"{on['motif_cluster'].value_counts().to_dict()}")  # fmt: skip
+        for (_, r), q in zip(m[~carries].iterrows(), np.asarray(sites)[~carries.to_numpy()],
+                             strict=True):  # fmt: skip
+            print(
+                f"  beside the pattern: {r['motif_name']} ({r['motif_cluster']}) site {q} "
+                f"in {r['sequence']}"
+            )
 
 
 if __name__ == "__main__":
