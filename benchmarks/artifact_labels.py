@@ -61,8 +61,8 @@ def main() -> None:
     print(f"low-complexity artifacts inside the insert: {int((lc & inside).sum())} "
           f"(at read ends: {int((lc & ~inside).sum())}); elements annotated low complexity: "
           f"{n_low}")  # fmt: skip
-    lib = ~e["artifact_kind"].fillna("NA").astype(str).isin(["NA", "nan", "constant", "positional",
-                                                "low_complexity"])  # fmt: skip
+    kind = e["artifact_kind"].astype(object).fillna("NA").astype(str)
+    lib = ~kind.isin(["NA", "nan", "constant", "positional", "low_complexity"])
     sub = lib & (pd.to_numeric(e["artifact_score"], errors="coerce") < a.min_score)
     print(f"artifact columns filled by a hit below score {a.min_score}: {int(sub.sum())}")
     for r in const.itertuples(index=False):
