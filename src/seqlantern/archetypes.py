@@ -179,7 +179,7 @@ def write_archetypes(
         if "motif_id" not in fam.columns:
             raise SeqlanternError(f"{families}: no motif_id column; expected motif_id "
                                   "motif_name tf_class tf_family")  # fmt: skip
-        fam = fam.fillna("").astype(str)
+        fam = fam.astype(object).fillna("").astype(str)
     table = archetype_table(motifs, fam, cut=cut)
     write_tsv(table, out)
     return table

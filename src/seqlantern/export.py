@@ -57,7 +57,7 @@ def to_bed(elements: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     label = elements["label"].to_numpy()
     shown = elements["motif_name"].astype(str)
     if "motif_cluster" in elements.columns:  # reported by archetype cluster when known
-        cl = elements["motif_cluster"].fillna("NA").astype(str)
+        cl = elements["motif_cluster"].astype(object).fillna("NA").astype(str)
         shown = cl.where(~cl.isin(["NA", "", "nan"]), shown)
     name = np.where(
         label == "motif",

@@ -81,7 +81,7 @@ def group_elements(
     is_motif = elements["label"] == "motif"
     key = elements["motif_id"].astype(str)
     if "motif_cluster" in elements.columns:  # archetype clusters: one group per cluster
-        cl = elements["motif_cluster"].fillna("NA").astype(str)
+        cl = elements["motif_cluster"].astype(object).fillna("NA").astype(str)
         has = ~cl.isin(["NA", "", "nan"])
         key = key.where(~has, cl)
     group[is_motif] = "motif:" + key[is_motif]

@@ -403,7 +403,7 @@ def teacher_summary(table: pd.DataFrame) -> list[str]:
     sentence when fewer than two students were distilled.
     """
     t = table.set_index("variant", drop=False)
-    students = t[t["teacher"].fillna("").astype(str) != ""]
+    students = t[t["teacher"].astype(object).fillna("").astype(str) != ""]
     if len(students) < 2:
         return []
     acc = "test_pearson" if students["test_pearson"].notna().any() else "test_auroc"

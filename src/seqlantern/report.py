@@ -653,13 +653,13 @@ def _motif_html(
     mot = el[el["label"] == "motif"]
     if mot.empty:
         return "<p>No element matched a database motif.</p>"
-    by_cluster = "motif_cluster" in mot.columns and bool(
-        (~mot["motif_cluster"].fillna("NA").astype(str).isin(["NA", "", "nan"])).any()
-    )
     key = mot["motif_name"].astype(str)
-    if by_cluster:  # motifs without a cluster keep their own name
-        cl = mot["motif_cluster"].fillna("NA").astype(str)
-        key = cl.where(~cl.isin(["NA", "", "nan"]), key)
+    by_cluster = False
+    if "motif_cluster" in mot.columns:  # motifs without a cluster keep their own name
+        cl = mot["motif_cluster"].astype(object).fillna("NA").astype(str)
+        has = ~cl.isin(["NA", "", "nan"])
+        by_cluster = bool(has.any())
+        key = cl.where(has, key)
     mot = mot.assign(_key=key)
     rows = []
     for k, g in mot.groupby("_key", sort=False):
@@ -1115,7 +1115,7 @@ def _model_html(metrics: Any, curve: Any, evaluation: Any, idx: pd.DataFrame) ->
         out += ("<p>Model loaded, not trained in this run, and not scored: no measured "
                 "targets (<code>data.targets</code>) for its outputs.</p>")  # fmt: skip
     if "duplicate_of" in idx.columns:
-        n_dup = int((idx["duplicate_of"].fillna("").astype(str) != "").sum())
+        n_dup = int((idx["duplicate_of"].astype(object).fillna("").astype(str) != "").sum())
         if n_dup:
             out += (f"<p>{n_dup} records repeat another record's sequence or its reverse "
                     "complement; each was kept in the split of the record it repeats "

@@ -669,7 +669,7 @@ def _decide(
         a_big = np.abs(el["artifact_part_effect"].to_numpy(dtype=float)) >= min_effect
         ins_lab = (el["insert_label"].to_numpy() if "insert_label" in el.columns
                    else np.where(is_art, "unexplained", lab))  # fmt: skip
-        kind = el["artifact_kind"].fillna("NA").astype(str).to_numpy().astype(object)
+        kind = el["artifact_kind"].astype(object).fillna("NA").astype(str).to_numpy().astype(object)
         both = a_ok & i_ok
         only_a = a_ok & ~i_ok
         only_i = i_ok & ~a_ok
